@@ -1,0 +1,232 @@
+"""Pub 28 standardization of components, shared by every parser back end.
+
+Works on upper-case tokens. ``split_street`` is the piece all back ends lean on: it turns
+the tokens of a street (``NORTH LAKE CIRCLE DRIVE SW``) into pre-directional, name, type
+and post-directional (``N``, ``LAKE CIRCLE``, ``DR``, ``SW``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from addressing.parse import usps
+
+_ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
+_ORDINAL_NUM = re.compile(r"^(\d+)(ST|ND|RD|TH)$")
+_BARE_ORDINAL = re.compile(r"^(\d+)(S|N|R|T|TH|D)$")
+_PUNCT = re.compile(r"[^\w#&/ -]+", re.U)
+
+HIGHWAY_PREFIXES: dict[tuple[str, ...], str] = {
+    ("COUNTY", "ROAD"): "COUNTY ROAD",
+    ("COUNTY", "RD"): "COUNTY ROAD",
+    ("CO", "RD"): "COUNTY ROAD",
+    ("CR",): "COUNTY ROAD",
+    ("CNTY", "RD"): "COUNTY ROAD",
+    ("COUNTY", "HIGHWAY"): "COUNTY HWY",
+    ("COUNTY", "HWY"): "COUNTY HWY",
+    ("CO", "HWY"): "COUNTY HWY",
+    ("COUNTY", "ROUTE"): "COUNTY RTE",
+    ("STATE", "ROUTE"): "STATE RTE",
+    ("STATE", "RTE"): "STATE RTE",
+    ("ST", "RTE"): "STATE RTE",
+    ("SR",): "STATE RTE",
+    ("STATE", "ROAD"): "STATE RD",
+    ("STATE", "RD"): "STATE RD",
+    ("STATE", "HIGHWAY"): "STATE HWY",
+    ("STATE", "HWY"): "STATE HWY",
+    ("ST", "HWY"): "STATE HWY",
+    ("US", "HIGHWAY"): "US HWY",
+    ("US", "HWY"): "US HWY",
+    ("US", "ROUTE"): "US HWY",
+    ("US",): "US HWY",
+    ("U", "S", "HIGHWAY"): "US HWY",
+    ("U", "S", "HWY"): "US HWY",
+    ("INTERSTATE",): "I",
+    ("I",): "I",
+    ("HIGHWAY",): "HWY",
+    ("HWY",): "HWY",
+    ("HIWAY",): "HWY",
+    ("ROUTE",): "RTE",
+    ("RTE",): "RTE",
+    ("FM",): "FM",
+    ("FARM", "TO", "MARKET", "ROAD"): "FM",
+    ("RANCH", "ROAD"): "RANCH RD",
+}
+_HIGHWAY_MAX = max(len(k) for k in HIGHWAY_PREFIXES)
+
+
+def tokens_of(text: str) -> list[str]:
+    """Upper-case tokens of a component value, punctuation dropped."""
+    return _PUNCT.sub(" ", text.upper().replace(".", " ").replace("'", "")).split()
+
+
+def zip_parts(text: str | None) -> tuple[str | None, str | None]:
+    """``'45238-1234'``, ``'452381234'`` or ``'45238'`` -> (ZIP, ZIP+4)."""
+    if not text:
+        return None, None
+    compact = re.sub(r"\s+", "", str(text))
+    m = _ZIP.match(compact)
+    if not m:
+        return None, None
+    return m.group(1), m.group(2)
+
+
+def state_code(text: str | None) -> str | None:
+    if not text:
+        return None
+    return usps.state_lookup().get(" ".join(tokens_of(text)))
+
+
+def unit_type(text: str | None) -> str | None:
+    if not text:
+        return None
+    return usps.UNIT_DESIGNATORS.get(text.upper().strip(". "), None)
+
+
+def unit_value(text: str | None) -> str | None:
+    """``'#4-B'`` -> ``'4B'``; ``'4 b'`` -> ``'4B'``; spelled ordinals become digits."""
+    if not text:
+        return None
+    toks = tokens_of(text.replace("#", " "))
+    if not toks:
+        return None
+    if len(toks) == 1 and toks[0] in usps.UNIT_ORDINALS:
+        return str(usps.UNIT_ORDINALS[toks[0]])
+    value = "".join(toks)
+    if re.fullmatch(r"\d+[A-Z]|[A-Z]\d+|\d+|[A-Z]", value) or len(toks) == 1:
+        return value.replace("-", "") if re.fullmatch(r"\d+-[A-Z]|[A-Z]-\d+", value) else value
+    return " ".join(toks)
+
+
+def ordinal(token: str) -> str:
+    """``FIFTH`` / ``5th`` / ``5`` in a name -> ``5TH``."""
+    if token in usps.ORDINAL_WORDS:
+        return usps.ORDINAL_WORDS[token]
+    m = _ORDINAL_NUM.match(token)
+    if m:
+        n = int(m.group(1))
+        return f"{n}{usps.ordinal_suffix(n)}"
+    return token
+
+
+def name_tokens(tokens: list[str]) -> list[str]:
+    """Standardize the words of a street name: ordinals, compound ordinals, SAINT -> ST."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if tok in usps.TENS_WORDS and nxt in usps.ORDINAL_WORDS and int(usps.ORDINAL_WORDS[nxt][:-2]) < 10:
+            n = usps.TENS_WORDS[tok] + int(usps.ORDINAL_WORDS[nxt][:-2])
+            out.append(f"{n}{usps.ordinal_suffix(n)}")
+            i += 2
+            continue
+        if "-" in tok:
+            parts = tok.split("-")
+            if len(parts) == 2 and parts[0] in usps.TENS_WORDS and parts[1] in usps.ORDINAL_WORDS:
+                n = usps.TENS_WORDS[parts[0]] + int(usps.ORDINAL_WORDS[parts[1]][:-2])
+                out.append(f"{n}{usps.ordinal_suffix(n)}")
+                i += 1
+                continue
+        if tok == "SAINT" and nxt is not None:
+            out.append("ST")
+        else:
+            out.append(ordinal(tok))
+        i += 1
+    return out
+
+
+def highway_name(tokens: list[str]) -> str | None:
+    """``COUNTY RD 12`` / ``Hwy 101`` / ``I-95`` -> ``COUNTY ROAD 12`` / ``HWY 101`` / ``I 95``."""
+    for n in range(min(_HIGHWAY_MAX, len(tokens) - 1), 0, -1):
+        prefix = HIGHWAY_PREFIXES.get(tuple(tokens[:n]))
+        if prefix is None:
+            continue
+        rest = tokens[n:]
+        if rest and len(rest) <= 2 and re.fullmatch(r"\d+[A-Z]?|[A-Z]{1,2}", rest[0]):
+            return " ".join([prefix, *rest])
+    return None
+
+
+def split_street(tokens: list[str]) -> tuple[str | None, str | None, str | None, str | None]:
+    """Street tokens -> (predirectional, name, type, postdirectional), all standardized.
+
+    >>> split_street("NORTH LAKE CIRCLE DRIVE SW".split())
+    ('N', 'LAKE CIRCLE', 'DR', 'SW')
+    >>> split_street([])
+    (None, None, None, None)
+    """
+    toks = [t for t in tokens if t not in (",",)]
+    if not toks:
+        return None, None, None, None
+    hw = highway_name(toks)
+    if hw:
+        return None, hw, None, None
+    pre = post = typ = None
+    suffixes = usps.suffixes()
+    dirs = usps.DIRECTIONALS
+    # pre-directional: only when something other than a type follows it
+    if len(toks) >= 3 and (toks[0], toks[1]) in usps.TWO_WORD_DIRECTIONALS and toks[2] not in suffixes:
+        pre = usps.TWO_WORD_DIRECTIONALS[(toks[0], toks[1])]
+        toks = toks[2:]
+    elif len(toks) >= 2 and toks[0] in dirs and toks[0] not in ("NO", "SO"):
+        rest = toks[1:]
+        if not (len(rest) == 1 and rest[0] in suffixes):
+            pre = dirs[toks[0]]
+            toks = rest
+    hw = highway_name(toks)
+    if hw:
+        return pre, hw, None, None
+    # post-directional
+    if len(toks) >= 3 and (toks[-2], toks[-1]) in usps.TWO_WORD_DIRECTIONALS and toks[-3] in suffixes:
+        post = usps.TWO_WORD_DIRECTIONALS[(toks[-2], toks[-1])]
+        toks = toks[:-2]
+    elif len(toks) >= 2 and toks[-1] in dirs and toks[-1] not in ("NO", "SO"):
+        post = dirs[toks[-1]]
+        toks = toks[:-1]
+    # type: the last token when it is a suffix and a name remains
+    if len(toks) >= 2 and toks[-1] in suffixes:
+        typ = suffixes[toks[-1]]
+        toks = toks[:-1]
+    elif len(toks) == 1 and post is None and pre is not None and toks[0] in suffixes:
+        pass  # "N PARK": the word is the name
+    if not toks:
+        # the only word left was a directional, e.g. "100 NORTH ST" -> name NORTH
+        if post:
+            toks = [usps.DIRECTIONAL_WORDS[post]]
+            post = None
+        elif pre:
+            toks = [usps.DIRECTIONAL_WORDS[pre]]
+            pre = None
+    # a type word in front of a single letter or number is the name ("AVENUE B")
+    if typ is None and len(toks) == 2 and toks[0] in suffixes and re.fullmatch(r"[A-Z]|\d+", toks[1]):
+        return pre, f"{usps.suffix_long_forms().get(suffixes[toks[0]], toks[0])} {toks[1]}", None, post
+    name = " ".join(name_tokens(toks)) or None
+    return pre, name, typ, post
+
+
+def house_number(text: str | None) -> str | None:
+    """``'12 1/2'``, ``'1016-18'``, ``'W1234'`` kept; spaces and leading zeros tidied."""
+    if not text:
+        return None
+    toks = tokens_of(text.replace("#", " "))
+    if not toks:
+        return None
+    value = " ".join(toks)
+    value = re.sub(r"^0+(?=\d)", "", value)
+    return value
+
+
+def house_number_int(text: str | None) -> int | None:
+    """The integer a house number sorts by: ``'1016-18'`` -> 1016, ``'12 1/2'`` -> 12, ``'W1234'`` -> 1234."""
+    if not text:
+        return None
+    m = re.match(r"^[NSEW]?(\d+)", text)
+    if not m:
+        return None
+    if re.match(r"^[NSEW]\d+[NSEW]\d+", text):
+        m = re.match(r"^[NSEW]\d+[NSEW](\d+)", text)
+    try:
+        return int(m.group(1))
+    except ValueError:
+        return None
