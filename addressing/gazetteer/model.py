@@ -1,0 +1,207 @@
+"""The gazetteer's one model: every loader converts its source into these Arrow batches.
+
+Later stages never see a source's own column names. Street names are split and keyed here
+with the same standardizer the parser uses, so a parsed ``N MAIN ST`` and a TIGER
+``N Main St`` meet on equal keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from addressing.gazetteer.keys import name_key, sound_key, split_full_name
+from addressing.parse.standardize import house_number, house_number_int, unit_type, unit_value
+
+POINT_SCHEMA = pa.schema(
+    [
+        ("source_key", pa.string()),
+        ("country", pa.string()),
+        ("state", pa.string()),
+        ("city", pa.string()),
+        ("postal_code", pa.string()),
+        ("number", pa.string()),
+        ("number_int", pa.int64()),
+        ("predir", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("postdir", pa.string()),
+        ("name_key", pa.string()),
+        ("sound_key", pa.string()),
+        ("unit_type", pa.string()),
+        ("unit", pa.string()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+    ]
+)
+
+SEGMENT_SCHEMA = pa.schema(
+    [
+        ("source_key", pa.string()),
+        ("country", pa.string()),
+        ("state", pa.string()),
+        ("city", pa.string()),
+        ("postal_code", pa.string()),
+        ("zip_left", pa.string()),
+        ("zip_right", pa.string()),
+        ("predir", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("postdir", pa.string()),
+        ("name_key", pa.string()),
+        ("sound_key", pa.string()),
+        ("from_left", pa.int64()),
+        ("to_left", pa.int64()),
+        ("from_right", pa.int64()),
+        ("to_right", pa.int64()),
+        ("parity_left", pa.string()),
+        ("parity_right", pa.string()),
+        ("sided", pa.bool_()),
+        ("geom", pa.binary()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+    ]
+)
+
+ALT_NAME_SCHEMA = pa.schema(
+    [
+        ("source_key", pa.string()),
+        ("predir", pa.string()),
+        ("name", pa.string()),
+        ("type", pa.string()),
+        ("postdir", pa.string()),
+        ("name_key", pa.string()),
+        ("sound_key", pa.string()),
+    ]
+)
+
+POSTAL_SCHEMA = pa.schema(
+    [
+        ("country", pa.string()),
+        ("postal_code", pa.string()),
+        ("type", pa.string()),
+        ("active", pa.bool_()),
+        ("city", pa.string()),
+        ("acceptable_cities", pa.list_(pa.string())),
+        ("state", pa.string()),
+        ("county", pa.string()),
+        ("timezone", pa.string()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+    ]
+)
+
+BATCH_ROWS = 50_000
+
+
+@dataclass
+class Converted:
+    """What a loader yields: batches for one table, plus counts of rows it had to skip."""
+
+    table: str
+    batch: pa.RecordBatch
+
+
+@dataclass
+class LoadReport:
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+
+def file_checksum(paths: list[Path]) -> str:
+    """SHA-256 over the bytes of a source's files (all parts of a shapefile)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+
+
+def vintage_of(path: Path) -> str | None:
+    m = _YEAR.search(path.name)
+    return m.group(0) if m else None
+
+
+def default_source_name(kind: str, path: Path) -> str:
+    """Stable name of a source across vintages: ``tiger:tl_30059_addrfeat`` for
+    ``tl_2021_30059_addrfeat.zip``; ``tiger:meagher_mt_30059`` for ``meagher_mt_30059/2016.geojsonl``."""
+    stem = path.name.split(".")[0]
+    base = _YEAR.sub("", stem).replace("__", "_").strip("_-. ")
+    if not base:
+        base = path.parent.name
+    return f"{kind}:{base}"
+
+
+def street_columns(full_names: list[str | None]) -> dict[str, list]:
+    """Split source street names into standardized parts and keys (cached per distinct name)."""
+    pre, name, typ, post, nkey, skey = [], [], [], [], [], []
+    for full in full_names:
+        a, b, c, d = split_full_name(full)
+        pre.append(a)
+        name.append(b)
+        typ.append(c)
+        post.append(d)
+        nkey.append(name_key(b))
+        skey.append(sound_key(b))
+    return {"predir": pre, "name": name, "type": typ, "postdir": post, "name_key": nkey, "sound_key": skey}
+
+
+def number_columns(numbers: list[str | None]) -> tuple[list[str | None], list[int | None]]:
+    std = [house_number(_clean_number(n)) for n in numbers]
+    return std, [house_number_int(n) for n in std]
+
+
+def _clean_number(n: str | None) -> str | None:
+    if n is None:
+        return None
+    n = str(n).strip()
+    if n.endswith(".0") and n[:-2].isdigit():
+        n = n[:-2]
+    return n or None
+
+
+def unit_columns(units: list[str | None], types: list[str | None] | None = None) -> tuple[list, list]:
+    out_t, out_v = [], []
+    for i, u in enumerate(units):
+        u = _clean_number(u)
+        t = types[i] if types else None
+        if u:
+            m = re.match(r"^\s*([A-Za-z]+)\.?\s+#?\s*(\S.*)$", u)
+            if m and unit_type(m.group(1)):
+                t, u = m.group(1), m.group(2)
+        out_t.append((unit_type(t) or "#") if u else None)
+        out_v.append(unit_value(u) if u else None)
+    return out_t, out_v
+
+
+def batches_from_rows(rows: dict[str, list], schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict({f.name: rows.get(f.name, [None] * _n(rows)) for f in schema}, schema=schema)
+
+
+def _n(rows: dict[str, list]) -> int:
+    for v in rows.values():
+        return len(v)
+    return 0
+
+
+def chunked(it: Iterator, size: int = BATCH_ROWS) -> Iterator[list]:
+    buf = []
+    for x in it:
+        buf.append(x)
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
