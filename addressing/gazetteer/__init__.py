@@ -1,0 +1,117 @@
+"""The gazetteer: a DuckDB file built from TIGER, OpenAddresses and postal-code sources.
+
+``open_gazetteer`` gives read-only access for matching; ``build`` (in ``store``) loads
+sources into it. See ``store`` for the schema.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from addressing.errors import GazetteerError
+from addressing.gazetteer.store import SourceSpec, build, check_gazetteer, info
+
+__all__ = ["Gazetteer", "open_gazetteer", "build", "info", "SourceSpec", "PostalInfo", "query_arrow"]
+
+
+def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
+    """Run one query and return its whole result as Arrow (DuckDB 1.x and 2.x names)."""
+    rel = con.sql(sql, params=params or None)
+    if rel is None:
+        return pa.table({})
+    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+    return fetch()
+
+
+@dataclass(frozen=True, slots=True)
+class PostalInfo:
+    country: str
+    postal_code: str
+    type: str | None
+    active: bool | None
+    city: str | None
+    acceptable_cities: tuple[str, ...]
+    state: str | None
+    county: str | None
+    timezone: str | None
+    lat: float | None
+    lon: float | None
+
+
+def _postal_info(r: tuple) -> PostalInfo:
+    return PostalInfo(r[0], r[1], r[2], r[3], r[4], tuple(r[5] or ()), r[6], r[7], r[8], r[9], r[10])
+
+
+class Gazetteer:
+    """Read-only handle on a gazetteer file; safe to share between threads (one cursor each)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        check_gazetteer(self.path)
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error as exc:
+            raise GazetteerError(f"cannot open ({str(exc).splitlines()[0]})", str(self.path)) from exc
+        self.version: str = self._con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        self._local = threading.local()
+        self._postal: dict[tuple[str, str], PostalInfo] | None = None
+        self._lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cur = cur
+        return cur
+
+    _POSTAL_COLUMNS = ("country, postal_code, type, active, city, acceptable_cities, state, county, timezone, "
+                       "lat, lon")
+
+    def postal(self) -> dict[tuple[str, str], PostalInfo]:
+        """US ZIPs: (``'US'``, ZIP) -> its record; loaded once (43k rows)."""
+        with self._lock:
+            if self._postal is None:
+                rows = self.cursor().execute(
+                    f"SELECT {self._POSTAL_COLUMNS} FROM postal_codes WHERE country = 'US'").fetchall()
+                self._postal = {(r[0], r[1]): _postal_info(r) for r in rows}
+        return self._postal
+
+    def postal_lookup(self, country: str, codes: list[str]) -> dict[str, PostalInfo]:
+        """Postal codes of one country (any country), looked up in the file."""
+        if not codes:
+            return {}
+        rows = self.cursor().execute(
+            f"SELECT {self._POSTAL_COLUMNS} FROM postal_codes WHERE country = ? AND list_contains(?, postal_code)",
+            [country, list(codes)]).fetchall()
+        return {r[1]: _postal_info(r) for r in rows}
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __getstate__(self):
+        return {"path": self.path}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"])
+
+
+_open: dict[str, Gazetteer] = {}
+_open_lock = threading.Lock()
+
+
+def open_gazetteer(path: str | Path) -> Gazetteer:
+    """One shared read-only handle per file per process."""
+    key = str(Path(path).resolve())
+    with _open_lock:
+        g = _open.get(key)
+        if g is not None and g.path.exists() and g.path.stat().st_mtime_ns == getattr(g, "_mtime", None):
+            return g
+        g = Gazetteer(Path(path))
+        g._mtime = g.path.stat().st_mtime_ns
+        _open[key] = g
+        return g

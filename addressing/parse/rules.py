@@ -196,8 +196,8 @@ def _take_city(toks: list[str], p: ParsedAddress, info) -> list[str]:
                 p.city = " ".join(seg)
                 return toks[:j]
             break
-    if info and not toks:
-        return toks
+    if info or p.postal_code:
+        return toks  # no city written: the ZIP says where
     raise _Fail("no city")
 
 

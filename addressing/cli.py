@@ -1,0 +1,218 @@
+"""``addressing ...``: the command line. Errors become one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from addressing.errors import AddressingError
+
+EXIT_ERROR = 2
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- gazetteer
+
+
+def cmd_gazetteer_build(args: argparse.Namespace) -> int:
+    from addressing.gazetteer import store
+    from addressing.gazetteer.openaddresses import ColumnMap
+    from addressing.gazetteer.sources import read_sources_toml
+
+    specs: list[store.SourceSpec] = []
+    columns = ColumnMap.parse(args.columns, args.set) if (args.columns or args.set) else None
+    for f in args.openaddresses or []:
+        specs.append(store.SourceSpec("openaddresses", Path(f), name=args.name if args.name and len(args.openaddresses) == 1 else None,
+                                      columns=columns))
+    for f in args.tiger or []:
+        specs.append(store.SourceSpec("tiger", Path(f)))
+    for f in args.geonames or []:
+        specs.append(store.SourceSpec("geonames", Path(f)))
+    for f in args.sources or []:
+        specs += read_sources_toml(Path(f))
+    result = store.build(Path(args.db), specs, with_zipcodes=not args.no_zipcodes, progress=_say)
+    _say(f"gazetteer {result.path} version {result.version}: loaded {len(result.loaded)}, "
+         f"unchanged {len(result.unchanged)} ({result.seconds:.1f} s)")
+    for table, n in result.rows.items():
+        _say(f"  {table:<15} {n:>10,}")
+    return 0
+
+
+def cmd_gazetteer_info(args: argparse.Namespace) -> int:
+    from addressing.gazetteer import store
+
+    data = store.info(Path(args.db))
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    print(f"{data['path']}  version {data['version']}  built {data['built_at']}  "
+          f"{data['file_bytes'] / 1e6:.1f} MB")
+    print("tables:")
+    for t, n in data["tables"].items():
+        print(f"  {t:<15} {n:>10,}")
+    print("sources:")
+    for s in data["sources"]:
+        print(f"  {s['source_name']:<40} {s['kind']:<14} {s['rows']:>10,} rows  vintage {s['vintage'] or '-':<5} "
+              f"sha256 {s['checksum'][:12]}  {s['path']}")
+    return 0
+
+
+def cmd_gazetteer_download(args: argparse.Namespace) -> int:
+    from addressing.gazetteer import download
+
+    if args.what == "tiger":
+        if not (args.state and args.county):
+            raise AddressingError("tiger needs --state (e.g. MT) and --county (e.g. 059)")
+        path = download.download_tiger(args.state, args.county, Path(args.dest), year=args.year, progress=True)
+    else:
+        if not args.url:
+            raise AddressingError("openaddresses needs --url")
+        path = download.download(args.url, Path(args.dest), sha256=args.sha256, progress=True)
+    print(path)
+    return 0
+
+
+# ----------------------------------------------------------------------------- cleaning
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from addressing.pipeline import clean_file
+
+    def progress(n: int) -> None:
+        if args.progress:
+            _say(f"  {n:,} rows")
+
+    manifest = clean_file(args.input, args.output, args.db, fmt=args.format, batch_id=args.batch_id,
+                          risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, progress=progress)
+    c = manifest["counts"]
+    _say(f"{manifest['input']['rows']:,} rows -> {manifest['outputs']['cleaned']['path']} "
+         f"({manifest['wall_s']:.1f} s); status {c['match_status']}; actions {c['action']}")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from addressing.parse import parse
+
+    p = parse(args.text, country=args.country)
+    d = {k: v for k, v in p.as_dict().items() if v not in (None, [], "")}
+    d["line1"], d["line2"] = p.line1(), p.line2()
+    print(json.dumps(d, indent=2, ensure_ascii=False))
+    return 0 if not p.invalid_reason else 1
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from addressing import libpostal
+
+    if args.action == "install":
+        libpostal.install_model(Path(args.dest) if args.dest else None, progress=_say)
+    else:
+        print(libpostal.model_dir())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from addressing import demo
+
+    demo.prepare(Path(args.workdir), progress=_say)
+    return 0
+
+
+def cmd_orders_import(args: argparse.Namespace) -> int:
+    from addressing.events import emit_order_imported
+
+    event_id = emit_order_imported(Path(args.file), batch_id=args.batch_id)
+    print(event_id)
+    return 0
+
+
+# ----------------------------------------------------------------------------- wiring
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="addressing", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    gz = sub.add_parser("gazetteer", help="build and inspect the gazetteer")
+    gzs = gz.add_subparsers(dest="gaz_command", required=True)
+    b = gzs.add_parser("build", help="load sources into a gazetteer file (incremental, idempotent, atomic)")
+    b.add_argument("--db", required=True)
+    b.add_argument("--openaddresses", action="append", metavar="FILE", help="OA CSV or GeoJSON (repeatable)")
+    b.add_argument("--tiger", action="append", metavar="FILE", help="ADDRFEAT .zip/.shp/.geojson or Nominatim CSV")
+    b.add_argument("--geonames", action="append", metavar="FILE", help="GeoNames postal codes (.txt/.zip)")
+    b.add_argument("--sources", action="append", metavar="TOML", help="a sources file listing files and mappings")
+    b.add_argument("--columns", help="OA column mapping, e.g. number=ADDR_NUM,street=ST_NAME+ST_TYPE")
+    b.add_argument("--set", help="constants for missing OA fields, e.g. city=SAN FRANCISCO,region=CA")
+    b.add_argument("--name", help="source name (with one --openaddresses file)")
+    b.add_argument("--no-zipcodes", action="store_true", help="do not load the US ZIP table")
+    b.set_defaults(fn=cmd_gazetteer_build)
+    i = gzs.add_parser("info", help="counts per table and source, version, file size")
+    i.add_argument("--db", required=True)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=cmd_gazetteer_info)
+    d = gzs.add_parser("download", help="download TIGER ADDRFEAT or an OpenAddresses file (resumable)")
+    d.add_argument("what", choices=["tiger", "openaddresses"])
+    d.add_argument("--state")
+    d.add_argument("--county")
+    d.add_argument("--year", type=int, default=2023)
+    d.add_argument("--url")
+    d.add_argument("--sha256")
+    d.add_argument("--dest", default="downloads")
+    d.set_defaults(fn=cmd_gazetteer_download)
+
+    c = sub.add_parser("clean", help="clean an orders file")
+    c.add_argument("input")
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--db", required=True)
+    c.add_argument("--format", choices=["parquet", "csv", "jsonl", "geojson"])
+    c.add_argument("--risk-policy", help="risk policy TOML (default: built-in defaults)")
+    c.add_argument("--batch-id")
+    c.add_argument("--chunk-rows", type=int, default=20_000)
+    c.add_argument("--progress", action="store_true")
+    c.set_defaults(fn=cmd_clean)
+
+    p = sub.add_parser("parse", help="print the parsed, standardized components of an address as JSON")
+    p.add_argument("text")
+    p.add_argument("--country")
+    p.set_defaults(fn=cmd_parse)
+
+    m = sub.add_parser("model", help="the libpostal model")
+    m.add_argument("action", choices=["install", "path"])
+    m.add_argument("--dest")
+    m.set_defaults(fn=cmd_model)
+
+    dm = sub.add_parser("demo", help="build the demo gazetteer and orders (idempotent)")
+    dm.add_argument("--workdir", default="build/demo")
+    dm.set_defaults(fn=cmd_demo)
+
+    o = sub.add_parser("orders", help="order imports")
+    os_ = o.add_subparsers(dest="orders_command", required=True)
+    imp = os_.add_parser("import", help="emit an order.imported event for a file (needs PREFECT_API_URL)")
+    imp.add_argument("file")
+    imp.add_argument("--batch-id")
+    imp.set_defaults(fn=cmd_orders_import)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except AddressingError as exc:
+        _say(f"addressing: error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("addressing: interrupted")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
