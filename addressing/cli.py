@@ -82,7 +82,7 @@ def cmd_gazetteer_download(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from addressing.pipeline import clean_file
+    from addressing.batch import clean_file
 
     def progress(n: int) -> None:
         if args.progress:

@@ -44,7 +44,7 @@ def prepare(workdir: Path, progress: Callable[[str], None] | None = None) -> dic
                 if o["address2"]:
                     row["address2"] = o["address2"]
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        with aio.atomic_path(p["orders"] / ".truth.jsonl") as tmp:
+        with aio.atomic_path(workdir / "orders-truth.jsonl") as tmp:
             tmp.write_text("".join(json.dumps({"order_id": o["order_id"], **t.__dict__}) + "\n"
                                    for o, t in zip(orders, truth)))
     else:

@@ -297,6 +297,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: Path):
     """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
@@ -309,6 +315,7 @@ def atomic_path(target: Path):
         yield tmp_path
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -409,6 +416,16 @@ class BatchWriter:
                 self._fh.close()
         finally:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    """A small table as CSV (formulas neutralized, lists as JSON)."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(table.column_names)
+        cols = [table.column(c).to_pylist() for c in table.column_names]
+        for row in zip(*cols):
+            w.writerow([_csv_cell(v) for v in row])
 
 
 def _csv_cell(v) -> str:

@@ -1,17 +1,13 @@
-"""Compose the stages for one batch: read -> parse -> match/geocode -> assess -> emit.
+"""Compose the stages for one batch: parse -> match/geocode -> assess -> emit.
 
-``clean_table`` is the whole pipeline over one Arrow batch; ``clean_file`` streams a file
-of any size through it in chunks and writes the cleaned batch, the review queue and the
-manifest atomically (manifest last); ``clean_order`` cleans one order in-process.
+``clean_table`` is the whole pipeline over one Arrow batch; ``clean_order`` cleans one order
+in-process. Files of any size go through ``addressing.batch`` in chunks.
 """
 
 from __future__ import annotations
 
 import fcntl
 import time
-import uuid
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +15,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from addressing import io as aio
-from addressing.errors import InputError, OutputError
-from addressing.gazetteer import Gazetteer, open_gazetteer
+from addressing.errors import OutputError
+from addressing.gazetteer import Gazetteer
 from addressing.match import MatchResult, match_batch
 from addressing.parse import parse_batch
-from addressing.risk import RiskContext, address_key, assess, load_risk
-from addressing.schema import OUTPUT_FIELDS, OUTPUT_NAMES, ParsedAddress, output_schema
+from addressing.risk import RiskContext, address_key, assess
+from addressing.schema import OUTPUT_FIELDS, OUTPUT_NAMES, ParsedAddress
 
 FATAL_PROBLEMS = ("malformed CSV row", "broken JSON line", "field longer than")
 REVIEW_COLUMNS = ["order_id", "input", "line1", "line2", "match_status", "precision", "confidence", "risk_level",
@@ -60,7 +56,7 @@ def _line2(r: MatchResult, p: ParsedAddress) -> str | None:
 
 
 def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timings | None = None,
-                customer_column: str | None = None) -> pa.Table:
+                customer_column: str | None = None, with_keys: bool = False) -> pa.Table:
     """Clean one batch. ``raw`` holds the input columns as text (plus ``_row``/``_problem``
     from the readers, when present). Returns one output row per input row, in order."""
     timings = timings or Timings()
@@ -163,7 +159,11 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
     arrays = [raw.column(c) for c in passthrough]
     types = dict(OUTPUT_FIELDS)
     arrays += [pa.array(out[name], type=types[name]) for name in OUTPUT_NAMES]
-    table = pa.Table.from_arrays(arrays, names=passthrough + OUTPUT_NAMES)
+    names = passthrough + OUTPUT_NAMES
+    if with_keys:
+        arrays += [pa.array(akeys, pa.string()), pa.array([None if c is None else str(c) for c in customers], pa.string())]
+        names += ["_address_key", "_customer"]
+    table = pa.Table.from_arrays(arrays, names=names)
     timings.add("emit", t0)
     return table
 
@@ -227,118 +227,6 @@ def review_table(table: pa.Table) -> pa.Table:
     sub = sub.append_column("_a", order_action).append_column("_l", level_rank)
     sub = sub.sort_by([("_a", "ascending"), ("_l", "ascending"), ("confidence", "ascending")])
     return sub.drop_columns(["_a", "_l"])
-
-
-def _count(counter: Counter, values: list) -> None:
-    counter.update(v for v in values if v is not None)
-
-
-def clean_file(
-    input_path: str | Path,
-    output: str | Path,
-    db: str | Path,
-    fmt: str | None = None,
-    batch_id: str | None = None,
-    risk_policy: str | Path | None = None,
-    chunk_rows: int = aio.DEFAULT_BATCH_ROWS,
-    progress=None,
-) -> dict:
-    """Clean a whole file; return the manifest (also written beside the output, last)."""
-    started = time.time()
-    input_path = Path(input_path)
-    output = Path(output)
-    fmt = output_format(output, fmt)
-    paths = output_paths(output)
-    risk = load_risk(risk_policy)
-    gaz = open_gazetteer(db)
-    aio.input_format(input_path)
-    if not input_path.exists():
-        raise InputError("no such file", str(input_path))
-    timings = Timings()
-    with BatchLock(output):
-        counts = {k: Counter() for k in ("match_status", "precision", "action", "risk_level", "risk_flags",
-                                         "corrections", "parser")}
-        reviews: list[pa.Table] = []
-        seen_ids: set = set()
-        dupes: list = []
-        rows_in = 0
-        writer = None
-        try:
-            reader: Iterator[pa.Table] = aio.read_orders(input_path, chunk_rows)
-            while True:
-                t0 = time.perf_counter()
-                raw = next(reader, None)
-                timings.add("read", t0)
-                if raw is None:
-                    break
-                rows_in += raw.num_rows
-                cleaned = clean_table(raw, gaz, risk, timings)
-                t0 = time.perf_counter()
-                if writer is None:
-                    writer = aio.BatchWriter(paths["output"], fmt, output_schema(cleaned.schema))
-                writer.write(cleaned)
-                for col in ("match_status", "precision", "action", "risk_level", "parser"):
-                    _count(counts[col], cleaned.column(col).to_pylist())
-                for col in ("risk_flags", "corrections"):
-                    _count(counts[col], [x for xs in cleaned.column(col).to_pylist() for x in (xs or [])])
-                for oid in cleaned.column("order_id").to_pylist():
-                    if oid in seen_ids:
-                        dupes.append(oid)
-                    seen_ids.add(oid)
-                rv = review_table(cleaned)
-                if rv.num_rows:
-                    reviews.append(rv)
-                timings.add("emit", t0)
-                if progress:
-                    progress(rows_in)
-            if writer is None:
-                raise InputError("no rows", str(input_path))
-            writer.close()
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-        t0 = time.perf_counter()
-        review = review_table(pa.concat_tables(reviews)) if reviews else None
-        if review is None:
-            review = pa.table({c: pa.array([], pa.string()) for c in REVIEW_COLUMNS})
-        with aio.atomic_path(paths["review"]) as tmp:
-            _write_review_csv(review, tmp)
-        rows_out = writer.rows
-        if rows_out != rows_in:
-            raise OutputError(f"internal error: {rows_in} rows read but {rows_out} written")
-        manifest = {
-            "batch_id": batch_id or uuid.uuid4().hex[:12],
-            "input": {"path": str(input_path), "sha256": aio.sha256_file(input_path), "rows": rows_in},
-            "outputs": {
-                "cleaned": {"path": str(paths["output"]), "format": fmt, "rows": rows_out,
-                            "sha256": aio.sha256_file(paths["output"])},
-                "review": {"path": str(paths["review"]), "rows": review.num_rows,
-                           "sha256": aio.sha256_file(paths["review"])},
-            },
-            "gazetteer": {"path": str(Path(db)), "version": gaz.version},
-            "counts": {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in counts.items()},
-            "order_ids": {"unique": len(seen_ids), "duplicates": len(dupes),
-                          "duplicate_examples": [str(d) for d in dict.fromkeys(dupes)][:20],
-                          "missing": sum(1 for s in seen_ids if s is None)},
-            "timings_s": {k: round(v, 3) for k, v in timings.seconds.items()},
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-            "wall_s": round(time.time() - started, 3),
-        }
-        timings.add("emit", t0)
-        aio.write_json_atomic(manifest, paths["manifest"])
-    return manifest
-
-
-def _write_review_csv(review: pa.Table, path: Path) -> None:
-    import csv
-
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(review.column_names)
-        cols = [review.column(c).to_pylist() for c in review.column_names]
-        for row in zip(*cols):
-            w.writerow([aio._csv_cell(v) for v in row])
 
 
 def clean_order(order: dict, gaz: Gazetteer, risk: RiskContext) -> dict:

@@ -26,7 +26,6 @@ class RiskContext:
     service_areas: Zones | None = None
     risk_zones: Zones | None = None
     forwarders: dict[str, str] = field(default_factory=dict)
-    shared_counts: dict[str, set] | None = None
 
 
 def address_key(house_number, predir, street_name, street_type, postdir, unit, po_box, postal_code) -> str | None:

@@ -9,7 +9,6 @@ A batch is a dict of equal-length lists (``status``, ``precision``, ``confidence
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -111,18 +110,6 @@ def forwarder(b: Batch, cfg: RuleConfig, ctx) -> Hits:
     return out
 
 
-def shared_address(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    need = int(cfg.params["min_customers"])
-    customers: dict[str, set] = defaultdict(set)
-    for key, c in zip(b["address_key"], b["customer"]):
-        if key and c:
-            customers[key].add(c)
-    for key, extra in (ctx.shared_counts or {}).items():
-        customers[key] |= extra
-    return [{"n_customers": len(customers[k])} if k and len(customers.get(k, ())) >= need else None
-            for k in b["address_key"]]
-
-
 def corrected_heavily(b: Batch, cfg: RuleConfig, ctx) -> Hits:
     need = int(cfg.params["min_corrections"])
     informative = lambda cs: [c for c in cs if not c.endswith("_inferred")]  # noqa: E731
@@ -146,7 +133,6 @@ RULE_FUNCTIONS: dict[str, Callable[[Batch, RuleConfig, object], Hits]] = {
     "outside_service_area": outside_service_area,
     "high_risk_zone": high_risk_zone,
     "forwarder": forwarder,
-    "shared_address": shared_address,
     "corrected_heavily": corrected_heavily,
 }
 

@@ -1,0 +1,201 @@
+"""nightly-clean: all order files of a day -> cleaned batches, review queues, manifests.
+
+Thin: the tasks wrap ``addressing.batch`` (split, clean a chunk, assemble) and add what
+Prefect is for: mapping chunks over a task runner (threads, or Dask processes/cluster),
+retries on I/O, restartability (a chunk already cleaned is not redone), and artifacts for
+operations staff (summary, review queue, progress, map).
+
+Run it locally:  python -m flows.nightly_clean --orders build/demo/orders
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from prefect import flow, task, unmapped
+from prefect.artifacts import (
+    create_image_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.futures import as_completed
+
+from addressing import batch, report
+from addressing.errors import InputError
+from addressing.pipeline import BatchLock
+from addressing.risk import load_risk
+
+ORDER_PATTERNS = ("*.csv", "*.tsv", "*.parquet", "*.jsonl", "*.ndjson")
+REVIEW_CAP = 200
+
+
+def order_files(orders: str) -> list[Path]:
+    """A folder (its order files), a glob, or one file."""
+    p = Path(orders)
+    if p.is_dir():
+        files = sorted(f for pat in ORDER_PATTERNS for f in p.glob(pat) if not f.name.startswith("."))
+    elif any(ch in orders for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(orders))
+    else:
+        files = [p]
+    if not files:
+        raise InputError("no order files (.csv, .parquet, .jsonl) found", orders)
+    return files
+
+
+@task(name="split-orders", retries=2, retry_delay_seconds=[1, 5])
+def split_orders(file: Path, work_root: Path, db: str, chunk_rows: int) -> batch.Plan:
+    return batch.split_input(file, work_root, db, chunk_rows)
+
+
+@task(name="clean-chunk", task_run_name="clean-{chunk_in.name}")
+def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | None) -> dict:
+    return batch.clean_chunk(chunk_in, chunk_out, db, risk_policy)
+
+
+@task(name="assemble-batch", retries=2, retry_delay_seconds=[1, 5])
+def assemble_batch(plan: batch.Plan, output: Path, db: str, fmt: str, batch_id: str, risk_policy: str | None,
+                   stats: list[dict], started: float) -> dict:
+    return batch.assemble(plan, output, db, fmt, batch_id, risk_policy, stats, started)
+
+
+def _task_runner(runner: str):
+    """``local`` (threads), ``processes:N`` (a Dask LocalCluster of N worker processes), or the
+    address of an existing Dask scheduler (``tcp://host:8786``)."""
+    if runner == "local":
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    if runner.startswith(("processes:", "dask:")):
+        n = int(runner.split(":", 1)[1])
+        return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    if runner.startswith(("tcp://", "tls://")):
+        return DaskTaskRunner(address=runner)
+    raise ValueError(f"unknown runner {runner!r}: local, processes:N or tcp://scheduler:port")
+
+
+def _clean_chunks(plan: batch.Plan, db: str, risk_policy: str | None, progress_id, done_before: int,
+                  total: int) -> list[dict]:
+    futures = clean_chunk.map(plan.chunks, plan.outputs(), unmapped(db), unmapped(risk_policy))
+    stats = []
+    done = done_before
+    for fut in as_completed(futures):
+        s = fut.result()
+        stats.append(s)
+        done += s["rows"]
+        if progress_id is not None:
+            update_progress_artifact(progress_id, progress=min(100.0, 100.0 * done / max(total, 1)),
+                                     description=f"{done:,} of {total:,} orders cleaned")
+    return sorted(stats, key=lambda s: s["chunk"])
+
+
+@flow(name="clean-chunks-dask")
+def clean_chunks_distributed(plan: batch.Plan, db: str, risk_policy: str | None, progress_id, done_before: int,
+                             total: int) -> list[dict]:
+    return _clean_chunks(plan, db, risk_policy, progress_id, done_before, total)
+
+
+@flow(name="nightly-clean", log_prints=True)
+def nightly_clean(
+    orders: str = "build/demo/orders",
+    db: str = "build/demo/gazetteer.duckdb",
+    out_dir: str = "build/demo/out",
+    batch_id: str | None = None,
+    risk_policy: str | None = "data/demo/risk.toml",
+    chunk_rows: int = 2000,
+    output_format: str = "parquet",
+    runner: str = "local",
+    redact: bool = False,
+) -> list[dict]:
+    """Clean every order file in ``orders`` into ``out_dir/<batch_id>/``."""
+    started = time.time()
+    batch_id = batch_id or date.today().isoformat()
+    risk = load_risk(risk_policy)  # a bad policy fails here, before any batch is processed
+    files = order_files(orders)
+    out = Path(out_dir) / batch_id
+    work_root = Path(out_dir) / ".work"
+    plans = [split_orders(f, work_root, db, chunk_rows) for f in files]
+    total = sum(p.rows for p in plans)
+    progress_id = create_progress_artifact(progress=0.0, key="nightly-clean-progress",
+                                           description=f"0 of {total:,} orders cleaned")
+    manifests = []
+    done = 0
+    with BatchLock(out / "batch"):
+        for plan in plans:
+            t0 = time.time()
+            if runner == "local":
+                stats = _clean_chunks(plan, db, risk_policy, progress_id, done, total)
+            else:
+                stats = clean_chunks_distributed.with_options(task_runner=_task_runner(runner))(
+                    plan, db, risk_policy, progress_id, done, total)
+            done += plan.rows
+            output = out / f"{plan.input.name.split('.')[0]}.{_ext(output_format)}"
+            manifests.append(assemble_batch(plan, output, db, output_format, batch_id, risk_policy, stats, t0))
+    _publish(manifests, batch_id, risk, redact)
+    print(report.summary_text(manifests))
+    print(f"batch {batch_id}: {total:,} orders in {time.time() - started:.1f} s")
+    return manifests
+
+
+def _ext(fmt: str) -> str:
+    return {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl", "geojson": "geojson"}[fmt]
+
+
+def _publish(manifests: list[dict], batch_id: str, risk, redact: bool) -> None:
+    review_files = [m["outputs"]["review"]["path"] for m in manifests]
+    link = ", ".join(f"`{Path(p).resolve()}`" for p in review_files)
+    create_markdown_artifact(key="nightly-clean-summary", markdown=report.summary_markdown(manifests, batch_id, link),
+                             description=f"batch {batch_id}")
+    rows = []
+    for path in review_files:
+        review = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        rows += report.review_rows(review, REVIEW_CAP - len(rows), redact=redact)
+        if len(rows) >= REVIEW_CAP:
+            break
+    create_table_artifact(key="review-queue", table=rows or [{"order_id": None, "action": "nothing to review"}],
+                          description=f"first {len(rows)} of {sum(m['outputs']['review']['rows'] for m in manifests):,}"
+                                      f" rows needing a human; full queue: {link}")
+    tables = [pq.read_table(m["outputs"]["cleaned"]["path"], columns=["lon", "lat", "action"]) for m in manifests
+              if m["outputs"]["cleaned"]["format"] == "parquet"]
+    if tables:
+        png = report.map_png(tables, risk.service_areas)
+        create_image_artifact(image_url=report.png_data_url(png), key="batch-map",
+                              description="geocoded orders coloured by action over the service areas")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Run the nightly-clean flow locally.")
+    ap.add_argument("--orders", default="build/demo/orders")
+    ap.add_argument("--db", default="build/demo/gazetteer.duckdb")
+    ap.add_argument("--out-dir", default="build/demo/out")
+    ap.add_argument("--batch-id")
+    ap.add_argument("--risk-policy", default="data/demo/risk.toml")
+    ap.add_argument("--chunk-rows", type=int, default=2000)
+    ap.add_argument("--format", default="parquet", choices=["parquet", "csv", "jsonl", "geojson"])
+    ap.add_argument("--runner", default="local")
+    ap.add_argument("--redact", action="store_true")
+    args = ap.parse_args(argv)
+    from addressing.errors import AddressingError
+
+    try:
+        nightly_clean(orders=args.orders, db=args.db, out_dir=args.out_dir, batch_id=args.batch_id,
+                      risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, output_format=args.format,
+                      runner=args.runner, redact=args.redact)
+    except AddressingError as exc:
+        print(f"nightly-clean: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
