@@ -142,7 +142,6 @@ def nightly_clean(
             output = out / f"{plan.input.name.split('.')[0]}.{_ext(output_format)}"
             manifests.append(assemble_batch(plan, output, db, output_format, batch_id, risk_policy, stats, t0))
     _publish(manifests, batch_id, risk, redact)
-    print(report.summary_text(manifests))
     print(f"batch {batch_id}: {total:,} orders in {time.time() - started:.1f} s")
     return manifests
 
@@ -188,12 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     from addressing.errors import AddressingError
 
     try:
-        nightly_clean(orders=args.orders, db=args.db, out_dir=args.out_dir, batch_id=args.batch_id,
-                      risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, output_format=args.format,
-                      runner=args.runner, redact=args.redact)
+        manifests = nightly_clean(orders=args.orders, db=args.db, out_dir=args.out_dir, batch_id=args.batch_id,
+                                  risk_policy=args.risk_policy, chunk_rows=args.chunk_rows,
+                                  output_format=args.format, runner=args.runner, redact=args.redact)
     except AddressingError as exc:
         print(f"nightly-clean: error: {exc}", file=sys.stderr)
         return 2
+    print(report.summary_text(manifests), flush=True)
     return 0
 
 
