@@ -238,8 +238,10 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
 
 def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: str | None = None,
                batch_id: str | None = None, risk_policy: str | Path | None = None,
-               chunk_rows: int = aio.DEFAULT_BATCH_ROWS, progress=None, keep_work: bool = False) -> dict:
-    """Clean a whole file in one process: split, clean each chunk, assemble."""
+               chunk_rows: int = aio.DEFAULT_BATCH_ROWS, progress=None, keep_work: bool = False,
+               workers: int = 1) -> dict:
+    """Clean a whole file: split, clean the chunks (on ``workers`` processes), assemble."""
+    from addressing.parallel import clean_chunks
     from addressing.pipeline import BatchLock
 
     started = time.time()
@@ -250,13 +252,15 @@ def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: 
     with BatchLock(output):
         work_root = output.parent / ".work"
         plan = split_input(input_path, work_root, db, chunk_rows)
-        stats = []
         done = 0
-        for cin, cout in zip(plan.chunks, plan.outputs()):
-            stats.append(clean_chunk(cin, cout, db, risk_policy))
-            done += stats[-1]["rows"]
+
+        def chunk_done(stat: dict) -> None:
+            nonlocal done
+            done += stat["rows"]
             if progress:
                 progress(done)
+
+        stats = clean_chunks(plan.chunks, plan.outputs(), db, risk_policy, workers, chunk_done)
         manifest = assemble(plan, output, db, fmt, batch_id, risk_policy, stats, started)
         if not keep_work:
             shutil.rmtree(plan.work, ignore_errors=True)

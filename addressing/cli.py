@@ -89,7 +89,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
             _say(f"  {n:,} rows")
 
     manifest = clean_file(args.input, args.output, args.db, fmt=args.format, batch_id=args.batch_id,
-                          risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, progress=progress)
+                          risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, progress=progress,
+                          workers=args.workers)
     c = manifest["counts"]
     _say(f"{manifest['input']['rows']:,} rows -> {manifest['outputs']['cleaned']['path']} "
          f"({manifest['wall_s']:.1f} s); status {c['match_status']}; actions {c['action']}")
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-id")
     c.add_argument("--chunk-rows", type=int, default=20_000)
     c.add_argument("--progress", action="store_true")
+    c.add_argument("--workers", type=int, default=1, help="processes to clean chunks on (default 1)")
     c.set_defaults(fn=cmd_clean)
 
     p = sub.add_parser("parse", help="print the parsed, standardized components of an address as JSON")
