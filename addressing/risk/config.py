@@ -1,43 +1,83 @@
-"""Risk policy: which rules run, their severities and thresholds, read from TOML.
+"""Risk policy: which rules run, their severities, messages and thresholds, read from TOML.
 
-Validated once at start-up; every error names the key (and the file), so a bad policy stops
+Validated once at start-up; every error names the file and the key, so a bad policy stops
 the run before any batch is processed.
+
+>>> p = RiskPolicy.from_dict({"rules": {"low_confidence": {"threshold": 0.9}}})
+>>> p.rule("low_confidence").params["threshold"], p.action_for["medium"]
+(0.9, 'review')
+>>> RiskPolicy.from_dict({"rules": {"po_boxes": {}}})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+addressing.errors.ConfigError: [rules] unknown rule(s) po_boxes; known: ...
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import tomllib
 
 from addressing.errors import ConfigError
+from addressing.schema import Precision
 
 SEVERITIES = ("none", "low", "medium", "high")
 ACTIONS = ("deliver", "review", "hold")
+PRECISIONS = tuple(p.value for p in Precision if p is not Precision.NONE)
+DEFAULT_ACTIONS = {"none": "deliver", "low": "deliver", "medium": "review", "high": "hold"}
 
-#: rule code -> (default severity, message template, parameters with defaults)
-RULES: dict[str, tuple[str, str, dict]] = {
-    "invalid_address": ("high", "the address could not be read: {reason}", {}),
-    "undeliverable": ("high", "no match at street level or better ({precision})", {}),
-    "ambiguous_match": ("medium", "{n_candidates} candidate addresses are too close to call", {}),
-    "low_confidence": ("medium", "match confidence {confidence:.2f} is below {threshold}", {"threshold": 0.8}),
-    "po_box": ("medium", "PO box: the courier cannot deliver to post office boxes", {}),
-    "military": ("medium", "military address (APO/FPO/DPO): needs the postal service", {}),
-    "general_delivery": ("medium", "general delivery: held at the post office for pickup", {}),
-    "po_box_only_zip": ("medium", "ZIP {postal_code} serves PO boxes only", {}),
-    "unique_zip": ("low", "ZIP {postal_code} is a unique ZIP of one organisation", {}),
-    "inactive_zip": ("medium", "ZIP {postal_code} is no longer active", {}),
-    "missing_unit": ("medium", "the building has {n_units} units and the order names none", {"min_units": 2}),
-    "unknown_unit": ("medium", "unit {unit} is not one of the building's units", {}),
-    "outside_service_area": ("high", "outside every service area", {"files": []}),
-    "high_risk_zone": ("medium", "in a high-risk zone: {zone_reason}", {"files": []}),
-    "forwarder": ("high", "known freight forwarder / reshipper: {forwarder}", {"file": ""}),
-    "shared_address": ("medium", "the same address is on orders of {n_customers} different customers",
-                       {"min_customers": 3, "customer_column": "customer_id"}),
-    "corrected_heavily": ("low", "{n_corrections} components were corrected; ask the customer to confirm",
-                          {"min_corrections": 3}),
+
+class RuleSpec(NamedTuple):
+    severity: str
+    message: str
+    params: dict
+    #: the placeholders the rule fills in its message, with a sample value to check templates
+    fields: dict
+
+
+RULES: dict[str, RuleSpec] = {
+    "invalid_address": RuleSpec("high", "the address could not be read: {reason}", {}, {"reason": "empty"}),
+    "undeliverable": RuleSpec("high", "no match at street level or better: {detail}", {},
+                              {"detail": "street not found", "precision": "postal_code"}),
+    "ambiguous_match": RuleSpec("medium", "{n_candidates} candidate addresses are too close to call", {},
+                                {"n_candidates": 2}),
+    "low_confidence": RuleSpec("medium", "match confidence {confidence:.2f} is below {threshold}",
+                               {"threshold": 0.8}, {"confidence": 0.5, "threshold": 0.8}),
+    "po_box": RuleSpec("medium", "PO box: {carrier} cannot deliver to post office boxes",
+                       {"carriers": [], "carrier_column": "carrier"}, {"carrier": "the courier"}),
+    "military": RuleSpec("medium", "military address (APO/FPO/DPO): needs the postal service", {},
+                         {"postal_code": "09499"}),
+    "general_delivery": RuleSpec("medium", "general delivery: held at the post office for pickup", {},
+                                 {"postal_code": "36067"}),
+    "po_box_only_zip": RuleSpec("medium", "ZIP {postal_code} serves PO boxes only", {}, {"postal_code": "36068"}),
+    "unique_zip": RuleSpec("low", "ZIP {postal_code} is a unique ZIP of one organisation", {},
+                           {"postal_code": "94137"}),
+    "inactive_zip": RuleSpec("medium", "ZIP {postal_code} is no longer active", {}, {"postal_code": "94101"}),
+    "missing_unit": RuleSpec("medium", "the building has {n_units} units and the order names none",
+                             {"min_units": 2}, {"n_units": 2}),
+    "unknown_unit": RuleSpec("medium", "unit {unit} is not one of the building's units", {}, {"unit": "3A"}),
+    "outside_service_area": RuleSpec("high", "outside every service area (position from {precision})",
+                                     {"files": [], "precisions": list(PRECISIONS)}, {"precision": "address_point"}),
+    "high_risk_zone": RuleSpec("medium", "in a high-risk zone: {zone_reason}",
+                               {"files": [], "precisions": ["address_point", "interpolated"]},
+                               {"zone_reason": "theft", "precision": "address_point"}),
+    "forwarder": RuleSpec("high", "known freight forwarder / reshipper: {forwarder}", {"file": ""},
+                          {"forwarder": "Example Forwarding"}),
+    "shared_address": RuleSpec("medium", "the same address is on orders of {n_customers} different customers",
+                               {"min_customers": 3, "customer_column": "customer_id"}, {"n_customers": 3}),
+    "corrected_heavily": RuleSpec("low", "{n_corrections} components were corrected; ask the customer to confirm",
+                                  {"min_corrections": 3, "ignore": ["*_inferred"]},
+                                  {"n_corrections": 3, "corrections": "street_name_corrected"}),
 }
+
+#: lower bounds of integer parameters; float parameters in 0..1
+_MIN_INT = {"min_units": 2, "min_customers": 2, "min_corrections": 1}
+_UNIT_INTERVAL = {"threshold"}
 
 
 @dataclass(frozen=True)
@@ -47,13 +87,15 @@ class RuleConfig:
     severity: str
     message: str
     params: dict
+    #: the severity of every rule of the same policy, so that a rule applied after ``assess``
+    #: (the batch-wide ``shared_address``) can keep a row's flags worst first
+    peer_severity: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class RiskPolicy:
     rules: dict[str, RuleConfig]
-    action_for: dict[str, str] = field(default_factory=lambda: {"none": "deliver", "low": "deliver",
-                                                                   "medium": "review", "high": "hold"})
+    action_for: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     delivery_window: tuple[str, str] = ("08:00", "20:00")
     base_dir: Path = Path(".")
 
@@ -82,46 +124,119 @@ class RiskPolicy:
     def from_dict(cls, data: dict, base_dir: Path = Path("."), source: str | None = None) -> RiskPolicy:
         unknown_top = set(data) - {"rules", "actions", "delivery_window"}
         if unknown_top:
-            raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown_top))}", path=source)
-        rules_in = data.get("rules", {})
+            raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown_top))}; known: rules, actions, "
+                              "delivery_window", path=source)
+        rules_in = _table(data, "rules", source)
         unknown = set(rules_in) - set(RULES)
         if unknown:
             raise ConfigError(f"unknown rule(s) {', '.join(sorted(unknown))}; known: {', '.join(RULES)}",
                               key="rules", path=source)
-        rules = {}
-        for code, (severity, message, defaults) in RULES.items():
-            given = dict(rules_in.get(code, {}))
-            enabled = given.pop("enabled", True)
-            sev = given.pop("severity", severity)
-            msg = given.pop("message", message)
-            if not isinstance(enabled, bool):
-                raise ConfigError("enabled must be true or false", key=f"rules.{code}.enabled", path=source)
-            if sev not in SEVERITIES:
-                raise ConfigError(f"severity {sev!r} is not one of {', '.join(SEVERITIES)}",
-                                  key=f"rules.{code}.severity", path=source)
-            bad = set(given) - set(defaults)
-            if bad:
-                raise ConfigError(f"unknown setting(s) {', '.join(sorted(bad))}; this rule takes "
-                                  f"{', '.join(defaults) or 'none'}", key=f"rules.{code}", path=source)
-            params = {**defaults, **given}
-            for k, v in params.items():
-                d = defaults[k]
-                if isinstance(d, (int, float)) and not isinstance(d, bool) and not isinstance(v, (int, float)):
-                    raise ConfigError(f"must be a number, got {v!r}", key=f"rules.{code}.{k}", path=source)
-                if isinstance(d, list) and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-                    raise ConfigError("must be a list of file names", key=f"rules.{code}.{k}", path=source)
-            rules[code] = RuleConfig(code, enabled, sev, msg, params)
-        actions = dict(RiskPolicy.__dataclass_fields__["action_for"].default_factory())
-        for level, action in (data.get("actions") or {}).items():
-            if level not in SEVERITIES:
-                raise ConfigError(f"unknown risk level {level!r}", key=f"actions.{level}", path=source)
-            if action not in ACTIONS:
-                raise ConfigError(f"action {action!r} is not one of {', '.join(ACTIONS)}", key=f"actions.{level}",
-                                  path=source)
-            actions[level] = action
-        window = data.get("delivery_window") or {}
-        start, end = window.get("start", "08:00"), window.get("end", "20:00")
-        for k, v in (("start", start), ("end", end)):
-            if not (isinstance(v, str) and len(v) == 5 and v[2] == ":" and v[:2].isdigit() and v[3:].isdigit()):
-                raise ConfigError(f"must be HH:MM, got {v!r}", key=f"delivery_window.{k}", path=source)
-        return cls(rules=rules, action_for=actions, delivery_window=(start, end), base_dir=base_dir)
+        rules = {code: _rule(code, _table(rules_in, code, source, prefix="rules."), source) for code in RULES}
+        severities = {code: r.severity for code, r in rules.items()}
+        rules = {code: replace(r, peer_severity=severities) for code, r in rules.items()}
+        return cls(rules=rules, action_for=_actions(_table(data, "actions", source), source),
+                   delivery_window=_window(_table(data, "delivery_window", source), source), base_dir=base_dir)
+
+
+def _table(data: dict, key: str, source: str | None, prefix: str = "") -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"must be a table ([{prefix}{key}]), got {value!r}", key=f"{prefix}{key}", path=source)
+    return value
+
+
+def _rule(code: str, given: dict, source: str | None) -> RuleConfig:
+    spec = RULES[code]
+    given = dict(given)
+    enabled = given.pop("enabled", True)
+    sev = given.pop("severity", spec.severity)
+    msg = given.pop("message", spec.message)
+    key = f"rules.{code}"
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"must be true or false, got {enabled!r}", key=f"{key}.enabled", path=source)
+    if sev not in SEVERITIES:
+        raise ConfigError(f"severity {sev!r} is not one of {', '.join(SEVERITIES)}", key=f"{key}.severity",
+                          path=source)
+    if not isinstance(msg, str):
+        raise ConfigError(f"must be text, got {msg!r}", key=f"{key}.message", path=source)
+    try:
+        msg.format(**spec.fields)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        names = [n for _, n, _, _ in string.Formatter().parse(msg) if n is not None]
+        bad = [n for n in names if n not in spec.fields]
+        why = f"unknown placeholder {{{bad[0]}}}" if bad else f"bad template ({exc})"
+        raise ConfigError(f"{why}; this rule fills {', '.join('{' + f + '}' for f in spec.fields) or 'none'}",
+                          key=f"{key}.message", path=source) from exc
+    bad = set(given) - set(spec.params)
+    if bad:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(bad))}; this rule takes enabled, severity, "
+                          f"message{''.join(', ' + p for p in spec.params)}", key=key, path=source)
+    params = {**spec.params, **given}
+    for name, value in params.items():
+        _check_param(name, value, spec.params[name], f"{key}.{name}", source)
+    return RuleConfig(code, enabled, sev, msg, params, {})
+
+
+def _check_param(name: str, value, default, key: str, source: str | None) -> None:
+    def fail(why: str) -> None:
+        raise ConfigError(f"{why}, got {value!r}", key=key, path=source)
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            fail("must be true or false")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail("must be a whole number")
+        if value < _MIN_INT.get(name, 0):
+            fail(f"must be at least {_MIN_INT.get(name, 0)}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail("must be a number")
+        if name in _UNIT_INTERVAL and not 0 <= value <= 1:
+            fail("must be between 0 and 1")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            fail("must be text")
+    elif isinstance(default, list):
+        if not (isinstance(value, list) and all(isinstance(x, str) and x for x in value)):
+            fail("must be a list of names" if name != "files" else "must be a list of file names")
+        if name == "precisions":
+            wrong = [x for x in value if x not in PRECISIONS]
+            if wrong:
+                fail(f"unknown precision {wrong[0]!r} (known: {', '.join(PRECISIONS)})")
+
+
+def _actions(given: dict, source: str | None) -> dict[str, str]:
+    actions = dict(DEFAULT_ACTIONS)
+    for level, action in given.items():
+        if level not in SEVERITIES:
+            raise ConfigError(f"unknown risk level {level!r} (known: {', '.join(SEVERITIES)})",
+                              key=f"actions.{level}", path=source)
+        if action not in ACTIONS:
+            raise ConfigError(f"action {action!r} is not one of {', '.join(ACTIONS)}", key=f"actions.{level}",
+                              path=source)
+        actions[level] = action
+    return actions
+
+
+def _window(given: dict, source: str | None) -> tuple[str, str]:
+    bad = set(given) - {"start", "end"}
+    if bad:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(bad))}; takes start, end",
+                          key="delivery_window", path=source)
+    out = []
+    for k, default in (("start", "08:00"), ("end", "20:00")):
+        v = given.get(k, default)
+        if isinstance(v, dt.time):  # TOML local time: start = 08:00:00
+            v = v.strftime("%H:%M")
+        try:
+            if not (isinstance(v, str) and len(v) == 5):
+                raise ValueError
+            dt.datetime.strptime(v, "%H:%M")
+        except ValueError:
+            raise ConfigError(f"must be a time HH:MM, got {v!r}", key=f"delivery_window.{k}", path=source) from None
+        out.append(v)
+    if out[0] == out[1]:
+        raise ConfigError(f"start and end are both {out[0]}: the window would be empty", key="delivery_window",
+                          path=source)
+    return out[0], out[1]

@@ -1,15 +1,21 @@
 """Risk rules: each a small function over the whole batch that returns, per record, the
 values to fill its message with, or ``None`` when the rule does not fire.
 
-A batch is a dict of equal-length lists (``status``, ``precision``, ``confidence``,
-``kind``, ``zip_type``, ``zip_active``, ``postal_code``, ``n_units``, ``has_base``,
-``unit``, ``unit_known``, ``lat``, ``lon``, ``n_candidates``, ``corrections``,
-``address_key``, ``customer``, ``reason``).
+A batch is a dict of equal-length lists, the facts the pipeline knows about each record:
+``status``, ``precision``, ``confidence``, ``kind``, ``zip_type``, ``zip_active``,
+``postal_code``, ``n_units``, ``has_base``, ``unit``, ``unit_known``, ``lat``, ``lon``,
+``n_candidates``, ``corrections``, ``address_key``, ``customer``, ``reason``, ``timezone``
+and, when the orders name one, ``carrier``. ``assess`` adds ``_zones``: the point/polygon
+pairs of its one STRtree query.
+
+``shared_address`` is not here: it counts customers over the whole batch, across chunks,
+so it runs where the chunks are assembled (``addressing.batch``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 
 import numpy as np
 
@@ -18,6 +24,9 @@ from addressing.risk.config import RuleConfig
 Batch = dict[str, list]
 Hits = list[dict | None]
 GOOD_PRECISION = {"address_point", "interpolated", "street"}
+#: delivery lines that are never located better than their ZIP, and need no street match
+BOX_KINDS = {"po_box", "military", "rural_route", "highway_contract", "general_delivery"}
+SERVICE_AREA, RISK_ZONE = 0, 1
 
 
 def invalid_address(b: Batch, cfg: RuleConfig, ctx) -> Hits:
@@ -25,12 +34,14 @@ def invalid_address(b: Batch, cfg: RuleConfig, ctx) -> Hits:
 
 
 def undeliverable(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    box_ok = {"po_box", "military", "rural_route", "highway_contract", "general_delivery"}
-    return [
-        {"precision": p} if s in ("unmatched",) or (s == "matched" and p not in GOOD_PRECISION and k not in box_ok)
-        else None
-        for s, p, k in zip(b["status"], b["precision"], b["kind"])
-    ]
+    """Unmatched, or matched only to a ZIP or place although it is a street address."""
+    out: Hits = []
+    for s, p, k, r in zip(b["status"], b["precision"], b["kind"], b["reason"]):
+        if s == "unmatched" or (s == "matched" and p not in GOOD_PRECISION and k not in BOX_KINDS):
+            out.append({"precision": p, "detail": r or f"located only to {p.replace('_', ' ')}"})
+        else:
+            out.append(None)
+    return out
 
 
 def ambiguous_match(b: Batch, cfg: RuleConfig, ctx) -> Hits:
@@ -43,20 +54,38 @@ def low_confidence(b: Batch, cfg: RuleConfig, ctx) -> Hits:
             for s, c in zip(b["status"], b["confidence"])]
 
 
-def _kind(kind: str) -> Callable:
-    def rule(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-        return [{} if k == kind else None for k in b["kind"]]
-    rule.__name__ = kind
-    return rule
+def po_box(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    """PO boxes, for the couriers that cannot deliver to them.
+
+    With ``carriers`` empty every PO box is flagged. With a list, an order whose carrier
+    column names another carrier (the postal service, say) is not; an order naming no
+    carrier is, since the courier is not known to be able to.
+    """
+    cannot = {c.strip().lower() for c in cfg.params["carriers"]}
+    carriers = b.get("carrier") or [None] * len(b["kind"])
+    out: Hits = []
+    for k, carrier in zip(b["kind"], carriers):
+        name = str(carrier).strip() if carrier is not None else ""
+        if k != "po_box" or (cannot and name and name.lower() not in cannot):
+            out.append(None)
+        else:
+            out.append({"carrier": name or "the courier"})
+    return out
 
 
-po_box = _kind("po_box")
-military = _kind("military")
-general_delivery = _kind("general_delivery")
+def military(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    """APO/FPO/DPO: by the parsed delivery line or by the ZIP's type (``USS Nimitz, FPO AP 96620``)."""
+    return [{"postal_code": z} if k == "military" or t == "MILITARY" else None
+            for k, t, z in zip(b["kind"], b["zip_type"], b["postal_code"])]
+
+
+def general_delivery(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    return [{"postal_code": z} if k == "general_delivery" else None for k, z in zip(b["kind"], b["postal_code"])]
 
 
 def po_box_only_zip(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    return [{"postal_code": z} if t == "PO BOX" and k not in ("po_box", "military") else None
+    """A street address in a ZIP that has no street delivery at all."""
+    return [{"postal_code": z} if t == "PO BOX" and k not in ("po_box", "military", "general_delivery") else None
             for t, z, k in zip(b["zip_type"], b["postal_code"], b["kind"])]
 
 
@@ -65,11 +94,11 @@ def unique_zip(b: Batch, cfg: RuleConfig, ctx) -> Hits:
 
 
 def inactive_zip(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    return [{"postal_code": z} if a is False and t != "MILITARY" else None
-            for a, t, z in zip(b["zip_active"], b["zip_type"], b["postal_code"])]
+    return [{"postal_code": z} if a is False else None for a, z in zip(b["zip_active"], b["postal_code"])]
 
 
 def missing_unit(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    """Several units at the address, the order names none, and the building itself is no address."""
     need = int(cfg.params["min_units"])
     return [{"n_units": n} if s in ("matched", "ambiguous") and not u and n >= need and not base else None
             for s, u, n, base in zip(b["status"], b["unit"], b["n_units"], b["has_base"])]
@@ -79,42 +108,55 @@ def unknown_unit(b: Batch, cfg: RuleConfig, ctx) -> Hits:
     return [{"unit": u} if u and known is False else None for u, known in zip(b["unit"], b["unit_known"])]
 
 
-def outside_service_area(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    zones = ctx.service_areas
-    if zones is None:
-        return [None] * len(b["status"])
-    inside = zones.containing(b["lat_lon"][0], b["lat_lon"][1])
-    return [{} if lat == lat and not zs else None for zs, lat in zip(inside, b["lat_lon"][1])]
-
-
-def high_risk_zone(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    zones = ctx.risk_zones
-    if zones is None:
-        return [None] * len(b["status"])
-    inside = zones.containing(b["lat_lon"][0], b["lat_lon"][1])
-    return [{"zone_reason": "; ".join(dict.fromkeys(zs))} if zs else None for zs in inside]
-
-
-def forwarder(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    known = ctx.forwarders
-    out: Hits = []
-    for k in b["address_key"]:
-        name = None
-        if k:
-            name = known.get(k)
-            if name is None and k.count("|") == 6:
-                parts = k.split("|")
-                parts[5] = ""
-                name = known.get("|".join(parts))  # a whole-building entry covers its suites
-        out.append({"forwarder": name} if name else None)
+def _in_layer(b: Batch, layer: int, ctx) -> dict[int, list[str]]:
+    """Point index -> reasons of the layer's polygons that contain it (from assess's one query)."""
+    pt_idx, poly_idx = b.get("_zones") or (np.empty(0, np.intp), np.empty(0, np.intp))
+    out: dict[int, list[str]] = {}
+    if pt_idx.size:
+        sel = ctx.zones.layers[poly_idx] == layer
+        for p, z in zip(pt_idx[sel].tolist(), poly_idx[sel].tolist()):
+            out.setdefault(p, []).append(ctx.zones.reasons[z])
     return out
 
 
+def _located(b: Batch, cfg: RuleConfig) -> np.ndarray:
+    ok = set(cfg.params["precisions"])
+    lon, lat = b["lat_lon"]
+    return np.isfinite(lon) & np.isfinite(lat) & np.fromiter((p in ok for p in b["precision"]), bool, len(lon))
+
+
+def outside_service_area(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    if ctx.zones is None or not (ctx.zones.layers == SERVICE_AREA).any():
+        return [None] * len(b["status"])
+    inside = _in_layer(b, SERVICE_AREA, ctx)
+    located = _located(b, cfg)
+    return [{"precision": p} if located[i] and i not in inside else None for i, p in enumerate(b["precision"])]
+
+
+def high_risk_zone(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    if ctx.zones is None:
+        return [None] * len(b["status"])
+    hits = _in_layer(b, RISK_ZONE, ctx)
+    located = _located(b, cfg)
+    return [{"zone_reason": "; ".join(dict.fromkeys(hits[i])), "precision": p} if located[i] and i in hits else None
+            for i, p in enumerate(b["precision"])]
+
+
+def forwarder(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    if ctx.forwarders is None or not len(ctx.forwarders):
+        return [None] * len(b["status"])
+    return [{"forwarder": name} if name else None for name in ctx.forwarders.lookup(b["address_key"])]
+
+
 def corrected_heavily(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    """Several components changed (inferred ones, filling a blank, do not count by default)."""
     need = int(cfg.params["min_corrections"])
-    informative = lambda cs: [c for c in cs if not c.endswith("_inferred")]  # noqa: E731
-    return [{"n_corrections": len(informative(cs))} if len(informative(cs)) >= need else None
-            for cs in b["corrections"]]
+    ignore = cfg.params["ignore"]
+    out: Hits = []
+    for cs in b["corrections"]:
+        counted = [c for c in cs or () if not any(fnmatchcase(c, pat) for pat in ignore)]
+        out.append({"n_corrections": len(counted), "corrections": ", ".join(counted)} if len(counted) >= need else None)
+    return out
 
 
 RULE_FUNCTIONS: dict[str, Callable[[Batch, RuleConfig, object], Hits]] = {
@@ -136,8 +178,12 @@ RULE_FUNCTIONS: dict[str, Callable[[Batch, RuleConfig, object], Hits]] = {
     "corrected_heavily": corrected_heavily,
 }
 
+#: rules whose position comes from the one zone query, and the layer each reads
+ZONE_RULES = {"outside_service_area": SERVICE_AREA, "high_risk_zone": RISK_ZONE}
+
 
 def lat_lon_arrays(b: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) as float arrays, NaN where unknown."""
     lon = np.array([np.nan if v is None else v for v in b["lon"]], dtype=float)
     lat = np.array([np.nan if v is None else v for v in b["lat"]], dtype=float)
     return lon, lat
