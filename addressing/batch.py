@@ -137,16 +137,25 @@ def shared_keys(chunk_outs: list[Path], min_customers: int) -> dict[str, int]:
 
 
 def apply_shared_address(table: pa.Table, shared: dict[str, int], rule, action_for: dict[str, str]) -> pa.Table:
-    """Flag rows whose address is shared batch-wide; raise their level and action to match."""
+    """Flag rows whose address is shared batch-wide; raise their level and action to match.
+
+    The flag joins the row's others in severity order (worst first), as ``assess`` left them.
+    """
+    from addressing.risk import sort_by_severity
+
+    if not shared:
+        return table
     keys = table.column(KEY_COLUMN).to_pylist()
     flags = table.column("risk_flags").to_pylist()
     reasons = table.column("risk_reasons").to_pylist()
     levels = table.column("risk_level").to_pylist()
+    severity_of = {**rule.peer_severity, rule.code: rule.severity}
     changed = False
     for i, k in enumerate(keys):
         if k in shared and "shared_address" not in (flags[i] or []):
-            flags[i] = (flags[i] or []) + ["shared_address"]
-            reasons[i] = (reasons[i] or []) + [rule.message.format(n_customers=shared[k])]
+            flags[i], reasons[i] = sort_by_severity((flags[i] or []) + [rule.code],
+                                                    (reasons[i] or []) + [rule.message.format(n_customers=shared[k])],
+                                                    severity_of)
             if SEVERITIES.index(rule.severity) > SEVERITIES.index(levels[i]):
                 levels[i] = rule.severity
             changed = True

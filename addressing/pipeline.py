@@ -113,6 +113,7 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
         "customer": customers,
         "reason": [r.reason for r in results],
         "timezone": [r.timezone for r in results],
+        "carrier": _column(raw, risk.policy.rule("po_box").params.get("carrier_column")),
     }
     risk_out = assess(facts, risk)
     t0 = timings.add("assess", t0)
