@@ -16,7 +16,11 @@ chunks. Batch-wide rules (``shared_address`` counts customers over the whole bat
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
+import os
 import shutil
 import time
 from collections import Counter
@@ -38,7 +42,10 @@ from addressing.schema import output_schema
 
 KEY_COLUMN = "_address_key"
 CUSTOMER_COLUMN = "_customer"
-HIDDEN = (KEY_COLUMN, CUSTOMER_COLUMN)
+HIDDEN = (KEY_COLUMN, CUSTOMER_COLUMN, aio.ROW)
+STAMP_KEY = b"addressing.chunk_stamp"
+MUST_ADD_UP = ("match_status", "precision", "action", "risk_level")
+log = logging.getLogger(__name__)
 COUNTED = ("match_status", "precision", "action", "risk_level", "parser")
 COUNTED_LISTS = ("risk_flags", "corrections")
 
@@ -97,20 +104,68 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
 
 def clean_chunk(chunk_in: str | Path, chunk_out: str | Path, db: str | Path,
                 risk_policy: str | Path | None = None) -> dict:
-    """Clean one chunk file; a chunk already cleaned is not redone."""
+    """Clean one chunk file; a chunk already cleaned with the same gazetteer, risk policy and
+    program is not redone (one cleaned under another policy, or unreadable, is)."""
     chunk_in, chunk_out = Path(chunk_in), Path(chunk_out)
-    if chunk_out.exists():
-        meta = pq.read_metadata(chunk_out)
-        return {"chunk": chunk_out.name, "rows": meta.num_rows, "reused": True, "timings_s": {}}
     gaz = open_gazetteer(db)
+    stamp = chunk_stamp(gaz.version, risk_policy)
+    if chunk_out.exists():
+        rows = _reusable(chunk_out, stamp)
+        if rows is not None:
+            return {"chunk": chunk_out.name, "rows": rows, "reused": True, "timings_s": {}}
     risk = _risk(risk_policy)
     raw = pq.read_table(chunk_in)
     timings = Timings()
     cleaned = clean_table(raw, gaz, risk, timings, with_keys=True)
+    cleaned = cleaned.replace_schema_metadata({**(cleaned.schema.metadata or {}), STAMP_KEY: stamp.encode()})
     with aio.atomic_path(chunk_out) as tmp:
         pq.write_table(cleaned, tmp, compression="zstd")
+    _log_chunk(chunk_out, cleaned)
     return {"chunk": chunk_out.name, "rows": cleaned.num_rows, "reused": False,
             "timings_s": {k: round(v, 4) for k, v in timings.seconds.items()}}
+
+
+def _reusable(chunk_out: Path, stamp: str) -> int | None:
+    try:
+        meta = pq.read_metadata(chunk_out)
+        found = (meta.schema.to_arrow_schema().metadata or {}).get(STAMP_KEY)
+    except (OSError, pa.ArrowException):
+        return None
+    return meta.num_rows if found == stamp.encode() else None
+
+
+def _log_chunk(chunk_out: Path, cleaned: pa.Table) -> None:
+    """Counts at INFO; the addresses themselves only at DEBUG (they are customer data)."""
+    status = Counter(cleaned.column("match_status").to_pylist())
+    log.info("chunk %s: %d rows, %s", chunk_out.name, cleaned.num_rows, dict(status))
+    if log.isEnabledFor(logging.DEBUG):
+        for oid, text, st, reason in zip(cleaned.column("order_id").to_pylist(), cleaned.column("input").to_pylist(),
+                                         cleaned.column("match_status").to_pylist(),
+                                         cleaned.column("reason").to_pylist()):
+            if st in ("invalid", "unmatched"):
+                log.debug("order %s %s: %r (%s)", oid, st, text, reason)
+
+
+_stamp_cache: dict[str, str] = {}
+
+
+def chunk_stamp(gazetteer_version: str, risk_policy: str | Path | None) -> str:
+    """What a cleaned chunk depends on besides its input: program, gazetteer, risk policy
+    (the policy file and every zone or forwarder file it names, by content)."""
+    key = str(risk_policy)
+    if key not in _stamp_cache:
+        digest = hashlib.sha256(__version__.encode())
+        if risk_policy is not None:
+            policy = _risk(risk_policy).policy
+            digest.update(Path(risk_policy).read_bytes())
+            for rule in policy.rules.values():
+                for name in ("file", "files"):
+                    value = rule.params.get(name)
+                    for f in ([value] if isinstance(value, str) else value or []):
+                        p = Path(f) if Path(f).is_absolute() else policy.base_dir / f
+                        digest.update(p.read_bytes() if p.is_file() else f.encode())
+        _stamp_cache[key] = digest.hexdigest()[:16]
+    return f"{gazetteer_version}:{_stamp_cache[key]}"
 
 
 _risk_cache: dict[str, object] = {}
@@ -171,8 +226,14 @@ def apply_shared_address(table: pa.Table, shared: dict[str, int], rule, action_f
 
 def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = None,
              batch_id: str | None = None, risk_policy: str | Path | None = None,
-             chunk_stats: list[dict] | None = None, started: float | None = None) -> dict:
-    """Join the cleaned chunks into the batch outputs; the manifest is written last."""
+             chunk_stats: list[dict] | None = None, started: float | None = None, redact: bool = False) -> dict:
+    """Join the cleaned chunks into the batch outputs; the manifest is written last.
+
+    The old manifest is removed before any output is replaced, so a manifest on disk always
+    describes the files beside it (its checksums match them); outputs without a manifest are
+    an unfinished run. Rows are checked on the way: every input row once, in input order.
+    ``redact`` blanks the addresses in the review queue (the cleaned batch keeps them).
+    """
     started = started or time.time()
     output = Path(output)
     fmt = output_format(output, fmt)
@@ -181,39 +242,40 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
     missing = [p.name for p in outs if not p.exists()]
     if missing:
         raise OutputError(f"chunks not cleaned yet: {', '.join(missing[:5])}")
+    paths["manifest"].unlink(missing_ok=True)
     risk = _risk(risk_policy)
     rule = risk.policy.rule("shared_address")
     shared = shared_keys(outs, int(rule.params["min_customers"])) if risk.policy.enabled("shared_address") else {}
     counts = {k: Counter() for k in COUNTED + COUNTED_LISTS}
     reviews: list[pa.Table] = []
-    seen: Counter = Counter()
-    writer = None
+    schema = output_schema(_union_schema(outs))
+    writer = aio.BatchWriter(paths["output"], fmt, schema)
+    last_row = 0
     t0 = time.perf_counter()
     try:
         for path in outs:
             table = pq.read_table(path)
+            last_row = _check_order(table, last_row, path)
             table = apply_shared_address(table, shared, rule, risk.policy.action_for)
-            table = table.drop_columns([c for c in HIDDEN if c in table.column_names])
-            if writer is None:
-                writer = aio.BatchWriter(paths["output"], fmt, output_schema(table.schema))
+            table = _conform(table.drop_columns([c for c in HIDDEN if c in table.column_names]), schema)
             writer.write(table)
             for col in COUNTED:
                 counts[col].update(v for v in table.column(col).to_pylist() if v is not None)
             for col in COUNTED_LISTS:
                 counts[col].update(x for xs in table.column(col).to_pylist() for x in (xs or []))
-            seen.update(table.column("order_id").to_pylist())
             rv = review_table(table)
             if rv.num_rows:
                 reviews.append(rv)
+        if writer.rows != plan.rows:
+            raise OutputError(f"{plan.input}: {plan.rows} rows read but {writer.rows} cleaned; rerun the batch")
         writer.close()
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        writer.abort()
         raise
-    if writer.rows != plan.rows:
-        raise OutputError(f"{plan.input}: {plan.rows} rows read but {writer.rows} written; rerun the batch")
     review = review_table(pa.concat_tables(reviews)) if reviews else pa.table(
         {c: pa.array([], pa.string()) for c in ("order_id", "action")})
+    if redact:
+        review = aio.redact(review)
     with aio.atomic_path(paths["review"]) as tmp:
         aio.write_csv(review, tmp)
     gaz = open_gazetteer(db)
@@ -222,59 +284,148 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
         for k, v in (s.get("timings_s") or {}).items():
             timings[k] += v
     timings["assemble"] = time.perf_counter() - t0
-    dupes = {str(k): v for k, v in seen.items() if v > 1 and k is not None}
     manifest = {
         "batch_id": batch_id,
         "input": {"path": str(plan.input), "sha256": plan.input_sha256, "rows": plan.rows},
         "outputs": {
             "cleaned": {"path": str(paths["output"]), "format": fmt, "rows": writer.rows,
                         "sha256": aio.sha256_file(paths["output"])},
-            "review": {"path": str(paths["review"]), "rows": review.num_rows,
+            "review": {"path": str(paths["review"]), "rows": review.num_rows, "redacted": redact,
                        "sha256": aio.sha256_file(paths["review"])},
         },
         "gazetteer": {"path": str(db), "version": gaz.version},
         "counts": {k: dict(sorted(v.items(), key=lambda kv: (-kv[1], str(kv[0])))) for k, v in counts.items()},
-        "order_ids": {"unique": len(seen), "duplicated": len(dupes), "duplicate_examples": list(dupes)[:20],
-                      "missing": seen.get(None, 0)},
+        "order_ids": order_id_report(outs),
         "chunks": {"count": len(outs), "reused": sum(1 for s in chunk_stats or [] if s.get("reused"))},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "wall_s": round(time.time() - started, 3),
         "version": __version__,
     }
+    problems = manifest_problems(manifest)
+    if problems:
+        raise OutputError(f"{paths['output']}: the batch does not add up ({'; '.join(problems)}); not marked done")
     aio.write_json_atomic(manifest, paths["manifest"])
+    log.info("batch %s: %d rows -> %s", batch_id, writer.rows, paths["output"])
     return manifest
+
+
+def _union_schema(outs: list[Path]) -> pa.Schema:
+    """The columns of all chunks in order of first appearance (a JSON Lines key first seen in
+    a later chunk is a column of the whole batch, empty before it)."""
+    fields: dict[str, pa.Field] = {}
+    for path in outs:
+        for f in pq.read_schema(path):
+            if f.name not in fields and f.name not in HIDDEN:
+                fields[f.name] = f
+    return pa.schema(list(fields.values()))
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    for f in schema:
+        if f.name not in table.column_names:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
+    return table.select(schema.names)
+
+
+def _check_order(table: pa.Table, last_row: int, path: Path) -> int:
+    """Input row numbers must rise strictly across the whole batch: no row repeated or reordered."""
+    if aio.ROW not in table.column_names or table.num_rows == 0:
+        return last_row
+    rows = table.column(aio.ROW).to_numpy()
+    if rows[0] <= last_row or (len(rows) > 1 and not (rows[1:] > rows[:-1]).all()):
+        raise OutputError(f"{path.name}: input rows repeated or out of order; rerun the batch")
+    return int(rows[-1])
+
+
+def order_id_report(chunk_outs: list[Path], examples: int = 20) -> dict:
+    """Missing and duplicated ``order_id``s: reported, never merged (every row stays in the output).
+
+    ``rows == missing + (unique - duplicated) + duplicate_rows`` always holds.
+    """
+    files = [str(p) for p in chunk_outs]
+    blank = "(order_id IS NULL OR regexp_full_match(order_id, '\\s*'))"
+    con = duckdb.connect()
+    try:
+        src = "read_parquet(?, union_by_name = true)"
+        total, missing, unique = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {blank}), count(DISTINCT order_id) FILTER (WHERE NOT {blank}) "
+            f"FROM {src}", [files]).fetchall()[0]
+        dup = query_arrow(con, f"SELECT order_id, count(*) AS n, min(_row) AS first FROM {src} WHERE NOT {blank} "
+                               "GROUP BY order_id HAVING count(*) > 1 ORDER BY first", [files])
+    finally:
+        con.close()
+    ns = dup.column("n").to_pylist()
+    return {"rows": total, "unique": unique, "missing": missing, "duplicated": len(ns),
+            "duplicate_rows": sum(ns), "duplicate_examples": dup.column("order_id").to_pylist()[:examples]}
+
+
+def manifest_problems(m: dict) -> list[str]:
+    """Why a manifest does not add up (empty when it does): rows in = rows out = every count's total."""
+    rows = m["input"]["rows"]
+    out = []
+    if m["outputs"]["cleaned"]["rows"] != rows:
+        out.append(f"{rows} rows in, {m['outputs']['cleaned']['rows']} out")
+    for k in MUST_ADD_UP:
+        total = sum(m["counts"][k].values())
+        if total != rows:
+            out.append(f"{k} counts add up to {total}, not {rows}")
+    not_delivered = rows - m["counts"]["action"].get("deliver", 0)
+    if m["outputs"]["review"]["rows"] != not_delivered:
+        out.append(f"review queue has {m['outputs']['review']['rows']} rows, {not_delivered} are not 'deliver'")
+    ids = m["order_ids"]
+    if ids["rows"] != rows or rows != ids["missing"] + ids["unique"] - ids["duplicated"] + ids["duplicate_rows"]:
+        out.append(f"order_id counts {ids} do not add up to {rows}")
+    return out
 
 
 def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: str | None = None,
                batch_id: str | None = None, risk_policy: str | Path | None = None,
                chunk_rows: int = aio.DEFAULT_BATCH_ROWS, progress=None, keep_work: bool = False,
-               workers: int = 1) -> dict:
-    """Clean a whole file: split, clean the chunks (on ``workers`` processes), assemble."""
+               workers: int = 1, output_root: str | Path | None = None, redact: bool = False) -> dict:
+    """Clean a whole file: split, clean the chunks (on ``workers`` processes), assemble.
+
+    Restartable and idempotent: after a crash the next run reuses the chunks already cleaned
+    and writes the same bytes an uninterrupted run would; a rerun replaces the outputs. Only
+    one run per output at a time (``BatchLock``). Every file written (outputs, manifest, lock,
+    work folder) stays inside ``output_root`` (default: the output's folder): ``..`` or a
+    symlink leading out is refused.
+    """
     from addressing.parallel import clean_chunks
     from addressing.pipeline import BatchLock
 
     started = time.time()
-    output = Path(output)
+    root = Path(output_root) if output_root is not None else Path(os.path.abspath(output)).parent
+    output = aio.confine(output, root)
+    side = {k: aio.confine(v, root) for k, v in output_paths(output).items()}
+    work_root = aio.confine(output.parent / ".work" / output.name, root)
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file name")
+    if chunk_rows < 1:
+        raise OutputError(f"chunk rows must be at least 1, not {chunk_rows}")
     output_format(output, fmt)
     _risk(risk_policy)
     open_gazetteer(db)
-    with BatchLock(output):
-        work_root = output.parent / ".work"
-        plan = split_input(input_path, work_root, db, chunk_rows)
-        done = 0
+    try:
+        with BatchLock(output):
+            for path in side.values():
+                aio.remove_stale_parts(path)
+            plan = split_input(input_path, work_root, db, chunk_rows)
+            done = 0
 
-        def chunk_done(stat: dict) -> None:
-            nonlocal done
-            done += stat["rows"]
-            if progress:
-                progress(done)
+            def chunk_done(stat: dict) -> None:
+                nonlocal done
+                done += stat["rows"]
+                if progress:
+                    progress(done)
 
-        stats = clean_chunks(plan.chunks, plan.outputs(), db, risk_policy, workers, chunk_done)
-        manifest = assemble(plan, output, db, fmt, batch_id, risk_policy, stats, started)
-        if not keep_work:
-            shutil.rmtree(plan.work, ignore_errors=True)
-            try:
-                work_root.rmdir()
-            except OSError:
-                pass
+            stats = clean_chunks(plan.chunks, plan.outputs(), db, risk_policy, workers, chunk_done)
+            manifest = assemble(plan, output, db, fmt, batch_id, risk_policy, stats, started, redact=redact)
+            if not keep_work:
+                shutil.rmtree(plan.work, ignore_errors=True)
+                for folder in (work_root, work_root.parent):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+    except OSError as exc:
+        where = exc.filename or output
+        raise OutputError(f"{where}: {exc.strerror or exc}") from exc
     return manifest

@@ -7,6 +7,7 @@ in-process. Files of any size go through ``addressing.batch`` in chunks.
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,17 +157,54 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
     for i, oid in enumerate(order_ids):
         if oid is None or (isinstance(oid, str) and not oid.strip()):
             out["notes"][i] = out["notes"][i] + ["missing order_id"]
-    passthrough = [c for c in raw.column_names if c not in (aio.ROW, aio.PROBLEM) and c not in OUTPUT_NAMES]
+    passthrough = passthrough_columns(raw.column_names)
     arrays = [raw.column(c) for c in passthrough]
     types = dict(OUTPUT_FIELDS)
     arrays += [pa.array(out[name], type=types[name]) for name in OUTPUT_NAMES]
-    names = passthrough + OUTPUT_NAMES
+    names = list(passthrough.values()) + OUTPUT_NAMES
     if with_keys:
         arrays += [pa.array(akeys, pa.string()), pa.array([None if c is None else str(c) for c in customers], pa.string())]
         names += ["_address_key", "_customer"]
+        if aio.ROW in raw.column_names:
+            arrays.append(raw.column(aio.ROW))
+            names.append(aio.ROW)
     table = pa.Table.from_arrays(arrays, names=names)
+    _check_rows(raw, table, passthrough)
     timings.add("emit", t0)
     return table
+
+
+#: input columns that are read as the address; the output's standardized fields replace them
+CONSUMED = {"city", "state", "postal_code", "country"}
+
+
+def passthrough_columns(names: list[str]) -> dict[str, str]:
+    """Input column -> its name in the output. Every input column passes through, except the
+    readers' own (``_row``, ``_problem``) and the split address fields the output standardizes;
+    one whose name an output field takes (``notes``, ``lat``...) is kept as ``input_<name>``."""
+    taken = set(OUTPUT_NAMES) | set(names)
+    out: dict[str, str] = {}
+    for c in names:
+        if c in (aio.ROW, aio.PROBLEM) or c in CONSUMED:
+            continue
+        new = c
+        if c in OUTPUT_NAMES:
+            new = f"input_{c}"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+        out[c] = new
+    return out
+
+
+def _check_rows(raw: pa.Table, table: pa.Table, passthrough: dict[str, str]) -> None:
+    """The contract, checked on every batch: one output row per input row, in order, with
+    ``order_id`` and the passthrough columns exactly as read."""
+    if table.num_rows != raw.num_rows:
+        raise OutputError(f"internal error: {raw.num_rows} rows in, {table.num_rows} out")
+    for c, new in passthrough.items():
+        if not table.column(new).equals(raw.column(c)):
+            raise OutputError(f"internal error: passthrough column {c!r} changed")
 
 
 def _column(table: pa.Table, name: str | None) -> list:
@@ -179,26 +217,50 @@ def _column(table: pa.Table, name: str | None) -> list:
 
 
 class BatchLock:
-    """One run per output at a time: a second run on the same batch fails with a clear message."""
+    """One run per output at a time: a second run on the same batch fails with a clear message.
+
+    An ``flock`` on ``.<output>.lock``: the kernel drops it when the holder dies, even by
+    SIGKILL, so a crashed run never blocks the next one. The lock file is opened without
+    following symlinks (a planted link cannot make us truncate another file), and after
+    locking we check that the path still names the file we locked: a run that opened the
+    file just before the previous holder removed it must not go ahead on a stale lock.
+    """
 
     def __init__(self, output: Path):
+        output = Path(output)
         self.path = output.with_name(f".{output.name}.lock")
+        self.output = output
 
     def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "w")
         try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self.fh.close()
-            raise OutputError(f"{self.path.parent / self.path.name[1:-5]}: another run is writing this batch "
-                              "(lock held); wait for it to finish") from exc
-        return self
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{self.path.parent}: cannot create the output folder ({exc.strerror or exc})") from None
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError as exc:
+                raise OutputError(f"{self.path}: cannot open the batch lock ({exc.strerror or exc}; "
+                                  "a symlink in its place?)") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputError(f"{self.output}: another run is writing this batch (lock {self.path.name} "
+                                  "held); wait for it to finish") from None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path, follow_symlinks=False))
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return self
+            os.close(fd)  # the previous holder removed the file as we opened it: lock the new one
 
     def __exit__(self, *exc):
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()
-        self.path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)  # while still holding the lock (see __enter__)
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
 
 
 def output_paths(output: Path) -> dict[str, Path]:
