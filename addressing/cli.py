@@ -81,16 +81,43 @@ def cmd_gazetteer_download(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- cleaning
 
 
+def output_root(args: argparse.Namespace) -> Path:
+    """Where ``clean`` may write: ``--output-root``, else ``$ADDRESSING_OUTPUT_ROOT``, else the
+    current folder for a relative ``-o`` (so ``-o ../x`` is refused) and the given folder for
+    an absolute one (the operator named it)."""
+    given = args.output_root or os.environ.get("ADDRESSING_OUTPUT_ROOT")
+    if given:
+        return Path(given)
+    out = Path(args.output)
+    return Path(os.path.abspath(out)).parent if out.is_absolute() else Path.cwd()
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
+    import logging
+
     from addressing.batch import clean_file
+
+    level = logging.getLevelName(os.environ.get("ADDRESSING_LOG", "WARNING").upper())
+    logging.basicConfig(level=level if isinstance(level, int) else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
     def progress(n: int) -> None:
         if args.progress:
             _say(f"  {n:,} rows")
 
-    manifest = clean_file(args.input, args.output, args.db, fmt=args.format, batch_id=args.batch_id,
-                          risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, progress=progress,
-                          workers=args.workers)
+    try:
+        manifest = clean_file(args.input, args.output, args.db, fmt=args.format, batch_id=args.batch_id,
+                              risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, progress=progress,
+                              workers=args.workers, output_root=output_root(args), redact=args.redact)
+    except (AddressingError, KeyboardInterrupt):
+        raise
+    except OSError as exc:
+        raise AddressingError(f"{exc.filename or args.input}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # a bug: say so in one line; the traceback goes to the debug log
+        logging.getLogger("addressing").debug("clean failed", exc_info=True)
+        raise AddressingError(f"internal error while cleaning {args.input}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''} (please report it; "
+                              "ADDRESSING_LOG=DEBUG shows the traceback)") from exc
     c = manifest["counts"]
     _say(f"{manifest['input']['rows']:,} rows -> {manifest['outputs']['cleaned']['path']} "
          f"({manifest['wall_s']:.1f} s); status {c['match_status']}; actions {c['action']}")
@@ -176,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--chunk-rows", type=int, default=20_000)
     c.add_argument("--progress", action="store_true")
     c.add_argument("--workers", type=int, default=1, help="processes to clean chunks on (default 1)")
+    c.add_argument("--output-root", metavar="DIR",
+                   help="refuse to write outside DIR (default: $ADDRESSING_OUTPUT_ROOT, else the current folder "
+                        "for a relative -o, the -o folder for an absolute one)")
+    c.add_argument("--redact", action="store_true", help="blank the addresses in the review queue CSV")
     c.set_defaults(fn=cmd_clean)
 
     p = sub.add_parser("parse", help="print the parsed, standardized components of an address as JSON")
