@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
+from addressing.errors import GazetteerError
 from addressing.gazetteer.keys import name_key, sound_key, split_full_name
 from addressing.parse.standardize import house_number, house_number_int, unit_type, unit_value
 
@@ -77,6 +79,14 @@ ALT_NAME_SCHEMA = pa.schema(
         ("postdir", pa.string()),
         ("name_key", pa.string()),
         ("sound_key", pa.string()),
+        # the street it is another name of (its key in ``streets``)
+        ("country", pa.string()),
+        ("state", pa.string()),
+        ("postal_code", pa.string()),
+        ("of_predir", pa.string()),
+        ("of_name_key", pa.string()),
+        ("of_type", pa.string()),
+        ("of_postdir", pa.string()),
     ]
 )
 
@@ -100,11 +110,14 @@ BATCH_ROWS = 50_000
 
 
 @dataclass
-class Converted:
-    """What a loader yields: batches for one table, plus counts of rows it had to skip."""
+class SqlSelect:
+    """A loader's rows as a SELECT that DuckDB runs over the file itself (for big, simple
+    files); ``checks`` are (SQL counting bad rows of the source, message) run after the insert."""
 
-    table: str
-    batch: pa.RecordBatch
+    sql: str
+    params: list
+    path: str
+    checks: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -127,21 +140,73 @@ def file_checksum(paths: list[Path]) -> str:
 
 
 _YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+_FIPS_COUNTY = re.compile(r"(?<!\d)(\d{2})(\d{3})(?!\d)")
 
 
 def vintage_of(path: Path) -> str | None:
+    """The year in a source's file name (``tl_2021_30059_addrfeat.zip``, ``2016.geojsonl``)."""
     m = _YEAR.search(path.name)
     return m.group(0) if m else None
 
 
+def county_fips(path: Path) -> str | None:
+    """The 5-digit state+county FIPS code in a TIGER file's name or its folder's name."""
+    for text in (_YEAR.sub("", path.name), path.parent.name):
+        m = _FIPS_COUNTY.search(text)
+        if m:
+            return m.group(0)
+    return None
+
+
 def default_source_name(kind: str, path: Path) -> str:
-    """Stable name of a source across vintages: ``tiger:tl_30059_addrfeat`` for
-    ``tl_2021_30059_addrfeat.zip``; ``tiger:meagher_mt_30059`` for ``meagher_mt_30059/2016.geojsonl``."""
+    """Stable name of a source across vintages and formats, so that a newer vintage replaces
+    the older one: TIGER files are named by county (``tiger:30059`` for
+    ``tl_2021_30059_addrfeat.zip``, its ``.shp`` set and ``meagher_mt_30059/2016.geojsonl``);
+    other files by their name without the year (``openaddresses:us-mt-statewide``)."""
+    if kind == "tiger":
+        fips = county_fips(path)
+        if fips:
+            return f"tiger:{fips}"
     stem = path.name.split(".")[0]
-    base = _YEAR.sub("", stem).replace("__", "_").strip("_-. ")
+    base = re.sub(r"[_-]{2,}", "_", _YEAR.sub("", stem)).strip("_-. ")
     if not base:
         base = path.parent.name
     return f"{kind}:{base}"
+
+
+def plausible_us(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Whether points can be in the US or its territories (lon -180..-64 or 144..180, lat -15..72).
+
+    Used to catch swapped coordinates: a US point read the wrong way round is never plausible,
+    while the same point read correctly is.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    return ((lat >= -15) & (lat <= 72)) & (((lon >= -180) & (lon <= -64)) | ((lon >= 144) & (lon <= 180)))
+
+
+def check_swapped(lon: np.ndarray, lat: np.ndarray, us: np.ndarray, path: Path, where: str) -> np.ndarray:
+    """Mask of usable coordinates; raises when most rows look like latitude/longitude swapped.
+
+    Rows out of the world's range are unusable; US rows (``us`` mask) must also lie in the US.
+    When at least half of the rows with coordinates are unusable and would be usable swapped,
+    the file's columns are the wrong way round: say so rather than silently drop the rows.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    us = np.asarray(us, dtype=bool)
+    have = ~(np.isnan(lon) | np.isnan(lat))
+    world = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    world_sw = (np.abs(lon) <= 90) & (np.abs(lat) <= 180)
+    ok = have & world & (~us | plausible_us(lon, lat))
+    ok_sw = have & world_sw & (~us | plausible_us(lat, lon))
+    bad = have & ~ok
+    swapped = int((bad & ok_sw).sum())
+    n = int(have.sum())
+    if n and swapped * 2 >= n:
+        raise GazetteerError(f"{where}: {swapped:,} of {n:,} points are only valid with longitude and latitude "
+                             "swapped; are the coordinate columns the wrong way round?", str(path))
+    return ok
 
 
 def street_columns(full_names: list[str | None]) -> dict[str, list]:

@@ -1,4 +1,4 @@
-"""OpenAddresses points -> address points.
+"""OpenAddresses points -> address points (and their alternate street names).
 
 The standard OA CSV (https://github.com/openaddresses/openaddresses/blob/master/CONTRIBUTING.md),
 one point per row::
@@ -6,54 +6,74 @@ one point per row::
     LON,LAT,NUMBER,STREET,UNIT,CITY,DISTRICT,REGION,POSTCODE,ID,HASH
     -74.0310957,40.7498567,1016,Willow Avenue,,Hoboken,,NJ,07030,,
 
-or OA GeoJSON (features with lower-case ``number``, ``street``... properties). Local
-schemas (San Francisco EAS, Alameda SPAD, ...) are read with a ``ColumnMap`` instead of
-code per county: each OA field names one source column or several joined with spaces,
-and constants fill what the source lacks (``city = "SAN FRANCISCO"``).
+OA GeoJSON (features with lower-case ``number``, ``street``... properties), and the county
+files OA itself starts from: CSVs with local column names and zipped point or parcel
+shapefiles in lon/lat. Local schemas (San Francisco EAS, Alameda SPAD, Trumbull County...)
+are read with a ``ColumnMap`` instead of code per county: each OA field names one source
+column or several joined with spaces, constants fill what the source lacks
+(``city = "SAN FRANCISCO"``), ``address`` takes a whole delivery line (``162 N CLARK ST``)
+and ``alt_street`` a second name for the same street (Trumbull's ``ALTNAME`` ``ST RTE 169``)::
+
+    columns = { number = "HOUSENUM", street = ["ST_PREFIX", "ST_NAME", "ST_TYPE", "ST_SUFFIX"],
+                alt_street = ["ALTPREFIX", "ALTNAME", "ALTTYPE", "ALTSUFFIX"], postcode = "ZIPCODE" }
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import shapely
+import shapely.geometry
 
 from addressing.errors import ConfigError, GazetteerError
+from addressing.gazetteer.geojson import read_features
 from addressing.gazetteer.model import (
+    ALT_NAME_SCHEMA,
     POINT_SCHEMA,
     LoadReport,
     batches_from_rows,
+    check_swapped,
     chunked,
     number_columns,
+    plausible_us,
     street_columns,
     unit_columns,
 )
-from addressing.gazetteer.tiger import _geojson_features
+from addressing.gazetteer.shapefiles import read_shapes
 from addressing.parse import places
 from addressing.parse.standardize import state_code, zip_parts
 
-FIELDS = ("lon", "lat", "number", "street", "unit", "unit_type", "city", "district", "region", "postcode", "id")
+FIELDS = ("lon", "lat", "number", "street", "address", "unit", "unit_type", "alt_street", "city", "district",
+          "region", "postcode", "country", "id")
 DEFAULT_COLUMNS = {
     "lon": ["LON"], "lat": ["LAT"], "number": ["NUMBER"], "street": ["STREET"], "unit": ["UNIT"],
     "city": ["CITY"], "district": ["DISTRICT"], "region": ["REGION"], "postcode": ["POSTCODE"], "id": ["ID"],
 }
+BATCH_ROWS = 50_000
+_COUNTRY_NAMES = {"USA": "US", "UNITED STATES": "US", "UNITED STATES OF AMERICA": "US"}
 
 
 @dataclass
 class ColumnMap:
-    """Which source columns hold each OpenAddresses field, and constants for missing ones."""
+    """Which source columns hold each OpenAddresses field, constants for missing ones, and the
+    text encoding of the file (UTF-8 unless said otherwise: county exports are often cp1252)."""
 
     columns: dict[str, list[str]] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"
 
     @classmethod
-    def parse(cls, spec: str | None, constants: str | None = None) -> ColumnMap:
+    def parse(cls, spec: str | None, constants: str | None = None, encoding: str | None = None) -> ColumnMap:
         """``"number=ADDR_NUM,street=ST_NAME+ST_TYPE"`` and ``"city=SAN FRANCISCO,region=CA"``."""
-        cm = cls()
+        cm = cls(encoding=_encoding(encoding))
         for part in filter(None, (s.strip() for s in (spec or "").split(","))):
             key, _, value = part.partition("=")
             key = key.strip().lower()
@@ -70,7 +90,7 @@ class ColumnMap:
 
     @classmethod
     def from_dict(cls, d: dict) -> ColumnMap:
-        cm = cls()
+        cm = cls(encoding=_encoding(d.get("encoding")))
         for key, value in (d.get("columns") or {}).items():
             if key not in FIELDS:
                 raise ConfigError(f"unknown field {key!r}; fields are {', '.join(FIELDS)}", key=f"columns.{key}")
@@ -84,9 +104,10 @@ class ColumnMap:
     def describe(self) -> str:
         cols = ",".join(f"{k}={'+'.join(v)}" for k, v in sorted(self.columns.items()))
         consts = ",".join(f"{k}={v}" for k, v in sorted(self.constants.items()))
-        return f"{cols};{consts}"
+        enc = "" if self.encoding == "utf-8" else f";encoding={self.encoding}"
+        return f"{cols};{consts}{enc}"
 
-    def resolve(self, header: list[str], path: Path) -> dict[str, list[str]]:
+    def resolve(self, header: list[str], path: Path, need_coordinates: bool = True) -> dict[str, list[str]]:
         """Field -> source columns for this file; case-insensitive; errors name what is missing."""
         by_upper = {h.upper(): h for h in header}
         out: dict[str, list[str]] = {}
@@ -99,104 +120,67 @@ class ColumnMap:
                 out[key] = cols  # type: ignore[assignment]
             elif key in self.columns:
                 missing = [w for w, c in zip(wanted, cols) if c is None]
-                raise GazetteerError(f"column mapping names missing columns {', '.join(missing)}", str(path))
-        for key in ("lon", "lat"):
-            if key not in out:
-                raise GazetteerError(f"no {key.upper()} column (have: {', '.join(header[:12])}); "
-                                     "give a column mapping", str(path))
-        if "number" not in out or ("street" not in out):
-            raise GazetteerError("no NUMBER/STREET columns; give a column mapping (e.g. number=ADDR_NUM,"
-                                 "street=ST_NAME+ST_TYPE)", str(path))
+                raise GazetteerError(f"column mapping names missing columns {', '.join(missing)} "
+                                     f"(have: {_shown(header)})", str(path))
+        if "address" in out:
+            out.pop("number", None) if "number" not in self.columns else None
+            out.pop("street", None) if "street" not in self.columns else None
+        if need_coordinates:
+            for key in ("lon", "lat"):
+                if key not in out:
+                    raise GazetteerError(f"no {key.upper()} column (have: {_shown(header)}); give a column "
+                                         "mapping", str(path))
+        if "address" not in out and ("number" not in out or "street" not in out):
+            raise GazetteerError(f"no NUMBER/STREET columns (have: {_shown(header)}); give a column mapping "
+                                 "(e.g. number=ADDR_NUM,street=ST_NAME+ST_TYPE)", str(path))
         return out
 
 
-_NUMBER_IN_STREET = re.compile(r"^\s*(\d+(?:-\d+)?[A-Za-z]?)\s+(\S.*)$")
+def _shown(header: list[str]) -> str:
+    return ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
 
 
-def _rows_to_batch(rows: dict[str, list], report: LoadReport, path: Path, offset: int) -> pa.RecordBatch | None:
-    n = len(rows["lon"])
-    lon = [_float(v) for v in rows["lon"]]
-    lat = [_float(v) for v in rows["lat"]]
-    numbers = list(rows["number"])
-    streets = list(rows["street"])
-    # malformed rows seen in real OA files: NUMBER holds "1016-18 WILLOW AVE", STREET the full line
-    for i in range(n):
-        num, street = numbers[i], streets[i]
-        if num and street and " " in str(num).strip():
-            m = _NUMBER_IN_STREET.match(str(num))
-            if m:
-                numbers[i] = m.group(1)
-                sm = _NUMBER_IN_STREET.match(str(street))
-                streets[i] = sm.group(2) if sm and sm.group(1) == m.group(1) else m.group(2)
-    keep = []
-    swapped = 0
-    for i in range(n):
-        if lon[i] is None or lat[i] is None:
-            report.skip("no coordinates")
-            continue
-        if not (-180 <= lon[i] <= 180 and -90 <= lat[i] <= 90):
-            if -90 <= lon[i] <= 90 and -180 <= lat[i] <= 180:
-                swapped += 1
-            report.skip("coordinates out of range")
-            continue
-        if not numbers[i] or not streets[i]:
-            report.skip("no number or street")
-            continue
-        keep.append(i)
-    if swapped and swapped * 2 >= n:
-        raise GazetteerError(
-            f"rows {offset + 2}..{offset + n + 1}: latitude outside -90..90 in {swapped} of {n} rows; "
-            "are the LON and LAT columns swapped?", str(path))
-    if not keep:
-        return None
-    pick = lambda col: [col[i] for i in keep]  # noqa: E731
-    postcode = [zip_parts(str(v).split(".")[0] if v else None)[0] or (str(v).strip() or None) if v else None
-                for v in pick(rows["postcode"])]
-    region = [state_code(v) if v else None for v in pick(rows["region"])]
-    city = [" ".join(str(v).upper().split()) if v else None for v in pick(rows["city"])]
-    for i, z in enumerate(postcode):
-        info = places.zip_info(z)
-        if info:
-            region[i] = region[i] or info.state
-            city[i] = city[i] or info.city
-    std_numbers, number_ints = number_columns(pick(numbers))
-    utypes, units = unit_columns(pick(rows["unit"]), pick(rows["unit_type"]))
-    cols = {
-        "source_key": [str(v) if v else str(offset + i + 2) for v, i in zip(pick(rows["id"]), keep)],
-        "country": ["US" if r else None for r in region],
-        "state": region,
-        "city": city,
-        "postal_code": postcode,
-        "number": std_numbers,
-        "number_int": number_ints,
-        "unit_type": utypes,
-        "unit": units,
-        "lat": pick(lat),
-        "lon": pick(lon),
-    }
-    cols.update(street_columns([str(s) for s in pick(streets)]))
-    return batches_from_rows(cols, POINT_SCHEMA)
-
-
-def _float(v) -> float | None:
-    if v is None or v == "":
-        return None
+def _encoding(name: str | None) -> str:
+    if not name:
+        return "utf-8"
     try:
-        return float(v)
-    except (TypeError, ValueError):
+        return codecs.lookup(str(name)).name
+    except LookupError as exc:
+        raise ConfigError(f"unknown text encoding {name!r}", key="encoding") from exc
+
+
+# ----------------------------------------------------------------------------- converting rows
+
+_NUMBER_IN_STREET = re.compile(r"^\s*(\d+(?:-\d+)?[A-Za-z]?)\s+(\S.*)$")
+_ADDRESS_LINE = re.compile(r"^\s*(\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?(?:\s+1/2)?)\s+(\S.*?)"
+                           r"(?:\s+(APT|APARTMENT|UNIT|STE|SUITE|#|RM|ROOM|BLDG|FL|FLOOR|LOT|SPC|TRLR)\.?\s*#?\s*(\S+))?\s*$",
+                           re.I)
+_FLOAT_INT = re.compile(r"^-?\d+\.0+$")
+
+
+def _text(v) -> str | None:
+    """A source value as text: blanks are None; whole numbers a float column made of them lose ``.0``."""
+    if v is None:
         return None
+    s = str(v).strip()
+    if not s:
+        return None
+    return s[: s.index(".")] if _FLOAT_INT.match(s) else s
 
 
 def _gather(get, fields: dict[str, list[str]], constants: dict[str, str], n: int) -> dict[str, list]:
+    """The OA fields of ``n`` rows; ``get(column)`` returns a column's values."""
     rows: dict[str, list] = {}
     for key in FIELDS:
         if key in fields:
             parts = [get(c) for c in fields[key]]
-            if len(parts) == 1:
-                rows[key] = [None if v is None or str(v).strip() == "" else str(v).strip() for v in parts[0]]
+            if key in ("lon", "lat"):
+                rows[key] = parts[0]
+            elif len(parts) == 1:
+                rows[key] = [_text(v) for v in parts[0]]
             else:
-                rows[key] = [" ".join(str(p[i]).strip() for p in parts if p[i] not in (None, "")) or None
-                             for i in range(n)]
+                cleaned = [[_text(v) for v in p] for p in parts]
+                rows[key] = [" ".join(p[i] for p in cleaned if p[i]) or None for i in range(n)]
         elif key in constants:
             rows[key] = [constants[key]] * n
         else:
@@ -204,7 +188,134 @@ def _gather(get, fields: dict[str, list[str]], constants: dict[str, str], n: int
     return rows
 
 
-def read_oa_csv(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[pa.RecordBatch]:
+def _split_numbers(rows: dict[str, list]) -> None:
+    """Numbers and streets from an ``address`` line, and the malformed rows real OA files hold
+    (NUMBER ``1016-18 WILLOW AVE``, STREET the full line)."""
+    numbers, streets, units, utypes = rows["number"], rows["street"], rows["unit"], rows["unit_type"]
+    for i, line in enumerate(rows["address"]):
+        if line and not (numbers[i] and streets[i]):
+            m = _ADDRESS_LINE.match(line)
+            if m:
+                numbers[i], streets[i] = m.group(1), m.group(2)
+                if m.group(4) and not units[i]:
+                    utypes[i], units[i] = m.group(3), m.group(4)
+    for i, (num, street) in enumerate(zip(numbers, streets)):
+        if num and street and " " in num:
+            m = _NUMBER_IN_STREET.match(num)
+            if m:
+                numbers[i] = m.group(1)
+                sm = _NUMBER_IN_STREET.match(street)
+                streets[i] = sm.group(2) if sm and sm.group(1) == m.group(1) else m.group(2)
+
+
+def _floats(values: list) -> np.ndarray:
+    """Numbers from text; blanks and non-numbers become NaN."""
+    try:
+        return np.array(["nan" if v is None or v == "" else v for v in values], dtype=float)
+    except (TypeError, ValueError):
+        out = np.full(len(values), np.nan)
+        for i, v in enumerate(values):
+            with contextlib.suppress(TypeError, ValueError):
+                out[i] = float(v)
+        return out
+
+
+def _countries(rows: dict[str, list], lon: np.ndarray, lat: np.ndarray) -> tuple[list, list, list]:
+    """(country, state, postcode) per row. US when the file says so, when the region is a US
+    state, or when the postcode is a US ZIP and the point lies in the US either way round (a
+    Berlin ``10117`` is not New York's ``10117``)."""
+    us_either = plausible_us(lon, lat) | plausible_us(lat, lon)
+    country, state, postcode = [], [], []
+    for i in range(len(lon)):
+        c = rows["country"][i]
+        c = _COUNTRY_NAMES.get(c.upper(), c.upper()) if c else None
+        region = rows["region"][i]
+        st = state_code(region) if region else None
+        raw_pc = rows["postcode"][i]
+        z = zip_parts(raw_pc.replace(",", ""))[0] if raw_pc else None
+        if c is None and (st or (z and places.zip_info(z) and us_either[i])):
+            c = "US"
+        if c == "US":
+            info = places.zip_info(z)
+            state.append(st or (info.state if info else (region.upper() if region else None)))
+            postcode.append(z or (raw_pc.upper() if raw_pc else None))
+        else:
+            state.append(region.upper() if region else None)
+            postcode.append(" ".join(raw_pc.upper().split()) if raw_pc else None)
+        country.append(c)
+    return country, state, postcode
+
+
+def _rows_to_batches(rows: dict[str, list], report: LoadReport, path: Path, offset: int,
+                     ) -> Iterator[tuple[str, pa.RecordBatch]]:
+    n = len(rows["lon"])
+    lon, lat = _floats(rows["lon"]), _floats(rows["lat"])
+    _split_numbers(rows)
+    country, state, postcode = _countries(rows, lon, lat)
+    us = np.asarray([c == "US" for c in country])
+    where = f"rows {offset + 2:,}..{offset + n + 1:,}"
+    ok = check_swapped(lon, lat, us, path, where)
+    have = ~(np.isnan(lon) | np.isnan(lat))
+    if (~have).any():
+        report.skip("no coordinates", int((~have).sum()))
+    if (have & ~ok).any():
+        report.skip("coordinates off the map", int((have & ~ok).sum()))
+    named = np.asarray([bool(a and b) for a, b in zip(rows["number"], rows["street"])])
+    if (ok & ~named).any():
+        report.skip("no number or street", int((ok & ~named).sum()))
+    keep = np.flatnonzero(ok & named)
+    if keep.size == 0:
+        return
+
+    def pick(col: list) -> list:
+        return [col[i] for i in keep]
+
+    city = [" ".join(v.upper().split()) if v else None for v in pick(rows["city"])]
+    kept_state, kept_pc, kept_country = pick(state), pick(postcode), pick(country)
+    for i, (c, z) in enumerate(zip(kept_country, kept_pc)):
+        if c == "US" and not city[i]:
+            info = places.zip_info(z)
+            city[i] = info.city if info else None
+    std_numbers, number_ints = number_columns(pick(rows["number"]))
+    utypes, units = unit_columns(pick(rows["unit"]), pick(rows["unit_type"]))
+    keys = [v or str(offset + int(i) + 2) for v, i in zip(pick(rows["id"]), keep)]
+    streets = street_columns(pick(rows["street"]))
+    cols = {
+        "source_key": keys,
+        "country": kept_country,
+        "state": kept_state,
+        "city": city,
+        "postal_code": kept_pc,
+        "number": std_numbers,
+        "number_int": number_ints,
+        "unit_type": utypes,
+        "unit": units,
+        "lat": lat[keep].tolist(),
+        "lon": lon[keep].tolist(),
+        **streets,
+    }
+    yield "address_points", batches_from_rows(cols, POINT_SCHEMA)
+    alts = pick(rows["alt_street"])
+    has_alt = [j for j, a in enumerate(alts) if a]
+    if has_alt:
+        alt = street_columns([alts[j] for j in has_alt])
+        acols = {"source_key": [keys[j] for j in has_alt], **alt}
+        for k in ("country", "state", "postal_code"):
+            acols[k] = [cols[k][j] for j in has_alt]
+        for k in ("predir", "name_key", "type", "postdir"):
+            acols[f"of_{k}"] = [streets[k][j] for j in has_alt]
+        same = [all(acols[k][j] == acols[f"of_{k}"][j] for k in ("predir", "name_key", "type", "postdir"))
+                for j in range(len(has_alt))]
+        if any(same):
+            acols = {k: [v for v, s in zip(vals, same) if not s] for k, vals in acols.items()}
+        if acols["source_key"]:
+            yield "alt_names", batches_from_rows(acols, ALT_NAME_SCHEMA)
+
+
+# ----------------------------------------------------------------------------- file formats
+
+
+def _check_text(path: Path, encoding: str) -> None:
     try:
         with open(path, "rb") as f:
             head = f.read(65536)
@@ -214,82 +325,122 @@ def read_oa_csv(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[
         raise GazetteerError("empty file", str(path))
     if head[:4] == b"PK\x03\x04" or b"\x00" in head:
         raise GazetteerError("binary data, not CSV text (wrong extension?)", str(path))
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:
-            raise GazetteerError(f"not UTF-8 text (byte {exc.start}: {head[exc.start]:#x}); re-save as UTF-8",
-                                 str(path)) from exc
+    if encoding == "utf-8":
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:
+                line = head[: exc.start].count(b"\n") + 1
+                raise GazetteerError(f"not UTF-8 text (line {line}, byte {head[exc.start]:#x}); re-save it as "
+                                     "UTF-8 or give its encoding (e.g. encoding = \"cp1252\")", str(path)) from exc
+
+
+def read_oa_csv(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
+    _check_text(path, columns.encoding)
+    offset = 0
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=8 << 20),
+            read_options=pacsv.ReadOptions(block_size=8 << 20, encoding=columns.encoding),
             convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True, auto_dict_encode=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
         )
         header = reader.schema.names
         fields = columns.resolve(header, path)
         cast = pa.schema([pa.field(h, pa.string()) for h in header])
-        offset = 0
         for batch in reader:
             batch = batch.cast(cast) if batch.schema != cast else batch
-            n = batch.num_rows
-            get = lambda c, b=batch: b.column(c).to_pylist()  # noqa: E731
-            rows = _gather(get, fields, columns.constants, n)
-            for small in _split(rows, n):
-                out = _rows_to_batch(small, report, path, offset)
-                if out is not None:
-                    yield out
-                offset += len(small["lon"])
+            for start in range(0, batch.num_rows, BATCH_ROWS):
+                part = batch.slice(start, BATCH_ROWS)
+                n = part.num_rows
+                rows = _gather(lambda c, b=part: b.column(c).to_pylist(), fields, columns.constants, n)
+                yield from _rows_to_batches(rows, report, path, offset)
+                offset += n
     except pa.ArrowInvalid as exc:
         msg = str(exc).split("\n")[0]
-        if "UTF8" in msg or "utf8" in msg.lower():
-            raise GazetteerError("not UTF-8 text; re-save the file as UTF-8", str(path)) from exc
-        raise GazetteerError(f"malformed CSV ({msg})", str(path)) from exc
+        where = f" after row {offset + 1:,}" if offset else ""
+        if "utf8" in msg.lower():
+            raise GazetteerError(f"not UTF-8 text{where}; re-save it as UTF-8 or give its encoding "
+                                 "(e.g. encoding = \"cp1252\")", str(path)) from exc
+        raise GazetteerError(f"malformed CSV{where} ({msg})", str(path)) from exc
 
 
-def _split(rows: dict[str, list], n: int, size: int = 50_000) -> Iterator[dict[str, list]]:
-    for start in range(0, n, size):
-        yield {k: v[start : start + size] for k, v in rows.items()}
+def read_oa_geojson(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
+    features = ((f.get("properties") or {}, f.get("geometry")) for f in read_features(path))
+    yield from _read_features(features, path, columns, report)
 
 
-def read_oa_geojson(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[pa.RecordBatch]:
+def read_oa_shapefile(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Point or parcel shapefiles (``.shp`` set or ``.zip``) in lon/lat: parcels give their
+    representative point, as OpenAddresses does."""
+    features = ((attrs, shape.__geo_interface__) for attrs, shape in read_shapes(path))
+    yield from _read_features(features, path, columns, report)
+
+
+def _point_of(geom: dict | None) -> tuple[float, float]:
+    """A GeoJSON geometry's point: itself, or a representative point of a polygon or line."""
+    if not geom:
+        return np.nan, np.nan
+    try:
+        coords = geom.get("coordinates")
+        if geom.get("type") == "Point":
+            return float(coords[0]), float(coords[1])
+        shp = shapely.geometry.shape(geom)
+        if shp.is_empty:
+            return np.nan, np.nan
+        p = shp.representative_point() if shp.geom_type.endswith("Polygon") else shp.centroid
+        return float(p.x), float(p.y)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, shapely.errors.GEOSException):
+        return np.nan, np.nan
+
+
+def _read_features(features: Iterator[tuple[dict, dict | None]], path: Path, columns: ColumnMap,
+                   report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
     offset = 0
-    for chunk in chunked(_geojson_features(path)):
-        props = [f.get("properties") or {} for f in chunk]
-        header = sorted({k for p in props for k in p})
-        cm = ColumnMap(columns={k: v for k, v in columns.columns.items()}, constants=columns.constants)
-        for key in ("number", "street", "unit", "city", "district", "region", "postcode", "id"):
-            cm.columns.setdefault(key, [key])
-        cm.columns.pop("lon", None)
-        cm.columns.pop("lat", None)
-        by_upper = {h.upper(): h for h in header}
-        fields = {k: [by_upper[c.upper()] for c in v] for k, v in cm.columns.items()
-                  if all(c.upper() in by_upper for c in v)}
-        if "number" not in fields or "street" not in fields:
-            raise GazetteerError("features lack number/street properties; give a column mapping", str(path))
+    fields: dict[str, list[str]] | None = None
+    for chunk in chunked(features, BATCH_ROWS):
+        props = [p for p, _ in chunk]
+        if fields is None:
+            header = sorted({k for p in props[:1000] for k in p})
+            cm = ColumnMap(columns=dict(columns.columns), constants=columns.constants)
+            for key in ("number", "street", "unit", "city", "district", "region", "postcode", "id"):
+                if key not in cm.columns and key.upper() not in {h.upper() for h in header}:
+                    continue
+                cm.columns.setdefault(key, [key])
+            cm.columns.pop("lon", None)
+            cm.columns.pop("lat", None)
+            fields = cm.resolve(header, path, need_coordinates=False)
         n = len(chunk)
-        get = lambda c: [p.get(c) for p in props]  # noqa: E731
-        rows = _gather(get, fields, cm.constants, n)
-        coords = [((f.get("geometry") or {}).get("coordinates") or [None, None]) for f in chunk]
-        rows["lon"] = [c[0] if len(c) >= 2 else None for c in coords]
-        rows["lat"] = [c[1] if len(c) >= 2 else None for c in coords]
-        out = _rows_to_batch(rows, report, path, offset)
-        if out is not None:
-            yield out
+        rows = _gather(lambda c, ps=props: [p.get(c) for p in ps], fields, columns.constants, n)
+        points = [_point_of(geom) for _, geom in chunk]
+        rows["lon"] = [p[0] for p in points]
+        rows["lat"] = [p[1] for p in points]
+        yield from _rows_to_batches(rows, report, path, offset)
         offset += n
 
 
-def read_openaddresses(path: Path, columns: ColumnMap | None, report: LoadReport) -> Iterator[pa.RecordBatch]:
+def read_openaddresses(path: Path, columns: ColumnMap | None, report: LoadReport,
+                       ) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """``(table, batch)`` pairs: ``address_points`` and, where the source has them, ``alt_names``."""
     if not path.exists():
         raise GazetteerError("no such file", str(path))
     if path.is_dir():
         raise GazetteerError("is a folder, not a file", str(path))
     columns = columns or ColumnMap()
     suffix = path.suffix.lower()
+    name = path.name.lower()
+    with open(path, "rb") as f:
+        head = f.read(512)
     if suffix == ".csv":
         yield from read_oa_csv(path, columns, report)
-    elif suffix in (".geojson", ".geojsonl", ".json", ".ndjson"):
+    elif suffix in (".geojson", ".geojsonl", ".json", ".ndjson") or name.endswith((".geojson.gz", ".geojsonl.gz")):
+        if not name.endswith(".gz") and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b""):
+            raise GazetteerError(f"not GeoJSON: the file starts with {head[:20]!r} (wrong extension?)", str(path))
         yield from read_oa_geojson(path, columns, report)
+    elif suffix in (".zip", ".shp"):
+        if suffix == ".zip" and not head.startswith(b"PK\x03\x04"):
+            raise GazetteerError("not a zip archive (wrong extension or an error page?)", str(path))
+        yield from read_oa_shapefile(path, columns, report)
     else:
-        raise GazetteerError("unknown OpenAddresses file type (expected .csv or .geojson)", str(path))
+        raise GazetteerError("unknown OpenAddresses file type (expected .csv, .geojson or a zipped shapefile)",
+                             str(path))

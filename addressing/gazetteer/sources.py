@@ -7,7 +7,12 @@ path = "sf_eas_addresses_with_units.csv"  # relative to this file; "package:zipf
 name = "oa:us-ca-san_francisco-eas"    # optional; stable across vintages
 columns = { number = ["ADDR_NUM", "ADDR_N_SFX"], street = ["ST_NAME", "ST_TYPE"], unit = "UNIT_NUM" }
 constants = { city = "SAN FRANCISCO", region = "CA" }
+encoding = "utf-8"                      # optional; e.g. "cp1252" for a Windows export
 ```
+
+Column-mapping fields: lon, lat, number, street, address (a whole ``123 MAIN ST`` line), unit,
+unit_type, alt_street (another name of the same street), city, district, region, postcode,
+country, id.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ def read_sources_toml(path: Path) -> list[SourceSpec]:
     specs = []
     for i, src in enumerate(data.get("source", [])):
         key = f"source[{i}]"
-        unknown = set(src) - {"kind", "path", "name", "columns", "constants"}
+        unknown = set(src) - {"kind", "path", "name", "columns", "constants", "encoding"}
         if unknown:
             raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}", key=key, path=str(path))
         kind = src.get("kind")
@@ -51,7 +56,7 @@ def read_sources_toml(path: Path) -> list[SourceSpec]:
         else:
             file = Path(raw) if Path(raw).is_absolute() else path.parent / raw
         columns = None
-        if kind == "openaddresses" and (src.get("columns") or src.get("constants")):
+        if kind == "openaddresses" and (src.get("columns") or src.get("constants") or src.get("encoding")):
             columns = ColumnMap.from_dict(src)
         specs.append(SourceSpec(kind, file, name=src.get("name"), columns=columns))
     if not specs:

@@ -1,19 +1,15 @@
 """The gazetteer's DuckDB file: schema, atomic incremental builds, and read-only access.
 
-Tables (one file):
+The tables and their columns are described in ``addressing/gazetteer/README.md``. In short:
+``sources`` (one row per loaded file: vintage, SHA-256, rows, load time), ``meta`` (``version``
+changes whenever content changes), ``postal_codes``, ``address_points``, ``segments`` and
+``alt_names`` (what the loaders write, each row tagged with its source), and the tables
+derived after every build: ``streets`` (one row per street and name variant, with blocking
+keys), ``addresses`` (one row per numbered address, with its units) and ``localities``.
 
-- ``sources``: one row per loaded source (name, kind, file, vintage, SHA-256, rows, skipped, load time)
-- ``meta``: ``version`` (changes whenever content changes), ``schema``, ``built_at``
-- ``postal_codes``: US ZIPs (type, active, preferred/acceptable cities, county, timezone,
-  centroid; military centroids NULL) and world postal codes (GeoNames)
-- ``address_points``: number, standardized street parts and keys, unit, city, ZIP, lon/lat
-- ``segments``: TIGER ranges: left/right from/to numbers, parity, left/right ZIP, WKB line
-- ``alt_names``: other names a source gives a point's or segment's street
-- derived after every build: ``streets`` (one row per street in a ZIP, with blocking keys
-  and centroid), ``addresses`` (one row per numbered address: its units), ``localities``
-
-Every build works on a copy of the file and renames it over the original at the end, so a
-failed or killed build leaves the previous gazetteer intact and usable.
+A build works on a copy of the file and renames it over the original at the end, so a
+failed or killed build leaves the previous gazetteer intact and usable; a build with nothing
+new to load does not copy anything. One build at a time per file (a lock file next to it).
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -33,15 +30,25 @@ import pyarrow as pa
 
 from addressing.errors import GazetteerError
 from addressing.gazetteer import openaddresses, postal_codes, tiger
-from addressing.gazetteer.model import LoadReport, default_source_name, file_checksum, vintage_of
+from addressing.gazetteer.model import (
+    POSTAL_SCHEMA,
+    LoadReport,
+    SqlSelect,
+    default_source_name,
+    file_checksum,
+    vintage_of,
+)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+UPGRADABLE = ("1",)  # older schemas a build upgrades in place (readers ask for a rebuild)
+DEFAULT_MEMORY = os.environ.get("ADDRESSING_BUILD_MEMORY", "1GB")
 
 DDL = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     """CREATE TABLE IF NOT EXISTS sources (
         source_name VARCHAR PRIMARY KEY, kind VARCHAR, path VARCHAR, vintage VARCHAR, checksum VARCHAR,
-        options VARCHAR, rows BIGINT, skipped VARCHAR, loaded_at TIMESTAMP)""",
+        options VARCHAR, rows BIGINT, skipped VARCHAR, loaded_at TIMESTAMP, bytes BIGINT, seconds DOUBLE,
+        table_rows VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS postal_codes (
         source_name VARCHAR, country VARCHAR, postal_code VARCHAR, type VARCHAR, active BOOLEAN, city VARCHAR,
         acceptable_cities VARCHAR[], state VARCHAR, county VARCHAR, timezone VARCHAR, lat DOUBLE, lon DOUBLE)""",
@@ -58,19 +65,36 @@ DDL = [
         geom BLOB, lat DOUBLE, lon DOUBLE, street_id BIGINT)""",
     """CREATE TABLE IF NOT EXISTS alt_names (
         source_name VARCHAR, source_key VARCHAR, predir VARCHAR, name VARCHAR, type VARCHAR, postdir VARCHAR,
-        name_key VARCHAR, sound_key VARCHAR)""",
+        name_key VARCHAR, sound_key VARCHAR, country VARCHAR, state VARCHAR, postal_code VARCHAR,
+        of_predir VARCHAR, of_name_key VARCHAR, of_type VARCHAR, of_postdir VARCHAR)""",
+]
+# schema 1 -> 2: columns added to tables that already exist (CREATE ... IF NOT EXISTS skips them)
+MIGRATIONS = [
+    f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}"
+    for t, c, ty in [
+        ("sources", "bytes", "BIGINT"), ("sources", "seconds", "DOUBLE"), ("sources", "table_rows", "VARCHAR"),
+        ("alt_names", "country", "VARCHAR"), ("alt_names", "state", "VARCHAR"), ("alt_names", "postal_code", "VARCHAR"),
+        ("alt_names", "of_predir", "VARCHAR"), ("alt_names", "of_name_key", "VARCHAR"),
+        ("alt_names", "of_type", "VARCHAR"), ("alt_names", "of_postdir", "VARCHAR"),
+    ]
 ]
 DATA_TABLES = ("postal_codes", "address_points", "segments", "alt_names")
 
 _STREET_KEY = ("country", "state", "postal_code", "predir", "name_key", "type", "postdir")
 
 
-def _street_join(a: str, b: str) -> str:
-    return " AND ".join(f"coalesce({a}.{c}, '') = coalesce({b}.{c}, '')" for c in _STREET_KEY)
+def _street_join(a: str, b: str, b_prefix: str = "") -> str:
+    return " AND ".join(f"coalesce({a}.{c}, '') = coalesce({b}.{b_prefix if c in ('predir', 'name_key', 'type', 'postdir') else ''}{c}, '')"
+                        for c in _STREET_KEY)
 
 
 def derive_sql() -> list[str]:
-    """SQL that rebuilds the derived tables from the loaded ones."""
+    """SQL that rebuilds the derived tables from the loaded ones.
+
+    ``streets`` has one row per street (``alt = false``) and one more per alternate name of it
+    (``alt = true``, same ``street_id``), so blocking on a name key finds a street by any of
+    its names while the evidence joins (addresses, segments) stay on ``street_id``.
+    """
     key = ", ".join(_STREET_KEY)
     return [
         f"""CREATE OR REPLACE TABLE streets AS
@@ -82,10 +106,17 @@ def derive_sql() -> list[str]:
         SELECT row_number() OVER (ORDER BY {key}) AS street_id, {key},
                mode(name) AS name, mode(city) AS city, any_value(sound_key) AS sound_key,
                avg(lat) AS lat, avg(lon) AS lon,
-               sum(is_point)::BIGINT AS n_points, (count(*) - sum(is_point))::BIGINT AS n_segments
+               sum(is_point)::BIGINT AS n_points, (count(*) - sum(is_point))::BIGINT AS n_segments,
+               false AS alt
         FROM s GROUP BY {key}""",
         f"UPDATE address_points p SET street_id = s.street_id FROM streets s WHERE {_street_join('p', 's')}",
         f"UPDATE segments g SET street_id = s.street_id FROM streets s WHERE {_street_join('g', 's')}",
+        f"""INSERT INTO streets (street_id, {key}, name, city, sound_key, lat, lon, n_points, n_segments, alt)
+        SELECT DISTINCT s.street_id, s.country, s.state, s.postal_code, a.predir, a.name_key, a.type, a.postdir,
+               a.name, s.city, a.sound_key, s.lat, s.lon, s.n_points, s.n_segments, true
+        FROM alt_names a JOIN streets s ON {_street_join('s', 'a', 'of_')}
+        WHERE (coalesce(a.predir, ''), a.name_key, coalesce(a.type, ''), coalesce(a.postdir, ''))
+              <> (coalesce(s.predir, ''), s.name_key, coalesce(s.type, ''), coalesce(s.postdir, ''))""",
         """CREATE OR REPLACE TABLE addresses AS
         SELECT street_id, number, any_value(number_int) AS number_int,
                count(DISTINCT unit)::BIGINT AS n_units, bool_or(unit IS NULL) AS has_base,
@@ -98,7 +129,7 @@ def derive_sql() -> list[str]:
             UNION ALL
             SELECT country, state, unnest(acceptable_cities), lat, lon FROM postal_codes
             UNION ALL
-            SELECT country, state, city, lat, lon FROM streets WHERE city IS NOT NULL
+            SELECT country, state, city, lat, lon FROM streets WHERE city IS NOT NULL AND NOT alt
         )
         SELECT country, state, city, avg(lat) AS lat, avg(lon) AS lon, count(*)::BIGINT AS n
         FROM c GROUP BY country, state, city""",
@@ -107,7 +138,7 @@ def derive_sql() -> list[str]:
 
 @dataclass
 class SourceSpec:
-    """One source to load. ``kind``: ``tiger``, ``openaddresses`` or ``geonames``."""
+    """One source to load. ``kind``: ``tiger``, ``openaddresses``, ``geonames`` (or ``zipcodes``)."""
 
     kind: str
     path: Path
@@ -115,6 +146,8 @@ class SourceSpec:
     columns: openaddresses.ColumnMap | None = None
 
     def files(self) -> list[Path]:
+        if self.kind == "zipcodes":
+            return []
         return tiger.tiger_files(self.path) if self.kind == "tiger" else [self.path]
 
     def source_name(self) -> str:
@@ -122,6 +155,11 @@ class SourceSpec:
 
     def options(self) -> str:
         return self.columns.describe() if self.columns else ""
+
+    def checksum(self) -> str:
+        if self.kind == "zipcodes":
+            return f"zipcodes=={postal_codes.zipcodes_version()}"
+        return file_checksum(self.files())
 
 
 @dataclass
@@ -134,75 +172,118 @@ class BuildResult:
     seconds: float = 0.0
 
 
-def _batches(spec: SourceSpec, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
+def _stream(spec: SourceSpec, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch | SqlSelect]]:
+    """The source's rows as ``(table, batch or SELECT)``, from the loader for its kind."""
     if spec.kind == "tiger":
         for b in tiger.read_tiger(spec.path, report):
             yield "segments", b
     elif spec.kind == "openaddresses":
-        for b in openaddresses.read_openaddresses(spec.path, spec.columns, report):
-            yield "address_points", b
+        yield from openaddresses.read_openaddresses(spec.path, spec.columns, report)
     elif spec.kind == "geonames":
-        for b in postal_codes.read_geonames(spec.path, report):
-            yield "postal_codes", b
+        yield from postal_codes.read_geonames(spec.path, report)
     elif spec.kind == "zipcodes":
-        for b in postal_codes.read_zipcodes(report):
-            yield "postal_codes", b
+        yield from postal_codes.read_zipcodes(report)
     else:
         raise GazetteerError(f"unknown source kind {spec.kind!r}")
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, batch: pa.RecordBatch) -> None:
-    cols = ", ".join(batch.schema.names)
-    con.register("_incoming", batch)
+def insert_batch_sql(table: str, columns: list[str]) -> str:
+    cols = ", ".join(columns)
+    return f"INSERT INTO {table} (source_name, {cols}) SELECT ?, {cols} FROM _incoming"
+
+
+def insert_select_sql(table: str, columns: list[str], select: str) -> str:
+    cols = ", ".join(columns)
+    return f"INSERT INTO {table} (source_name, {cols}) SELECT ?, {cols} FROM ({select})"
+
+
+def _duck_message(exc: duckdb.Error) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return first[:300]
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: pa.RecordBatch | SqlSelect,
+            path: Path) -> int:
+    if isinstance(item, SqlSelect):
+        cols = [f.name for f in POSTAL_SCHEMA] if table == "postal_codes" else None
+        if cols is None:
+            raise GazetteerError(f"SQL loads into {table} are not supported")
+        try:
+            n = con.execute(insert_select_sql(table, cols, item.sql), [source_name, *item.params]).fetchone()[0]
+        except duckdb.Error as exc:
+            msg = _duck_message(exc)
+            if "unicode" in msg.lower() or "utf-8" in msg.lower() or "utf8" in msg.lower():
+                msg = f"not UTF-8 text ({msg})"
+            raise GazetteerError(f"cannot read: {msg}", item.path) from exc
+        for sql, message in item.checks:
+            bad = con.execute(sql, [source_name]).fetchone()[0]
+            if bad:
+                raise GazetteerError(message.format(n=bad), item.path)
+        return int(n)
+    con.register("_incoming", item)
     try:
-        con.execute(f"INSERT INTO {table} (source_name, {cols}) SELECT ?, {cols} FROM _incoming", [source_name])
+        con.execute(insert_batch_sql(table, item.schema.names), [source_name])
+    except duckdb.Error as exc:
+        raise GazetteerError(f"cannot store rows in {table} ({_duck_message(exc)})", str(path)) from exc
     finally:
         con.unregister("_incoming")
+    return item.num_rows
 
 
-def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable) -> int | None:
-    """Replace one source's rows in one transaction; ``None`` when it is already loaded."""
+def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable) -> int:
+    """Replace one source's rows in one transaction."""
     name = spec.source_name()
-    row = con.execute("SELECT checksum, options FROM sources WHERE source_name = ?", [name]).fetchone()
-    if row and row[0] == checksum and (row[1] or "") == spec.options():
-        say(f"  {name}: unchanged, skipped")
-        return None
     report = LoadReport()
+    start = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
     try:
         for table in DATA_TABLES:
             con.execute(f"DELETE FROM {table} WHERE source_name = ?", [name])
         total = 0
-        for table, batch in _batches(spec, report):
-            _insert(con, table, name, batch)
-            total += batch.num_rows
-            report.rows[table] = report.rows.get(table, 0) + batch.num_rows
+        for table, item in _stream(spec, report):
+            n = _insert(con, table, name, item, spec.path)
+            report.rows[table] = report.rows.get(table, 0) + n
+            if table != "alt_names":
+                total += n
         if total == 0:
-            raise GazetteerError(f"no usable rows (skipped: {report.skipped or 'none'})", str(spec.path))
+            why = f"skipped: {report.skipped}" if report.skipped else "the file holds no rows"
+            raise GazetteerError(f"no usable rows ({why})", str(spec.path))
+        seconds = time.perf_counter() - start
+        nbytes = sum(f.stat().st_size for f in spec.files())
+        path = str(spec.path.resolve()) if spec.kind != "zipcodes" else str(spec.path)
         con.execute("DELETE FROM sources WHERE source_name = ?", [name])
         con.execute(
-            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [name, spec.kind, str(spec.path), vintage_of(spec.path), checksum, spec.options(), total,
-             json.dumps(report.skipped)],
+            "INSERT INTO sources (source_name, kind, path, vintage, checksum, options, rows, skipped, loaded_at, "
+            "bytes, seconds, table_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)",
+            [name, spec.kind, path, vintage_of(spec.path), checksum, spec.options(), total,
+             json.dumps(report.skipped), nbytes, round(seconds, 3), json.dumps(report.rows)],
         )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     skipped = f" (skipped {sum(report.skipped.values()):,}: {report.skipped})" if report.skipped else ""
-    say(f"  {name}: {total:,} rows{skipped}")
+    extra = f" + {report.rows['alt_names']:,} alternate names" if report.rows.get("alt_names") else ""
+    say(f"  {name}: {total:,} rows{extra} in {seconds:.1f} s{skipped}")
     return total
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> str:
     rows = con.execute("SELECT source_name, checksum, options FROM sources ORDER BY source_name").fetchall()
+    return version_of(rows)
+
+
+def version_of(sources: list[tuple]) -> str:
+    """The gazetteer version: a hash of the schema and every source's name, checksum and options."""
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
-    for r in rows:
+    for r in sorted(sources):
         digest.update("\t".join(str(x) for x in r).encode() + b"\n")
     return digest.hexdigest()[:12]
 
 
 class _BuildLock:
+    """An exclusive ``flock`` on ``<db>.lock``: a second build of the same file fails at once."""
+
     def __init__(self, db: Path):
         self.path = db.with_name(db.name + ".lock")
 
@@ -212,7 +293,8 @@ class _BuildLock:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             self.fh.close()
-            raise GazetteerError("another build of this gazetteer is running (lock held)", str(self.path)) from exc
+            raise GazetteerError("another build of this gazetteer is running (lock held); try again when it "
+                                 "has finished", str(self.path)) from exc
         return self
 
     def __exit__(self, *exc):
@@ -224,62 +306,133 @@ def zipcodes_spec() -> SourceSpec:
     return SourceSpec(kind="zipcodes", path=Path("zipcodes"), name="zipcodes")
 
 
-def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
-          progress: Callable[[str], None] | None = None) -> BuildResult:
-    """Load sources into the gazetteer at ``db``, atomically and idempotently."""
-    say = progress or (lambda msg: None)
-    db = Path(db)
-    start = time.perf_counter()
+def _tmp_path(db: Path) -> Path:
+    return db.with_name(f".{db.name}.build-{os.getpid()}")
+
+
+def _remove_stale(db: Path) -> None:
+    """Leftovers of killed builds (safe: we hold the lock, so no build is running)."""
+    for stale in db.parent.glob(f".{db.name}.build-*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def _existing_sources(db: Path) -> tuple[str | None, dict[str, tuple], str | None]:
+    """(schema, {source_name: (checksum, options, vintage)}, version) of the file at ``db``."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        rows = con.execute("SELECT source_name, checksum, options, vintage FROM sources").fetchall()
+    finally:
+        con.close()
+    return meta.get("schema"), {r[0]: (r[1], r[2] or "", r[3]) for r in rows}, meta.get("version")
+
+
+def _validate(sources: list[SourceSpec]) -> None:
+    seen: dict[str, Path] = {}
     for spec in sources:
-        for f in spec.files():
+        for f in spec.files() or ([spec.path] if spec.kind != "zipcodes" else []):
             if not f.exists():
                 raise GazetteerError("no such file", str(f))
             if f.is_dir():
                 raise GazetteerError("is a folder, not a file", str(f))
+        name = spec.source_name()
+        if name in seen:
+            raise GazetteerError(f"this file and {seen[name]} are both source {name!r}; load one of them per "
+                                 "build, or give them different names", str(spec.path))
+        seen[name] = spec.path
+
+
+def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str, tmp: Path) -> None:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B)", memory_limit.strip(), re.I):
+        raise GazetteerError(f"memory limit {memory_limit!r} is not like 1GB or 512MB")
+    con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET temp_directory = ?", [str(tmp) + ".spill"])
+    con.execute("SET preserve_insertion_order = false")
+
+
+def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
+          progress: Callable[[str], None] | None = None, allow_older: bool = False,
+          memory_limit: str = DEFAULT_MEMORY) -> BuildResult:
+    """Load sources into the gazetteer at ``db``, atomically and idempotently.
+
+    A source already loaded with the same checksum and options is skipped; a changed one
+    replaces its rows in one transaction. A source whose file is an older vintage than the
+    one loaded is refused unless ``allow_older``. Nothing changes on disk unless every source
+    loads: the work happens on a copy that replaces the file at the end.
+    """
+    say = progress or (lambda msg: None)
+    db = Path(db)
+    start = time.perf_counter()
+    todo = ([zipcodes_spec()] if with_zipcodes else []) + list(sources)
+    _validate(todo)
     db.parent.mkdir(parents=True, exist_ok=True)
     result = BuildResult(path=db, version="")
     with _BuildLock(db):
-        tmp = db.with_name(f".{db.name}.build-{os.getpid()}")
-        for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-            stale.unlink(missing_ok=True)
+        _remove_stale(db)
+        schema, loaded, version = None, {}, None
         if db.exists():
-            check_gazetteer(db)
-            shutil.copyfile(db, tmp)
+            check_gazetteer(db, upgrade=True)
+            schema, loaded, version = _existing_sources(db)
+        changed = []
+        for spec in todo:
+            name = spec.source_name()
+            checksum = spec.checksum()
+            have = loaded.get(name)
+            if have and have[0] == checksum and have[1] == spec.options():
+                say(f"  {name}: unchanged, skipped")
+                result.unchanged.append(name)
+                continue
+            new_vintage = vintage_of(spec.path)
+            if have and not allow_older and have[2] and new_vintage and new_vintage < have[2]:
+                raise GazetteerError(f"source {name!r} holds vintage {have[2]}; this file is the older {new_vintage} "
+                                     "(pass --allow-older to replace it anyway)", str(spec.path))
+            changed.append((spec, checksum))
+        if not changed and schema == SCHEMA_VERSION and version:
+            result.version = version
+            result.rows = info(db)["tables"]
+            result.seconds = time.perf_counter() - start
+            return result
+        tmp = _tmp_path(db)
         try:
+            if db.exists():
+                shutil.copyfile(db, tmp)
             con = duckdb.connect(str(tmp))
             try:
-                for stmt in DDL:
+                _configure(con, memory_limit, tmp)
+                for stmt in DDL + MIGRATIONS:
                     con.execute(stmt)
-                before = _version(con)
-                todo = list(sources)
-                if with_zipcodes:
-                    todo.insert(0, zipcodes_spec())
-                for spec in todo:
-                    if spec.kind == "zipcodes":
-                        checksum = f"zipcodes=={postal_codes.zipcodes_version()}"
-                    else:
-                        checksum = file_checksum(spec.files())
-                    n = _load_source(con, spec, checksum, say)
-                    (result.unchanged if n is None else result.loaded).append(spec.source_name())
-                version = _version(con)
-                if version != before or not con.execute("SELECT 1 FROM meta WHERE key='version'").fetchone():
-                    say("  deriving streets, addresses, localities")
-                    for stmt in derive_sql():
-                        con.execute(stmt)
-                    _set_meta(con, {"version": version, "schema": SCHEMA_VERSION,
-                                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-                result.version = version
+                for spec, checksum in changed:
+                    _load_source(con, spec, checksum, say)
+                    result.loaded.append(spec.source_name())
+                result.version = _version(con)
+                say("  deriving streets, addresses, localities")
+                for stmt in derive_sql():
+                    con.execute(stmt)
+                _set_meta(con, {"version": result.version, "schema": SCHEMA_VERSION,
+                                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
                 result.rows = table_counts(con)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
-            if result.loaded or not db.exists():
-                os.replace(tmp, db)
+            os.replace(tmp, db)
+            _fsync_dir(db.parent)
         finally:
-            tmp.unlink(missing_ok=True)
-            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _set_meta(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
@@ -287,14 +440,18 @@ def _set_meta(con: duckdb.DuckDBPyConnection, values: dict[str, str]) -> None:
         con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, v])
 
 
+TABLE_ORDER = ("postal_codes", "localities", "streets", "segments", "address_points", "addresses", "alt_names",
+               "sources")
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    order = ["postal_codes", "localities", "streets", "segments", "address_points", "addresses", "alt_names", "sources"]
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in order if t in names}
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLE_ORDER if t in names}
 
 
-def check_gazetteer(db: Path) -> None:
-    """Raise a GazetteerError that says what to do when ``db`` is not a usable gazetteer."""
+def check_gazetteer(db: Path, upgrade: bool = False) -> None:
+    """Raise a GazetteerError that says what to do when ``db`` is not a usable gazetteer
+    (with ``upgrade``: when a build cannot bring it up to date either)."""
     if not db.exists():
         raise GazetteerError("no gazetteer here; build one with `addressing gazetteer build --db PATH`", str(db))
     if db.is_dir():
@@ -302,7 +459,7 @@ def check_gazetteer(db: Path) -> None:
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
-        raise GazetteerError(f"not a readable DuckDB file ({str(exc).splitlines()[0]})", str(db)) from exc
+        raise GazetteerError(f"not a readable DuckDB file ({_duck_message(exc)})", str(db)) from exc
     try:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
     except duckdb.Error as exc:
@@ -310,9 +467,11 @@ def check_gazetteer(db: Path) -> None:
                              str(db)) from exc
     finally:
         con.close()
-    if not row or row[0] != SCHEMA_VERSION:
-        raise GazetteerError(f"gazetteer schema {row[0] if row else '?'} is not {SCHEMA_VERSION}; rebuild it with "
-                             "`addressing gazetteer build`", str(db))
+    schema = row[0] if row else None
+    if schema == SCHEMA_VERSION or (upgrade and schema in UPGRADABLE):
+        return
+    raise GazetteerError(f"gazetteer schema {schema or '?'} is not {SCHEMA_VERSION}; rebuild it with "
+                         "`addressing gazetteer build`", str(db))
 
 
 def info(db: Path) -> dict:
@@ -321,13 +480,17 @@ def info(db: Path) -> dict:
     con = duckdb.connect(str(db), read_only=True)
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        sources = [
-            dict(zip(["source_name", "kind", "path", "vintage", "checksum", "rows", "skipped", "loaded_at"], r))
-            for r in con.execute(
-                "SELECT source_name, kind, path, vintage, checksum, rows, skipped, loaded_at::VARCHAR FROM sources "
-                "ORDER BY source_name").fetchall()
-        ]
-        return {"path": str(db), "version": meta.get("version"), "built_at": meta.get("built_at"),
-                "file_bytes": db.stat().st_size, "tables": table_counts(con), "sources": sources}
+        keys = ["source_name", "kind", "path", "vintage", "checksum", "options", "rows", "table_rows", "skipped",
+                "bytes", "seconds", "loaded_at"]
+        sources = []
+        for r in con.execute(f"SELECT {', '.join(keys[:-1])}, loaded_at::VARCHAR FROM sources "
+                             "ORDER BY source_name").fetchall():
+            d = dict(zip(keys, r))
+            d["table_rows"] = json.loads(d["table_rows"]) if d["table_rows"] else {}
+            d["skipped"] = json.loads(d["skipped"]) if d["skipped"] else {}
+            sources.append(d)
+        return {"path": str(db), "version": meta.get("version"), "schema": meta.get("schema"),
+                "built_at": meta.get("built_at"), "file_bytes": db.stat().st_size, "tables": table_counts(con),
+                "sources": sources}
     finally:
         con.close()

@@ -22,7 +22,7 @@ Nominatim's ``city`` column holds the county, so the city comes from the ZIP.
 from __future__ import annotations
 
 import csv
-import json
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,13 +32,17 @@ import pyarrow as pa
 import shapely
 
 from addressing.errors import GazetteerError
+from addressing.gazetteer.geojson import read_features
 from addressing.gazetteer.model import (
     SEGMENT_SCHEMA,
     LoadReport,
     batches_from_rows,
+    check_swapped,
     chunked,
+    county_fips,
     street_columns,
 )
+from addressing.gazetteer.shapefiles import read_shapes
 from addressing.parse import places
 
 STATE_FIPS = {
@@ -86,92 +90,70 @@ def _addrfeat_records(path: Path) -> Iterator[tuple[dict, list]]:
     suffix = path.suffix.lower()
     name = path.name.lower()
     if suffix in (".zip", ".shp"):
-        import shapefile
-
-        try:
-            reader = shapefile.Reader(str(path))
-        except Exception as exc:  # pyshp raises its own ShapefileException and plain errors
-            raise GazetteerError(f"not a readable TIGER shapefile ({exc})", str(path)) from exc
-        try:
-            fields = [f[0] for f in reader.fields[1:]]
-            missing = [c for c in REQUIRED if c not in fields]
-            if missing:
-                raise GazetteerError(f"not an ADDRFEAT shapefile: missing fields {', '.join(missing)}", str(path))
-            for i, rec in enumerate(reader.iterShapeRecords()):
-                try:
-                    pts = rec.shape.points
-                except Exception as exc:
-                    raise GazetteerError(f"shape {i} unreadable ({exc}); is the file truncated?", str(path)) from exc
-                yield rec.record.as_dict(), pts
-            if i + 1 != len(reader):  # noqa: F821 - defined by the loop
-                raise GazetteerError(f"read {i + 1} shapes of {len(reader)}; the file is truncated", str(path))
-        except (shapefile.ShapefileException, OSError, ValueError, IndexError) as exc:
-            raise GazetteerError(f"shapefile unreadable ({exc}); is it truncated?", str(path)) from exc
-        finally:
-            reader.close()
+        checked = False
+        for attrs, shape in read_shapes(path):
+            if not checked:
+                missing = [c for c in REQUIRED if c not in attrs]
+                if missing:
+                    raise GazetteerError(f"not an ADDRFEAT shapefile: missing fields {', '.join(missing)}", str(path))
+                checked = True
+            yield attrs, shape.points
         return
-    if suffix in (".geojson", ".geojsonl", ".json", ".ndjson") or name.endswith(".geojson.gz"):
-        for feat in _geojson_features(path):
+    if suffix in (".geojson", ".geojsonl", ".json", ".ndjson") or name.endswith((".geojson.gz", ".geojsonl.gz")):
+        for feat in read_features(path):
             geom = feat.get("geometry") or {}
             coords = geom.get("coordinates") or []
             if geom.get("type") == "MultiLineString":
                 coords = [c for part in coords for c in part]
-            yield feat.get("properties") or {}, [tuple(c[:2]) for c in coords]
+            try:
+                pts = [(float(c[0]), float(c[1])) for c in coords]
+            except (TypeError, ValueError, IndexError):
+                pts = []
+            yield feat.get("properties") or {}, pts
         return
-    raise GazetteerError("unknown TIGER file type (expected .zip, .shp, .geojson or .geojsonl)", str(path))
-
-
-def _geojson_features(path: Path) -> Iterator[dict]:
-    """Features of a GeoJSON file, one line at a time when the file has one feature per line
-    (newline GeoJSON, and the layout GDAL and OpenAddresses write), else the whole file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            first = f.read(4096)
-            f.seek(0)
-            if '"features"' in first and first.count("\n") < 3 and len(first) >= 4096:
-                data = json.load(f)
-                yield from data.get("features", [])
-                return
-            for n, line in enumerate(f, 1):
-                line = line.strip().rstrip(",")
-                if not line.startswith("{") or '"Feature"' not in line:
-                    if '"FeatureCollection"' in line and '"features"' in line and line.endswith("}"):
-                        yield from json.loads(line).get("features", [])
-                    continue
-                try:
-                    feat = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise GazetteerError(f"line {n}: broken GeoJSON feature ({exc.msg})", str(path)) from exc
-                if feat.get("type") == "Feature":
-                    yield feat
-    except UnicodeDecodeError as exc:
-        raise GazetteerError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(path)) from exc
+    raise GazetteerError("unknown TIGER file type (expected .zip, .shp, .geojson, .geojsonl or Nominatim .csv)",
+                         str(path))
 
 
 def _fips_state(path: Path) -> str | None:
-    import re
-
-    m = re.search(r"(?<!\d)(\d{2})(\d{3})(?!\d)", path.name) or re.search(r"(?<!\d)(\d{2})(\d{3})(?!\d)", path.parent.name)
-    return STATE_FIPS.get(m.group(1)) if m else None
+    fips = county_fips(path)
+    return STATE_FIPS.get(fips[:2]) if fips else None
 
 
-def _segment_batch(rows: list[dict], report: LoadReport) -> pa.RecordBatch:
-    cols: dict[str, list] = {f.name: [] for f in SEGMENT_SCHEMA}
-    lines = []
-    for r in rows:
-        for k in cols:
-            if k in r:
-                cols[k].append(r[k])
-        lines.append(r["coords"])
-    lengths = np.fromiter((len(c) for c in lines), dtype=np.int64, count=len(lines))
-    flat = np.array([xy[:2] for c in lines for xy in c], dtype=float).reshape(-1, 2)
-    geoms = shapely.linestrings(flat, indices=np.repeat(np.arange(len(lines)), lengths))
+def _segment_batch(rows: list[dict], report: LoadReport, path: Path, where: str) -> pa.RecordBatch | None:
+    """Rows (with ``coords`` and ``full_name``) -> one segment batch; lines with any vertex off the
+    map are skipped, and a batch mostly valid only with lon/lat swapped is an error."""
+    lengths = np.fromiter((len(r["coords"]) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.array([xy[:2] for r in rows for xy in r["coords"]], dtype=float).reshape(-1, 2)
+    ok_vertex = check_swapped(flat[:, 0], flat[:, 1], np.ones(len(flat), bool), path, where)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    ok = np.logical_and.reduceat(ok_vertex, starts) if len(flat) else np.zeros(len(rows), bool)
+    if not ok.all():
+        report.skip("coordinates off the map", int((~ok).sum()))
+        keep = np.flatnonzero(ok)
+        if keep.size == 0:
+            return None
+        vmask = np.repeat(ok, lengths)
+        rows = [rows[i] for i in keep]
+        flat, lengths = flat[vmask], lengths[keep]
+    geoms = shapely.linestrings(flat, indices=np.repeat(np.arange(len(rows)), lengths))
     mids = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
+    cols: dict[str, list] = {f.name: [r.get(f.name) for r in rows] for f in SEGMENT_SCHEMA
+                             if f.name not in ("geom", "lon", "lat")}
     cols["geom"] = list(shapely.to_wkb(geoms))
     cols["lon"] = list(shapely.get_x(mids))
     cols["lat"] = list(shapely.get_y(mids))
     cols.update(street_columns([r["full_name"] for r in rows]))
     return batches_from_rows(cols, SEGMENT_SCHEMA)
+
+
+def _batches(rows: Iterator[dict], report: LoadReport, path: Path) -> Iterator[pa.RecordBatch]:
+    done = 0
+    for chunk in chunked(rows):
+        batch = _segment_batch(chunk, report, path, f"records {done + 1:,}..{done + len(chunk):,}")
+        done += len(chunk)
+        if batch is not None:
+            yield batch
 
 
 def read_addrfeat(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
@@ -189,7 +171,7 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
             if not attrs.get("FULLNAME"):
                 report.skip("no street name")
                 continue
-            if len(pts) < 2 or not _valid_coords(pts):
+            if len(pts) < 2:
                 report.skip("bad geometry")
                 continue
             zl, zr = (attrs.get("ZIPL") or None), (attrs.get("ZIPR") or None)
@@ -214,13 +196,7 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
                 "coords": pts,
             }
 
-    for chunk in chunked(rows()):
-        yield _segment_batch(chunk, report)
-
-
-def _valid_coords(pts) -> bool:
-    lon, lat = pts[0][0], pts[0][1]
-    return -180 <= lon <= 180 and -90 <= lat <= 90
+    yield from _batches(rows(), report, path)
 
 
 NOMINATIM_COLUMNS = ["from", "to", "interpolation", "street", "city", "state", "postcode", "geometry"]
@@ -243,7 +219,8 @@ def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[pa.RecordBatc
                 at = {c: header.index(c) for c in NOMINATIM_COLUMNS}
                 for n, rec in enumerate(reader, 2):
                     if len(rec) != len(header):
-                        raise GazetteerError(f"row {n} has {len(rec)} fields, expected {len(header)}", str(path))
+                        raise GazetteerError(f"row {n} has {len(rec)} fields, expected {len(header)} "
+                                             "(truncated or not ;-separated?)", str(path))
                     lo, hi = _int(rec[at["from"]]), _int(rec[at["to"]])
                     if lo is None or hi is None:
                         report.skip("no address range")
@@ -256,9 +233,6 @@ def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[pa.RecordBatc
                     if geom is None or geom.geom_type != "LineString" or geom.is_empty:
                         report.skip("bad geometry")
                         continue
-                    pts = list(geom.coords)
-                    if not _valid_coords(pts):
-                        raise GazetteerError(f"row {n}: coordinates out of range; are lon and lat swapped?", str(path))
                     interp = rec[at["interpolation"]].strip().lower()
                     parity = {"odd": "O", "even": "E", "all": "B"}.get(interp, _parity(None, lo, hi))
                     zip_code = rec[at["postcode"]].strip() or None
@@ -279,50 +253,70 @@ def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[pa.RecordBatc
                         "parity_right": None,
                         "sided": False,
                         "full_name": rec[at["street"]],
-                        "coords": pts,
+                        "coords": shapely.get_coordinates(geom),
                     }
         except UnicodeDecodeError as exc:
-            raise GazetteerError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(path)) from exc
+            raise GazetteerError(f"not UTF-8 text ({exc.reason})", str(path)) from exc
         except csv.Error as exc:
             raise GazetteerError(f"malformed CSV ({exc})", str(path)) from exc
 
-    for chunk in chunked(rows()):
-        yield _segment_batch(chunk, report)
+    yield from _batches(rows(), report, path)
+
+
+def sniff(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(512)
 
 
 def is_nominatim_csv(path: Path) -> bool:
     if path.suffix.lower() != ".csv":
         return False
-    with open(path, "rb") as f:
-        head = f.readline().decode("utf-8", "replace").strip().lower()
+    head = sniff(path).split(b"\n", 1)[0].decode("utf-8", "replace").strip().lower()
     return head.startswith("from;to;interpolation")
 
 
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
 def read_tiger(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
-    """Any supported TIGER layout, chosen by content."""
+    """Any supported TIGER layout, chosen by extension and checked against the content."""
     if not path.exists():
         raise GazetteerError("no such file", str(path))
-    if path.suffix.lower() == ".csv":
+    head = sniff(path)
+    suffix = path.suffix.lower()
+    if not head:
+        raise GazetteerError("empty file", str(path))
+    if suffix == ".csv":
+        if head.startswith(_ZIP_MAGIC) or b"\x00" in head:
+            raise GazetteerError("binary data, not CSV text (wrong extension?)", str(path))
         if not is_nominatim_csv(path):
             raise GazetteerError("CSV is not Nominatim's TIGER layout (from;to;interpolation;...)", str(path))
         yield from read_nominatim_csv(path, report)
         return
-    if path.suffix.lower() == ".zip":
+    if suffix == ".zip" and not head.startswith(_ZIP_MAGIC):
+        what = "HTML (an error page saved as .zip?)" if re.match(rb"\s*<", head) else "not a zip archive"
+        raise GazetteerError(f"{what}; expected the Census ADDRFEAT .zip", str(path))
+    if suffix == ".shp" and head[:4] != b"\x00\x00\x27\x0a":
+        raise GazetteerError("not a shapefile (the .shp header is wrong; wrong extension?)", str(path))
+    if suffix in (".geojson", ".geojsonl", ".json", ".ndjson") and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":
+        raise GazetteerError(f"not GeoJSON: the file starts with {head[:20]!r} (wrong extension?)", str(path))
+    if suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as z:
-                names = z.namelist()
+                bad = z.testzip()
         except zipfile.BadZipFile as exc:
-            raise GazetteerError("not a zip file (corrupt or truncated download?)", str(path)) from exc
-        if not any(n.lower().endswith(".shp") for n in names):
-            raise GazetteerError("zip holds no .shp file", str(path))
+            raise GazetteerError("not a readable zip file (corrupt or truncated download?)", str(path)) from exc
+        if bad:
+            raise GazetteerError(f"zip member {bad} is corrupt (CRC mismatch)", str(path))
     yield from read_addrfeat(path, report)
 
 
 def tiger_files(path: Path) -> list[Path]:
     """The files whose bytes make up a TIGER source (all parts of a shapefile)."""
     if path.suffix.lower() == ".shp":
-        return [p for p in path.parent.glob(path.stem + ".*") if p.suffix.lower() in (".shp", ".shx", ".dbf", ".prj", ".cpg")]
+        return sorted(p for p in path.parent.glob(path.stem + ".*")
+                      if p.suffix.lower() in (".shp", ".shx", ".dbf", ".prj", ".cpg"))
     return [path]
 
 
-__all__ = ["read_tiger", "tiger_files"]
+__all__ = ["read_tiger", "tiger_files", "STATE_FIPS"]

@@ -1,0 +1,139 @@
+"""Stream GeoJSON features in bounded memory, whatever the file's layout.
+
+Real files come as a ``FeatureCollection`` with one feature per line (GDAL, OpenAddresses,
+the Meagher County ``*.geojsonl`` files), as one minified line, as newline-delimited features
+(``.geojsonl`` / ``.ndjson``), or as RFC 8142 text sequences. All are read with
+``json.JSONDecoder.raw_decode`` over a sliding buffer, so memory holds one feature and one
+read block, never the whole file.
+
+>>> import io
+>>> [f["properties"]["n"] for f in iter_features(io.StringIO('{"type":"FeatureCollection","features":['
+...     '{"type":"Feature","properties":{"n":1}},{"type":"Feature","properties":{"n":2}}]}'), "x")]
+[1, 2]
+>>> list(iter_features(io.StringIO(""), "x"))
+[]
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from addressing.errors import GazetteerError
+
+BLOCK = 1 << 20
+_FEATURES = re.compile(r'"features"\s*:\s*\[')
+_decoder = json.JSONDecoder()
+
+
+class _Buffer:
+    """A text window over a file: ``text[pos:]`` is unread; counts lines for error messages."""
+
+    def __init__(self, f: TextIO, path: str):
+        self.f, self.path = f, path
+        self.text, self.pos, self.eof, self.line = "", 0, False, 1
+
+    def more(self) -> bool:
+        if self.eof:
+            return False
+        if self.pos > BLOCK:
+            self.line += self.text.count("\n", 0, self.pos)
+            self.text, self.pos = self.text[self.pos :], 0
+        try:
+            block = self.f.read(BLOCK)
+        except UnicodeDecodeError as exc:
+            raise GazetteerError(f"not UTF-8 text near line {self.line_at(len(self.text))} ({exc.reason})",
+                                 self.path) from exc
+        if not block:
+            self.eof = True
+            return False
+        self.text += block
+        return True
+
+    def line_at(self, pos: int) -> int:
+        return self.line + self.text.count("\n", 0, pos)
+
+    def skip(self, chars: str) -> str | None:
+        """Skip ``chars``; the next character, or None at the end of the file."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in chars:
+                self.pos += 1
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.more():
+                return None
+
+    def value(self) -> object:
+        """Decode the JSON value at ``pos``, reading more of the file as long as it is incomplete."""
+        while True:
+            try:
+                obj, end = _decoder.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                if self.more():
+                    continue
+                raise GazetteerError(f"line {self.line_at(exc.pos)}: broken JSON ({exc.msg})", self.path) from exc
+            self.pos = end
+            return obj
+
+
+def iter_features(f: TextIO, path: str) -> Iterator[dict]:
+    """Features of an open GeoJSON text stream (see the module docstring for layouts)."""
+    buf = _Buffer(f, path)
+    first = buf.skip(" \t\r\n\ufeff\x1e")
+    if first is None:
+        return
+    if first != "{":
+        raise GazetteerError(f"not GeoJSON: the file starts with {buf.text[buf.pos:buf.pos + 20]!r}", path)
+    # a FeatureCollection announces itself before its features; look ahead in the first block
+    while len(buf.text) - buf.pos < 4096 and buf.more():
+        pass
+    head = buf.text[buf.pos : buf.pos + 4096]
+    m = _FEATURES.search(head)
+    if m and '"FeatureCollection"' in head[: m.start()] or (m and _first_key(head) == "features"):
+        buf.pos += m.end()
+        while True:
+            ch = buf.skip(" \t\r\n,")
+            if ch is None:
+                raise GazetteerError("file ends inside the features list (truncated?)", path)
+            if ch == "]":
+                return
+            feat = buf.value()
+            if not isinstance(feat, dict):
+                raise GazetteerError(f"line {buf.line_at(buf.pos)}: a feature is not a JSON object", path)
+            yield feat
+    # newline-delimited features (or text sequences)
+    while True:
+        ch = buf.skip(" \t\r\n\x1e")
+        if ch is None:
+            return
+        obj = buf.value()
+        if not isinstance(obj, dict):
+            raise GazetteerError(f"line {buf.line_at(buf.pos)}: not a GeoJSON feature", path)
+        if obj.get("type") == "FeatureCollection":
+            yield from obj.get("features") or []
+        elif obj.get("type") == "Feature":
+            yield obj
+        else:
+            raise GazetteerError(f"line {buf.line_at(buf.pos)}: not a GeoJSON feature (type {obj.get('type')!r})",
+                                 path)
+
+
+def _first_key(head: str) -> str | None:
+    m = re.match(r'\s*\{\s*"([^"]*)"', head)
+    return m.group(1) if m else None
+
+
+def read_features(path: Path) -> Iterator[dict]:
+    """Features of a GeoJSON file on disk (``.gz`` compressed or not)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as f:
+            yield from iter_features(f, str(path))
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise GazetteerError(f"corrupt or truncated gzip file ({exc})", str(path)) from exc
+    except OSError as exc:
+        raise GazetteerError(f"cannot read ({exc.strerror or exc})", str(path)) from exc
