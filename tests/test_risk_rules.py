@@ -1,0 +1,224 @@
+"""Every risk rule, positive and negative, on realistic records through the real pipeline:
+the demo gazetteer (San Francisco EAS address points, Autauga County TIGER ranges, the US ZIP
+table from ``zipcodes``) and the demo policy with its real polygon and forwarder files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from addressing.pipeline import clean_table, review_table
+from addressing.risk import assess, load_risk
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+
+GOOD = "7 Octavia St, San Francisco, CA 94102"  # an address point in the service area, no unit building
+
+#: rule -> (records that must raise it, records that must not)
+CASES = {
+    "invalid_address": (["'; DROP TABLE orders; --", "????"], [GOOD]),
+    "undeliverable": (["151 3rd St, San Francisco, CA 94103",  # street not in the gazetteer: ZIP centroid only
+                       "350 Fifth Avenue, New York, NY 10118"],  # outside gazetteer coverage
+                      [GOOD, "PO Box 3344, Prattville, AL 36068", "1047 Spring St, Prattville, AL 36067"]),
+    "ambiguous_match": (["450 S Northington St, Prattville, AL 36067"], [GOOD, "151 3rd St, San Francisco, CA 94103"]),
+    "low_confidence": (["129 Counntry Club Dr, Prattville, AL 36067"],
+                       [GOOD, "151 3rd St, San Francisco, CA 94103"]),  # unmatched is undeliverable, not low
+    "po_box": (["PO Box 3344, Prattville, AL 36068", "P.O. Box 77, San Francisco, CA 94119"],
+               [GOOD, "General Delivery, Prattville, AL 36067", "PSC 802 Box 74, APO AE 09499"]),
+    "military": (["PSC 802 Box 74, APO AE 09499", "USS Nimitz, FPO AP 96620"],
+                 [GOOD, "PO Box 3344, Prattville, AL 36068"]),
+    "general_delivery": (["General Delivery, Prattville, AL 36067"], [GOOD, "PO Box 3344, Prattville, AL 36068"]),
+    "po_box_only_zip": (["999 Nonexistent Rd, Prattville, AL 36068", "100 Nowhere St, San Francisco, CA 94119"],
+                        ["PO Box 3344, Prattville, AL 36068", "1 Nowhere St, San Francisco, CA 94102"]),
+    "unique_zip": (["1 Nowhere St, San Francisco, CA 94137"], ["1 Nowhere St, San Francisco, CA 94102", GOOD]),
+    "inactive_zip": (["1 Nowhere St, San Francisco, CA 94101", "PSC 802 Box 74, APO AE 09499"],
+                     ["1 Nowhere St, San Francisco, CA 94102", "Unit 2050 Box 153, APO AP 96278"]),
+    "missing_unit": (["525 Gough St, San Francisco, CA 94102"],  # 21 units, no address for the building itself
+                     ["525 Gough St Apt 101, San Francisco, CA 94102", GOOD,
+                      "380 10th St, San Francisco, CA 94103"]),  # 31 units, but the building is an address too
+    "unknown_unit": (["525 Gough St Apt 9999, San Francisco, CA 94102"],
+                     ["525 Gough St Apt 101, San Francisco, CA 94102", "525 Gough St, San Francisco, CA 94102"]),
+    "outside_service_area": (["350 Fifth Avenue, New York, NY 10118",
+                              "510 Autauga County 20, Marbury, AL 36051"],  # rural Autauga, beyond the depot
+                             [GOOD, "1047 Spring St, Prattville, AL 36067", "'; DROP TABLE orders; --"]),
+    "high_risk_zone": (["490 McAllister St, San Francisco, CA 94102"], [GOOD, "350 Fifth Avenue, New York, NY 10118"]),
+    "forwarder": (["1390 Market St #200, San Francisco, CA 94102",  # whole-building entry covers its suites
+                   "1047 Spring Street, Prattville, AL 36067"],
+                  [GOOD, "1046 Spring St, Prattville, AL 36067", "819 Van Ness Ave, San Francisco, CA 94109"]),
+    "corrected_heavily": (["1160 mission st 94109"],  # street type added, ZIP and city corrected
+                          [GOOD, "1160 Mission St Ste 606, San Francisco, CA 94103",
+                           "129 Counntry Club Dr, Prattville, AL 36067"]),
+}
+
+
+def orders(addresses: list[str], **columns: list) -> pa.Table:
+    data = {"order_id": [f"T{i:03d}" for i in range(len(addresses))], "address": addresses}
+    data.update(columns)
+    return pa.table({k: pa.array(v, pa.string()) for k, v in data.items()})
+
+
+def clean(gaz, ctx, addresses: list[str], **columns: list) -> dict[str, dict]:
+    rows = clean_table(orders(addresses, **columns), gaz, ctx).to_pylist()
+    return {r["input"]: r for r in rows}
+
+
+@pytest.fixture(scope="module")
+def cleaned(gaz, risk_ctx) -> dict[str, dict]:
+    every = sorted({a for pos, neg in CASES.values() for a in pos + neg})
+    return clean(gaz, risk_ctx, every)
+
+
+@pytest.mark.parametrize("rule", list(CASES))
+def test_rule_fires_on_positive_records(rule, cleaned):
+    for address in CASES[rule][0]:
+        row = cleaned[address]
+        assert rule in row["risk_flags"], (address, row["risk_flags"], row["match_status"], row["precision"])
+        reason = row["risk_reasons"][row["risk_flags"].index(rule)]
+        assert reason and "{" not in reason
+
+
+@pytest.mark.parametrize("rule", list(CASES))
+def test_rule_stays_silent_on_negative_records(rule, cleaned):
+    for address in CASES[rule][1]:
+        assert rule not in cleaned[address]["risk_flags"], (address, cleaned[address]["risk_flags"])
+
+
+def test_clean_record_is_delivered(cleaned):
+    row = cleaned[GOOD]
+    assert (row["risk_flags"], row["risk_level"], row["action"]) == ([], "none", "deliver")
+
+
+def test_reasons_say_why(cleaned):
+    def reason(address, rule):
+        row = cleaned[address]
+        return row["risk_reasons"][row["risk_flags"].index(rule)]
+
+    assert "21 units" in reason("525 Gough St, San Francisco, CA 94102", "missing_unit")
+    assert "9999" in reason("525 Gough St Apt 9999, San Francisco, CA 94102", "unknown_unit")
+    assert "36068" in reason("999 Nonexistent Rd, Prattville, AL 36068", "po_box_only_zip")
+    assert "package theft" in reason("490 McAllister St, San Francisco, CA 94102", "high_risk_zone")
+    assert "Demo reshipper A" in reason("1390 Market St #200, San Francisco, CA 94102", "forwarder")
+    assert "3RD" in reason("151 3rd St, San Francisco, CA 94103", "undeliverable")
+    low = reason("129 Counntry Club Dr, Prattville, AL 36067", "low_confidence")
+    assert f"{cleaned['129 Counntry Club Dr, Prattville, AL 36067']['confidence']:.2f}" in low and "0.8" in low
+
+
+def test_level_is_the_worst_flag_and_flags_come_worst_first(cleaned, risk_ctx):
+    sev = {c: r.severity for c, r in risk_ctx.policy.rules.items()}
+    rank = ("none", "low", "medium", "high").index
+    multi = [r for r in cleaned.values() if len(r["risk_flags"]) > 1]
+    assert len(multi) >= 3
+    for r in cleaned.values():
+        levels = [sev[f] for f in r["risk_flags"]]
+        assert r["risk_level"] == max(levels, key=rank, default="none")
+        assert [rank(v) for v in levels] == sorted((rank(v) for v in levels), reverse=True)
+        assert r["action"] == risk_ctx.policy.action_for[r["risk_level"]]
+
+
+def test_timezone_and_local_delivery_window_from_the_zip(cleaned):
+    sf, al = cleaned[GOOD], cleaned["1047 Spring St, Prattville, AL 36067"]
+    assert (sf["timezone"], sf["delivery_window"]) == ("America/Los_Angeles", "08:00-20:00 America/Los_Angeles")
+    assert (al["timezone"], al["delivery_window"]) == ("America/Chicago", "08:00-20:00 America/Chicago")
+    ny = cleaned["350 Fifth Avenue, New York, NY 10118"]  # unmatched, but its ZIP still says where
+    assert ny["timezone"] == "America/New_York"
+    mil = cleaned["PSC 802 Box 74, APO AE 09499"]  # military ZIPs carry no time zone
+    assert mil["timezone"] is None and mil["delivery_window"] is None
+    assert cleaned["????"]["delivery_window"] is None
+
+
+# --------------------------------------------------------------------------- policy knobs
+
+
+def policy(tmp_path, text: str):
+    path = tmp_path / "risk.toml"
+    path.write_text(text.replace("DEMO", str(DEMO)))
+    return load_risk(path)
+
+
+def test_low_confidence_threshold_is_configurable(tmp_path, gaz):
+    typo, good = "129 Counntry Club Dr, Prattville, AL 36067", GOOD
+    lax = clean(gaz, policy(tmp_path, "[rules.low_confidence]\nthreshold = 0.3\n"), [typo, good])
+    strict = clean(gaz, policy(tmp_path, "[rules.low_confidence]\nthreshold = 0.99\n"), [typo, good])
+    assert "low_confidence" not in lax[typo]["risk_flags"] and "low_confidence" not in lax[good]["risk_flags"]
+    assert "low_confidence" in strict[typo]["risk_flags"] and "low_confidence" in strict[good]["risk_flags"]
+
+
+def test_po_box_carriers(tmp_path, gaz):
+    ctx = policy(tmp_path, '[rules.po_box]\ncarriers = ["UPS", "FedEx"]\nseverity = "high"\n')
+    box = "PO Box 3344, Prattville, AL 36068"
+    rows = clean_table(orders([box] * 4, carrier=["ups", "USPS", None, "FedEx"]), gaz, ctx).to_pylist()
+    assert ["po_box" in r["risk_flags"] for r in rows] == [True, False, True, True]
+    assert "ups cannot deliver" in rows[0]["risk_reasons"][0]
+    assert "the courier" in rows[2]["risk_reasons"][0]
+    assert [r["action"] for r in rows] == ["hold", "deliver", "hold", "hold"]
+    # no list: every PO box, whoever carries it
+    every = clean_table(orders([box] * 2, carrier=["USPS", None]), gaz, load_risk(DEMO / "risk.toml")).to_pylist()
+    assert all("po_box" in r["risk_flags"] for r in every)
+
+
+def test_missing_unit_threshold(tmp_path, gaz):
+    ctx = policy(tmp_path, "[rules.missing_unit]\nmin_units = 30\n")
+    row = clean(gaz, ctx, ["525 Gough St, San Francisco, CA 94102"])["525 Gough St, San Francisco, CA 94102"]
+    assert "missing_unit" not in row["risk_flags"]  # 21 units < 30
+
+
+def test_zone_rules_only_trust_the_precisions_they_are_given(tmp_path, gaz):
+    text = ('[rules.outside_service_area]\nfiles = ["DEMO/service_areas.geojson"]\nprecisions = ["address_point"]\n'
+            '[rules.high_risk_zone]\nfiles = ["DEMO/high_risk_zones.geojson"]\nprecisions = ["interpolated"]\n')
+    rows = clean(gaz, policy(tmp_path, text), ["350 Fifth Avenue, New York, NY 10118",
+                                               "490 McAllister St, San Francisco, CA 94102"])
+    assert "outside_service_area" not in rows["350 Fifth Avenue, New York, NY 10118"]["risk_flags"]  # ZIP centroid
+    assert "high_risk_zone" not in rows["490 McAllister St, San Francisco, CA 94102"]["risk_flags"]  # address point
+
+
+def test_disabled_rule_and_changed_severity_and_actions(tmp_path, gaz):
+    text = ('[rules.outside_service_area]\nenabled = false\n[rules.missing_unit]\nseverity = "high"\n'
+            '[actions]\nhigh = "review"\n')
+    rows = clean(gaz, policy(tmp_path, text), ["350 Fifth Avenue, New York, NY 10118",
+                                               "525 Gough St, San Francisco, CA 94102"])
+    assert "outside_service_area" not in rows["350 Fifth Avenue, New York, NY 10118"]["risk_flags"]
+    gough = rows["525 Gough St, San Francisco, CA 94102"]
+    assert (gough["risk_flags"], gough["risk_level"], gough["action"]) == (["missing_unit"], "high", "review")
+
+
+def test_custom_message_and_delivery_window(tmp_path, gaz):
+    text = ('[delivery_window]\nstart = 09:30:00\nend = "17:00"\n'
+            '[rules.missing_unit]\nmessage = "which of the {n_units} flats?"\n')
+    row = clean(gaz, policy(tmp_path, text), ["525 Gough St, San Francisco, CA 94102"])[
+        "525 Gough St, San Francisco, CA 94102"]
+    assert row["risk_reasons"] == ["which of the 21 flats?"]
+    assert row["delivery_window"] == "09:30-17:00 America/Los_Angeles"
+
+
+def test_forwarder_list_compares_standardized_addresses(tmp_path, gaz):
+    (tmp_path / "fw.csv").write_text('name,address\nSuite reshipper,"818 Van Ness Avenue Suite 204, San Francisco, '
+                                     'CA 94109"\nBox agent,"PO Box 3344, Prattville, AL 36068"\n')
+    ctx = policy(tmp_path, '[rules.forwarder]\nfile = "fw.csv"\n')
+    same = ["818 VAN NESS AVE #204 SAN FRANCISCO CA 94109", "818 Van Ness Ave Ste 204, San Francisco 94109",
+            "818 van ness av apt 204, san francisco, ca", "POB 3344, Prattville AL 36068"]
+    other = ["818 Van Ness Ave #205, San Francisco, CA 94109", "818 Van Ness Ave, San Francisco, CA 94109",
+             "PO Box 3345, Prattville, AL 36068"]
+    rows = clean(gaz, ctx, same + other)
+    assert [("forwarder" in rows[a]["risk_flags"]) for a in same] == [True] * len(same)
+    assert [("forwarder" in rows[a]["risk_flags"]) for a in other] == [False] * len(other)
+    assert "Suite reshipper" in rows[same[0]]["risk_reasons"][0]
+
+
+def test_review_queue_is_worst_first(cleaned):
+    table = pa.Table.from_pylist(list(cleaned.values()))
+    queue = review_table(table).to_pylist()
+    assert {r["order_id"] for r in queue} == {r["order_id"] for r in cleaned.values() if r["action"] != "deliver"}
+    rank = {"high": 0, "medium": 1, "low": 2, "none": 3}
+    keys = [(r["action"] != "hold", rank[r["risk_level"]], r["confidence"]) for r in queue]
+    assert keys == sorted(keys)
+    assert all(r["risk_reasons"] for r in queue)
+
+
+def test_assess_on_an_empty_batch(risk_ctx):
+    facts = {k: [] for k in ("status", "precision", "confidence", "kind", "zip_type", "zip_active", "postal_code",
+                             "n_units", "has_base", "unit", "unit_known", "lat", "lon", "n_candidates",
+                             "corrections", "address_key", "customer", "reason", "timezone")}
+    out = assess(facts, risk_ctx)
+    assert out == {"risk_flags": [], "risk_reasons": [], "risk_level": [], "action": [], "delivery_window": []}
