@@ -26,21 +26,30 @@ def cmd_gazetteer_build(args: argparse.Namespace) -> int:
     from addressing.gazetteer.sources import read_sources_toml
 
     specs: list[store.SourceSpec] = []
-    columns = ColumnMap.parse(args.columns, args.set) if (args.columns or args.set) else None
+    columns = (ColumnMap.parse(args.columns, args.set, args.encoding)
+               if (args.columns or args.set or args.encoding) else None)
     for f in args.openaddresses or []:
-        specs.append(store.SourceSpec("openaddresses", Path(f), name=args.name if args.name and len(args.openaddresses) == 1 else None,
-                                      columns=columns))
+        specs.append(store.SourceSpec("openaddresses", Path(f), columns=columns))
     for f in args.tiger or []:
         specs.append(store.SourceSpec("tiger", Path(f)))
     for f in args.geonames or []:
         specs.append(store.SourceSpec("geonames", Path(f)))
+    if args.name:
+        if len(specs) != 1:
+            raise AddressingError("--name names one source: give exactly one --openaddresses/--tiger/--geonames file")
+        specs[0].name = args.name
     for f in args.sources or []:
         specs += read_sources_toml(Path(f))
-    result = store.build(Path(args.db), specs, with_zipcodes=not args.no_zipcodes, progress=_say)
-    _say(f"gazetteer {result.path} version {result.version}: loaded {len(result.loaded)}, "
-         f"unchanged {len(result.unchanged)} ({result.seconds:.1f} s)")
+
+    def report(msg: str) -> None:  # what was loaded is the command's output; stderr is for errors
+        print(msg, flush=True)
+
+    result = store.build(Path(args.db), specs, with_zipcodes=not args.no_zipcodes, progress=report,
+                         allow_older=args.allow_older)
+    report(f"gazetteer {result.path} version {result.version}: loaded {len(result.loaded)}, "
+           f"unchanged {len(result.unchanged)} ({result.seconds:.1f} s)")
     for table, n in result.rows.items():
-        _say(f"  {table:<15} {n:>10,}")
+        report(f"  {table:<15} {n:>10,}")
     return 0
 
 
@@ -51,15 +60,19 @@ def cmd_gazetteer_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, default=str))
         return 0
-    print(f"{data['path']}  version {data['version']}  built {data['built_at']}  "
+    print(f"{data['path']}  version {data['version']}  schema {data['schema']}  built {data['built_at']}  "
           f"{data['file_bytes'] / 1e6:.1f} MB")
     print("tables:")
     for t, n in data["tables"].items():
         print(f"  {t:<15} {n:>10,}")
     print("sources:")
     for s in data["sources"]:
-        print(f"  {s['source_name']:<40} {s['kind']:<14} {s['rows']:>10,} rows  vintage {s['vintage'] or '-':<5} "
-              f"sha256 {s['checksum'][:12]}  {s['path']}")
+        tables = ", ".join(f"{t} {n:,}" for t, n in s["table_rows"].items()) or f"{s['rows']:,} rows"
+        skipped = f"; skipped {sum(s['skipped'].values()):,}" if s["skipped"] else ""
+        size = f"{s['bytes'] / 1e6:.1f} MB" if s.get("bytes") is not None else "-"
+        print(f"  {s['source_name']:<36} {s['kind']:<13} {tables}{skipped}")
+        print(f"  {'':<36} vintage {s['vintage'] or '-'}  sha256 {s['checksum'][:16]}  {size}  "
+              f"loaded {s['loaded_at'][:19]}  {s['path']}")
     return 0
 
 
@@ -69,7 +82,9 @@ def cmd_gazetteer_download(args: argparse.Namespace) -> int:
     if args.what == "tiger":
         if not (args.state and args.county):
             raise AddressingError("tiger needs --state (e.g. MT) and --county (e.g. 059)")
-        path = download.download_tiger(args.state, args.county, Path(args.dest), year=args.year, progress=True)
+        path = download.download_tiger(args.state, args.county, Path(args.dest), year=args.year,
+                                       base_url=args.base_url or download.CENSUS_TIGER, sha256=args.sha256,
+                                       progress=True)
     else:
         if not args.url:
             raise AddressingError("openaddresses needs --url")
@@ -176,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sources", action="append", metavar="TOML", help="a sources file listing files and mappings")
     b.add_argument("--columns", help="OA column mapping, e.g. number=ADDR_NUM,street=ST_NAME+ST_TYPE")
     b.add_argument("--set", help="constants for missing OA fields, e.g. city=SAN FRANCISCO,region=CA")
-    b.add_argument("--name", help="source name (with one --openaddresses file)")
+    b.add_argument("--name", help="source name (with one source file)")
+    b.add_argument("--encoding", help="text encoding of the OA files, e.g. cp1252 (default UTF-8)")
+    b.add_argument("--allow-older", action="store_true", help="replace a source with an older vintage of it")
     b.add_argument("--no-zipcodes", action="store_true", help="do not load the US ZIP table")
     b.set_defaults(fn=cmd_gazetteer_build)
     i = gzs.add_parser("info", help="counts per table and source, version, file size")
@@ -185,11 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=cmd_gazetteer_info)
     d = gzs.add_parser("download", help="download TIGER ADDRFEAT or an OpenAddresses file (resumable)")
     d.add_argument("what", choices=["tiger", "openaddresses"])
-    d.add_argument("--state")
-    d.add_argument("--county")
+    d.add_argument("--state", help="tiger: USPS code or FIPS (MT or 30)")
+    d.add_argument("--county", help="tiger: 3-digit county FIPS (059)")
     d.add_argument("--year", type=int, default=2023)
-    d.add_argument("--url")
-    d.add_argument("--sha256")
+    d.add_argument("--base-url", help="tiger: a mirror of https://www2.census.gov/geo/tiger")
+    d.add_argument("--url", help="openaddresses: the file's URL")
+    d.add_argument("--sha256", help="expected SHA-256; the download is refused when it differs")
     d.add_argument("--dest", default="downloads")
     d.set_defaults(fn=cmd_gazetteer_download)
 
