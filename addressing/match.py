@@ -1,45 +1,68 @@
 """Match parsed addresses against the gazetteer and geocode them, a whole batch at a time.
 
-1. Block candidate streets in DuckDB: exact name key within the state; for queries with no
-   exact hit in their ZIP or city, every street in the ZIP, the city, or with the same
-   sound key (so a misspelt street, a wrong ZIP or a missing city still finds candidates).
-2. Score street names with ``rapidfuzz.process.cpdist`` over all candidate pairs at once,
-   and the other components (type, directionals, ZIP, city, house number evidence) with
-   numpy over the same arrays.
-3. Gather house-number evidence in SQL: the address point, the TIGER range that holds the
-   number on the right parity, or the nearest numbered points either side.
-4. Decide matched / ambiguous / unmatched, geocode down the precision ladder, and record a
-   correction code for every component that was changed or inferred.
+1. Spell each query's street a few ways (``street_variants``): as parsed; with a street
+   type that belongs to the name (``LAKE SHR`` -> ``LAKE SHORE``); cut before words that
+   cannot be street (``HAYES ST ON ARRIVAL`` -> ``HAYES ST``).
+2. Block candidate streets in DuckDB, in two rounds. Round one: the exact name key within
+   the state, nearest ZIP/city first, a few per query. Round two, only for queries that
+   round one did not settle: every street in the query's ZIP or city, with its sound key,
+   or sharing name trigrams in its state (so a misspelt street, a wrong ZIP or a missing
+   city still finds candidates). No query is compared with every street.
+3. Score street names with ``rapidfuzz.process.cpdist`` over all candidate pairs at once,
+   and the other components (type, directionals, ZIP, city, house number, unit) with numpy
+   over the same arrays. ``WEIGHTS`` were tuned with ``benchmarks/match_accuracy.py``.
+4. Gather house-number evidence in SQL: the address point (and the unit's point), the TIGER
+   range that holds the number on the right parity, or the nearest numbered points either
+   side; ``addressing.geocode`` does the maths. A number outside every known range gets
+   ``street`` precision and ``house_number_out_of_range``, never a made-up point.
+5. Decide matched / ambiguous / unmatched, record a correction code for every component
+   changed or inferred, and turn the raw score into a calibrated confidence (``calibrate``:
+   a monotone map fitted on held-out data, stored in ``addressing/data/calibration.json``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from rapidfuzz import fuzz, process
 
 from addressing import geocode
 from addressing.gazetteer import Gazetteer, PostalInfo, query_arrow
 from addressing.gazetteer.keys import name_key, sound_key
-from addressing.parse.standardize import house_number_int
+from addressing.parse import usps
+from addressing.parse.standardize import house_number_int, split_street
 from addressing.schema import Kind, MatchStatus, ParsedAddress, Precision
 
-WEIGHTS = {"name": 0.40, "number": 0.22, "postal": 0.12, "city": 0.08, "type": 0.08, "dirs": 0.10}
-FUZZY_NAME_MIN = 72.0
-MATCH_MIN = 0.72
-AMBIGUOUS_MARGIN = 0.035
-SAME_PLACE_M = 60.0
+#: component weights of the match score (they sum to 1); tuned on held-out SF + Oakland queries
+WEIGHTS = {"name": 0.36, "number": 0.20, "unit": 0.08, "postal": 0.10, "city": 0.06, "type": 0.08,
+           "dirs": 0.12}
+FUZZY_NAME_MIN = 72.0       # name-key similarity (0..100) a fuzzy-blocked street needs
+MATCH_MIN = 0.72            # best score below this: unmatched
+SETTLED = 0.93              # round-one best score at or above this: no fuzzy round
+AMBIGUOUS_MARGIN = 0.035    # best and a rival elsewhere closer than this: ambiguous
+SAME_PLACE_M = 60.0         # candidates closer than this are the same place, not rivals
 MAX_CANDIDATES = 5
+EXACT_PER_QUERY = 10        # round one keeps this many same-name streets per query spelling
+TRIGRAM_PER_QUERY = 20      # round two keeps this many trigram neighbours per query spelling
+VARIANT_PENALTY = 0.04      # a street read by cutting words off the parsed name
+#: confidence ceilings where the delivery point is not fully identified
+UNIT_UNKNOWN_CAP = 0.6
+MISSING_UNIT_CAP = 0.6
+AMBIGUOUS_CAP = 0.45
 
 STREET_KINDS = {Kind.STREET.value, Kind.INTERSECTION.value}
 BOX_KINDS = {Kind.PO_BOX.value, Kind.MILITARY.value, Kind.RURAL_ROUTE.value, Kind.HIGHWAY_CONTRACT.value,
              Kind.GENERAL_DELIVERY.value}
+_UNIT_WORDS = frozenset(usps.UNIT_DESIGNATORS) - {"NO", "NUMBER", "NUM", "KEY", "STOP", "SIDE", "PIER", "SLIP",
+                                                   "LOT", "FRONT", "REAR", "UPPER", "LOWER"}
 
 
 @dataclass(slots=True)
@@ -73,45 +96,113 @@ class MatchResult:
     unit_known: bool | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way to read a query's street; ``code`` names the reading when it is not the parse."""
+
+    predir: str | None
+    name: str
+    type: str | None
+    postdir: str | None
+    penalty: float = 0.0
+    code: str | None = None
+    unit: str | None = None        # a unit read from the words cut off (checked before use)
+    unit_type: str | None = None
+
+
 # --------------------------------------------------------------------------- SQL builders
+
+#: the name row that matched (``s``: a street's own name or one of its alternate names) is
+#: scored; the street's own name (``m``) is what the result says
+_STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir, s.name_key, "
+                "s.lat, s.lon, s.n_points, s.n_segments, "
+                "m.predir AS out_predir, m.name AS out_name, m.type AS out_type, m.postdir AS out_postdir")
+_MAIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
 
 
 def exact_candidates_sql() -> str:
-    """Streets with the query's exact name key in its state (or anywhere when no state)."""
-    return """
-        SELECT q.qid, s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir,
-               s.name_key, s.lat, s.lon, s.n_points, s.n_segments
+    """Streets with a query spelling's exact name key in its state (anywhere without a state):
+    the query's own ZIP and city first, then ZIPs sharing the longest prefix; ``?`` per query."""
+    return f"""
+        SELECT q.vix, {_STREET_COLS}
         FROM _q q JOIN streets s
           ON s.name_key = q.name_key AND (q.state IS NULL OR s.state = q.state)
+        {_MAIN}
+        QUALIFY row_number() OVER (
+            PARTITION BY q.vix
+            ORDER BY (s.postal_code IS NOT DISTINCT FROM q.postal_code OR s.city IS NOT DISTINCT FROM q.city) DESC,
+                     CASE WHEN left(s.postal_code, 4) = left(q.postal_code, 4) THEN 4
+                          WHEN left(s.postal_code, 3) = left(q.postal_code, 3) THEN 3 ELSE 0 END DESC,
+                     s.n_points + s.n_segments DESC, s.street_id) <= ?
     """
 
 
 def fuzzy_candidates_sql() -> str:
-    """Streets sharing the query's ZIP, city or sound key (queries without exact hits)."""
-    cols = ("q.qid, s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir, "
-            "s.name_key, s.lat, s.lon, s.n_points, s.n_segments")
+    """Round two: streets in the spelling's ZIP or city, or with its sound key in its state."""
     return f"""
-        SELECT {cols} FROM _r q JOIN streets s ON s.postal_code = q.postal_code AND s.country = 'US'
+        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.postal_code = q.postal_code AND s.country = 'US'
+        {_MAIN}
         UNION
-        SELECT {cols} FROM _r q JOIN streets s ON s.city = q.city AND s.state = q.state
+        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.city = q.city AND s.state = q.state {_MAIN}
         UNION
-        SELECT {cols} FROM _r q JOIN streets s ON s.sound_key = q.sound_key AND s.state = q.state
+        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s
+          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state) {_MAIN}
+    """
+
+
+def trigram_candidates_sql() -> str:
+    """Round two: the streets of the state sharing the most name-key trigrams with the
+    spelling (a typo that changes consonants defeats the sound key, not most trigrams);
+    ``?`` = how many per spelling."""
+    grams = ("list_distinct(list_transform(range(1, length(name_key) + 1), "
+             "lambda i: substr('^' || name_key || '$', i, 3)))")
+    return f"""
+        WITH qg AS (
+            SELECT vix, state, unnest({grams}) AS g FROM _r WHERE length(name_key) >= 3
+        ), sg AS (
+            SELECT street_id, state, unnest({grams}) AS g FROM streets
+            WHERE state IN (SELECT DISTINCT state FROM _r WHERE state IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM _r WHERE state IS NULL)
+        ), shared AS (
+            SELECT qg.vix, sg.street_id, count(*) AS n
+            FROM qg JOIN sg ON sg.g = qg.g AND (qg.state IS NULL OR sg.state = qg.state)
+            GROUP BY qg.vix, sg.street_id HAVING count(*) >= 2
+            QUALIFY row_number() OVER (PARTITION BY qg.vix ORDER BY count(*) DESC, sg.street_id) <= ?
+        )
+        SELECT shared.vix, {_STREET_COLS} FROM shared JOIN streets s USING (street_id) {_MAIN}
     """
 
 
 def point_evidence_sql() -> str:
+    """The address with the query's number on the candidate street, or, when the number is
+    hyphenated, fractional or lettered (``1016-18``, ``12 1/2``, ``32B``), the one of its
+    integer part. ``base_lat``/``base_lon``: where the points without a unit are."""
     return """
-        SELECT c.cid, a.n_units, a.has_base, a.units, a.lat, a.lon
-        FROM _c c JOIN addresses a ON a.street_id = c.street_id AND a.number = c.number
+        SELECT c.cid, a.number = c.number AS exact, a.n_units, a.has_base, a.units, a.lat, a.lon
+        FROM _c c JOIN addresses a
+          ON a.street_id = c.street_id
+         AND (a.number = c.number OR (a.number = CAST(c.number_int AS VARCHAR) AND c.number <> a.number))
+    """
+
+
+def base_point_sql() -> str:
+    return """
+        SELECT c.cid, avg(p.lat) AS lat, avg(p.lon) AS lon
+        FROM _c c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.number AND p.unit IS NULL
+        GROUP BY c.cid
     """
 
 
 def unit_point_sql() -> str:
+    """The point of the query's unit (at its number, or at the integer part of the number),
+    units compared without punctuation or leading zeros."""
     return """
-        SELECT c.cid, avg(p.lat) AS lat, avg(p.lon) AS lon, any_value(p.unit) AS unit
+        SELECT c.cid, p.number = c.number AS exact, avg(p.lat) AS lat, avg(p.lon) AS lon,
+               any_value(p.unit) AS unit
         FROM _c c JOIN address_points p
-          ON p.street_id = c.street_id AND p.number = c.number AND p.unit = c.unit
-        GROUP BY c.cid
+          ON p.street_id = c.street_id AND (p.number = c.number OR p.number = CAST(c.number_int AS VARCHAR))
+         AND ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') = c.unit_norm
+        GROUP BY ALL
     """
 
 
@@ -173,17 +264,32 @@ def run(gaz: Gazetteer, sql: str, tables: dict[str, pa.Table] | None = None, par
 
 # --------------------------------------------------------------------------- calibration
 
+#: used when addressing/data/calibration.json is absent: deliberately timid
+DEFAULT_CALIBRATION = ([0.0, MATCH_MIN, 0.9, 1.0], [0.0, 0.3, 0.6, 0.9])
+
 
 @cache
 def calibration() -> tuple[np.ndarray, np.ndarray]:
-    """Piecewise-linear map from raw match score to calibrated confidence (fitted on data by
-    ``benchmarks/match_accuracy.py --fit``)."""
+    """Piecewise-linear, non-decreasing map from ``raw_score`` to calibrated confidence,
+    fitted on held-out data by ``benchmarks/match_accuracy.py --fit``."""
     try:
         text = resources.files("addressing").joinpath("data/calibration.json").read_text()
-        data = json.loads(text)
-        return np.asarray(data["raw"], float), np.asarray(data["confidence"], float)
-    except FileNotFoundError:
-        return np.array([0.0, MATCH_MIN, 1.0]), np.array([0.0, 0.5, 0.97])
+    except (FileNotFoundError, OSError):
+        xs, ys = DEFAULT_CALIBRATION
+        return np.asarray(xs, float), np.asarray(ys, float)
+    data = json.loads(text)
+    return np.asarray(data["raw"], float), np.asarray(data["confidence"], float)
+
+
+def raw_score(score: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """What the calibration maps: the match score, discounted when a rival elsewhere is close.
+
+    >>> raw_score(np.array([0.95, 0.95]), np.array([1.0, 0.0])).round(3).tolist()
+    [0.95, 0.57]
+    """
+    score = np.asarray(score, float)
+    margin = np.asarray(margin, float)
+    return score * np.minimum(1.0, 0.6 + 4.0 * np.clip(margin, 0, None))
 
 
 def calibrate(raw: np.ndarray) -> np.ndarray:
@@ -203,37 +309,166 @@ def coverage(gaz: Gazetteer) -> tuple[frozenset, frozenset]:
     return _coverage(str(gaz.path), gaz.version, gaz)
 
 
-# --------------------------------------------------------------------------- scoring helpers
+# --------------------------------------------------------------------------- query spellings
 
 
-def _eq_score(q: list, c: list, missing: float, differ: float) -> np.ndarray:
-    out = np.empty(len(q))
-    for i, (a, b) in enumerate(zip(q, c)):
-        if a == b:
-            out[i] = 1.0
-        elif not a:
-            out[i] = missing
-        elif not b:
-            out[i] = differ + (1 - differ) / 2
+@cache
+def _type_words() -> dict[str, tuple[str, ...]]:
+    """Pub 28 type -> the words customers write for it (SHR -> SHORE, SHOAR, SHR)."""
+    out: dict[str, list[str]] = {}
+    for variant, standard in usps.suffixes().items():
+        if variant.isalpha() and len(variant) >= 3:
+            out.setdefault(standard, []).append(variant)
+    return {k: tuple(sorted(set(v))) for k, v in out.items()}
+
+
+def street_variants(p: ParsedAddress) -> list[Variant]:
+    """The ways to read a parsed street, the parse itself first: with its type taken as
+    part of the name, and cut before each word that is a street type or a unit designator
+    (the words cut off may hold the unit: ``OCTAVIA STREET SUITE COMML``).
+
+    >>> [v.name for v in street_variants(ParsedAddress(street_name="LAKE", street_type="SHR"))]
+    ['LAKE', 'LAKE SHOAR', 'LAKE SHORE', 'LAKE SHR']
+    >>> [(v.name, v.type, v.unit) for v in street_variants(ParsedAddress(street_name="HAYES STREET STE 5"))]
+    [('HAYES STREET STE 5', None, None), ('HAYES', 'ST', '5')]
+    >>> street_variants(ParsedAddress())
+    []
+    """
+    if not p.street_name:
+        return []
+    pre, name, typ, post = p.predirectional, p.street_name, p.street_type, p.postdirectional
+    out = [Variant(pre, name, typ, post)]
+    if typ:
+        for word in _type_words().get(typ, ()):
+            out.append(Variant(pre, f"{name} {word}", None, post, 0.0, "street_type_in_name"))
+    toks = name.split()
+    suffixes = usps.suffixes()
+    seen = {(name, typ)}
+    for i in range(1, min(len(toks), 6)):
+        t = toks[i]
+        if t not in suffixes and t not in _UNIT_WORDS:
+            continue
+        if t in suffixes:
+            v_pre, v_name, v_typ, v_post = pre, " ".join(toks[:i]), suffixes[t], post
+            rest = toks[i + 1:]
         else:
-            out[i] = differ
+            a, b, c, d = split_street(toks[:i])
+            v_pre, v_name, v_typ, v_post = pre or a, b, c or typ, post or d
+            rest = toks[i:]
+        if not v_name or (v_name, v_typ) in seen:
+            continue
+        seen.add((v_name, v_typ))
+        unit, utype = _unit_in(rest)
+        out.append(Variant(v_pre, v_name, v_typ, v_post, VARIANT_PENALTY, "extra_words_dropped", unit, utype))
     return out
 
 
-def _city_score(q_city: list, c_city: list, c_zip: list, postal: dict) -> np.ndarray:
+def _unit_in(words: list[str]) -> tuple[str | None, str | None]:
+    """``['SUITE', 'COMML']`` -> ``('COMML', 'STE')``; ``['COMMERCIAL']`` -> ``('COMMERCIAL', None)``."""
+    utype = None
+    if words and words[0] in _UNIT_WORDS:
+        utype = usps.UNIT_DESIGNATORS[words[0]]
+        words = words[1:]
+    words = [w for w in words if w != "#"]
+    if not words or len(words) > 2:
+        return None, None
+    return "".join(words), utype
+
+
+_NUMBER_UNIT = re.compile(r"^\d+(?:\s*-\s*|\s+)([A-Z0-9]{1,5})$|^\d+([A-Z])$")
+
+
+def unit_guesses(p: ParsedAddress) -> tuple[str | None, str | None, str | None]:
+    """A unit the parse put elsewhere: (unit, unit type, where). Used only when the matched
+    address has that unit.
+
+    >>> unit_guesses(ParsedAddress(house_number="414 A"))
+    ('A', None, 'unit_from_house_number')
+    >>> unit_guesses(ParsedAddress(house_number="380", city="APT C"))
+    ('C', 'APT', 'unit_from_city')
+    >>> unit_guesses(ParsedAddress(house_number="12"))
+    (None, None, None)
+    """
+    if p.unit:
+        return None, None, None
+    m = _NUMBER_UNIT.match(p.house_number or "")
+    if m:
+        return m.group(1) or m.group(2), None, "unit_from_house_number"
+    toks = (p.city or "").split()
+    if len(toks) >= 2 and toks[0] in _UNIT_WORDS:
+        unit, utype = _unit_in(toks)
+        if unit:
+            return unit, utype, "unit_from_city"
+    if p.po_box and p.house_number:
+        return p.po_box, None, "unit_from_box"
+    return None, None, None
+
+
+# --------------------------------------------------------------------------- vectorized scoring
+
+
+def _obj(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v if v else None for v in values]
+    return out
+
+
+def component_score(q: np.ndarray, c: np.ndarray, q_missing: float, c_missing: float, differ: float) -> np.ndarray:
+    """Agreement of one component over candidate pairs: 1 when equal (or both absent)."""
+    qn = np.equal(q, None)
+    cn = np.equal(c, None)
+    eq = np.asarray(q == c, bool)
+    return np.where(eq | (qn & cn), 1.0, np.where(qn, q_missing, np.where(cn, c_missing, differ)))
+
+
+def zip_score(q: list, c: list) -> np.ndarray:
+    """1 when equal; a wrong ZIP that shares its first four digits with the candidate's
+    (a slip of the last digit, or the next ZIP over) is weak evidence against it, a
+    ZIP from elsewhere is strong evidence.
+
+    >>> zip_score(["94103", "94104", "94188", None, "10001"], ["94103"] * 5).tolist()
+    [1.0, 0.75, 0.65, 0.9, 0.5]
+    """
+    a = np.asarray([z or "" for z in q], dtype="U5")
+    b = np.asarray([z or "" for z in c], dtype="U5")
+    if a.size == 0:
+        return np.array([])
+    same = np.cumprod(a.view(np.uint32).reshape(-1, 5) == b.view(np.uint32).reshape(-1, 5), axis=1).sum(axis=1)
+    qn = np.char.str_len(a) == 0
+    cn = np.char.str_len(b) == 0
+    differ = np.select([same >= 4, same == 3], [0.75, 0.65], 0.5)
+    return np.where(qn, 0.9, np.where(cn, 0.8, np.where(same == 5, 1.0, differ)))
+
+
+def city_score(q_city: list, c_city: list, c_zip: list, postal: dict) -> np.ndarray:
+    """1 when the city is the candidate's or a name USPS accepts for its ZIP."""
+    memo: dict[tuple, float] = {}
     out = np.empty(len(q_city))
-    for i, (a, b, z) in enumerate(zip(q_city, c_city, c_zip)):
-        if not a:
-            out[i] = 0.92
-        elif a == b:
-            out[i] = 1.0
-        else:
-            info = postal.get(("US", z)) if z else None
-            if info and (a == info.city or a in info.acceptable_cities):
-                out[i] = 1.0
-            else:
-                out[i] = max(0.3, fuzz.ratio(a, b or "") / 100.0) * 0.9
+    for i, key in enumerate(zip(q_city, c_city, c_zip)):
+        s = memo.get(key)
+        if s is None:
+            s = memo[key] = _city_pair(*key, postal)
+        out[i] = s
     return out
+
+
+def _city_pair(a: str | None, b: str | None, z: str | None, postal: dict) -> float:
+    if not a:
+        return 0.92
+    if a == b:
+        return 1.0
+    info = postal.get(("US", z)) if z else None
+    if info and (a == info.city or a in info.acceptable_cities):
+        return 1.0
+    return max(0.3, fuzz.ratio(a, b or "") / 100.0) * 0.9
+
+
+@lru_cache(maxsize=100_000)
+def unit_norm(unit: str | None) -> str | None:
+    """Units compared without punctuation, spaces or leading zeros: ``#04-B`` ~ ``4B``."""
+    if not unit:
+        return None
+    return re.sub(r"[^A-Z0-9]", "", unit.upper()).lstrip("0") or "0"
 
 
 # --------------------------------------------------------------------------- the stage
@@ -254,7 +489,8 @@ def match_batch(parsed: list[ParsedAddress], gaz: Gazetteer) -> list[MatchResult
         _copy_components(p, r)
         if r.country != "US":
             _match_foreign(p, r, postal, gaz)
-        elif p.kind in STREET_KINDS and p.street_name:
+        elif p.street_name and (p.kind in STREET_KINDS or (p.kind == Kind.PO_BOX.value and p.house_number)):
+            # a house number and a street with a "box" is a street address with a private mailbox
             street_q.append(i)
         elif p.kind in BOX_KINDS:
             _match_box(p, r, postal)
@@ -322,6 +558,10 @@ def _match_foreign(p: ParsedAddress, r: MatchResult, postal: dict, gaz: Gazettee
         r.reason = f"postal code {p.postal_code} not known for {r.country}; located by locality only"
 
 
+#: a box is validated by its last line only (the ZIP exists, is in the state, serves the city)
+BOX_CONFIDENCE = {"agrees": 0.9, "city_replaced": 0.75}
+
+
 def _match_box(p: ParsedAddress, r: MatchResult, postal: dict) -> None:
     """PO boxes, military, rural routes: validate the last line (ZIP, city, state)."""
     info = _postal_lookup("US", p.postal_code, postal) if p.postal_code else None
@@ -345,17 +585,16 @@ def _match_box(p: ParsedAddress, r: MatchResult, postal: dict) -> None:
         r.reason = f"ZIP {info.postal_code} is in {info.state}, not {p.state}"
         return
     r.state = info.state
-    score = 0.9
+    how = "agrees"
     if not p.city:
         r.city = info.city
         r.corrections.append("city_inferred")
     elif p.city != info.city and p.city not in info.acceptable_cities and p.city not in ("APO", "FPO", "DPO"):
         r.city = info.city
         r.corrections.append("city_replaced")
-        score = 0.8
+        how = "city_replaced"
     r.status = MatchStatus.MATCHED.value
-    r.score = score
-    r.confidence = float(calibrate(np.array([score]))[0])
+    r.score = r.confidence = BOX_CONFIDENCE[how]
     if not _set_point(r, info.lat, info.lon, Precision.POSTAL_CODE.value):
         r.precision = Precision.NONE.value
 
@@ -382,199 +621,331 @@ def _localities(results: list[MatchResult], gaz: Gazetteer) -> None:
             _set_point(r, d["lat"], d["lon"], Precision.LOCALITY.value)
 
 
-def _match_streets(parsed: list[ParsedAddress], results: list[MatchResult], gaz: Gazetteer, postal: dict) -> None:
-    n = len(parsed)
-    nkeys = [name_key(p.street_name) for p in parsed]
-    q = pa.table({
-        "qid": pa.array(range(n), pa.int64()),
-        "state": [p.state for p in parsed],
-        "postal_code": [p.postal_code for p in parsed],
-        "city": [p.city for p in parsed],
-        "name_key": nkeys,
-        "sound_key": [sound_key(p.street_name) for p in parsed],
-    })
-    exact = run(gaz, exact_candidates_sql(), {"_q": q})
-    has_local = np.zeros(n, bool)
-    ex = exact.to_pydict()
-    for qid, z, c in zip(ex["qid"], ex["postal_code"], ex["city"]):
-        p = parsed[qid]
-        if (p.postal_code and z == p.postal_code) or (p.city and c == p.city) or (not p.postal_code and not p.city):
-            has_local[qid] = True
-    residue = np.flatnonzero(~has_local)
-    cands = [exact]
-    if residue.size:
-        fz = run(gaz, fuzzy_candidates_sql(), {"_r": q.take(pa.array(residue))})
-        if fz.num_rows:
-            cands.append(fz)
-    cand = pa.concat_tables(cands).to_pydict()
-    m = len(cand["qid"])
-    if m == 0:
-        for p, r in zip(parsed, results):
-            _street_unmatched(p, r, postal, gaz)
-        return
-    qids = np.asarray(cand["qid"], dtype=np.int64)
-    q_keys = [nkeys[i] for i in qids]
-    name_sim = process.cpdist(q_keys, cand["name_key"], scorer=fuzz.ratio, workers=1) / 100.0
-    keep = (name_sim * 100 >= FUZZY_NAME_MIN) | (np.asarray(cand["name_key"], dtype=object) == np.asarray(q_keys, dtype=object))
-    # dedupe (exact and fuzzy blocks overlap)
-    seen: set[tuple[int, int]] = set()
-    idx = []
-    for j in np.flatnonzero(keep):
-        k = (int(qids[j]), int(cand["street_id"][j]))
-        if k not in seen:
-            seen.add(k)
-            idx.append(j)
-    idx = np.asarray(idx, dtype=np.int64)
-    if idx.size == 0:
-        for p, r in zip(parsed, results):
-            _street_unmatched(p, r, postal, gaz)
-        return
-    C = {k: [v[j] for j in idx] for k, v in cand.items()}
-    C["name_sim"] = name_sim[idx]
-    cq = [parsed[i] for i in C["qid"]]
-    # house-number evidence, in SQL over all candidate pairs
-    cn = len(idx)
-    ctab = pa.table({
-        "cid": pa.array(range(cn), pa.int64()),
-        "street_id": pa.array(C["street_id"], pa.int64()),
-        "number": [p.house_number for p in cq],
-        "number_int": pa.array([house_number_int(p.house_number) for p in cq], pa.int64()),
-        "unit": [p.unit for p in cq],
-    })
-    pts = run(gaz, point_evidence_sql(), {"_c": ctab}).to_pydict()
-    upts = run(gaz, unit_point_sql(), {"_c": ctab.filter(pa.compute.is_valid(ctab["unit"]))}).to_pydict()
-    rng = run(gaz, range_evidence_sql(), {"_c": ctab.filter(pa.compute.is_valid(ctab["number_int"]))}).to_pydict()
-    nbr = run(gaz, neighbour_evidence_sql(), {"_c": ctab.filter(pa.compute.is_valid(ctab["number_int"]))}).to_pydict()
+# --------------------------------------------------------------------------- street matching
 
+
+@dataclass
+class _Queries:
+    """The street queries of a batch, each spelled one or more ways (one row per spelling)."""
+
+    parsed: list[ParsedAddress]
+    variants: list[Variant]
+    qid: np.ndarray          # spelling -> query
+    keys: list[str]          # spelling -> name key
+    table: pa.Table          # what the blocking SQL sees
+
+    @classmethod
+    def of(cls, parsed: list[ParsedAddress]) -> _Queries:
+        variants: list[Variant] = []
+        qid: list[int] = []
+        for i, p in enumerate(parsed):
+            for v in street_variants(p):
+                variants.append(v)
+                qid.append(i)
+        q = np.asarray(qid, np.int64)
+        keys = [name_key(v.name) for v in variants]
+        table = pa.table({
+            "vix": pa.array(np.arange(len(variants)), pa.int64()),
+            "state": [parsed[i].state for i in qid],
+            "postal_code": [parsed[i].postal_code for i in qid],
+            "city": [parsed[i].city for i in qid],
+            "name_key": keys,
+            "sound_key": [sound_key(v.name) for v in variants],
+        })
+        return cls(parsed, variants, q, keys, table)
+
+
+def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
+    """Candidate (spelling, street) rows: round one for all spellings when ``vix`` is None,
+    else round two for those spellings."""
+    if vix is None:
+        return run(gaz, exact_candidates_sql(), {"_q": qs.table}, [EXACT_PER_QUERY])
+    sub = qs.table.take(pa.array(vix))
+    parts = [run(gaz, fuzzy_candidates_sql(), {"_r": sub}),
+             run(gaz, trigram_candidates_sql(), {"_r": sub}, [TRIGRAM_PER_QUERY])]
+    return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1])
+
+
+@dataclass
+class _Scored:
+    """Candidate pairs with their evidence and score; arrays are aligned by row."""
+
+    C: dict
+    score: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    precision: np.ndarray
+    flags: dict
+
+
+def _match_streets(parsed: list[ParsedAddress], results: list[MatchResult], gaz: Gazetteer, postal: dict) -> None:
+    qs = _Queries.of(parsed)
+    if not qs.variants:
+        for p, r in zip(parsed, results):
+            _street_unmatched(p, r, postal, gaz)
+        return
+    first = _evaluate(_blocked(gaz, qs, None), qs, gaz, postal)
+    best = np.zeros(len(parsed))
+    if first is not None:
+        np.maximum.at(best, first.C["qid"], first.score)
+    unsettled = np.flatnonzero(best < SETTLED)
+    scored = first
+    if unsettled.size:
+        vix = np.flatnonzero(np.isin(qs.qid, unsettled))
+        second = _evaluate(_blocked(gaz, qs, vix), qs, gaz, postal)
+        scored = _concat(first, second)
+    if scored is None:
+        for p, r in zip(parsed, results):
+            _street_unmatched(p, r, postal, gaz)
+        return
+    _decide(qs, scored, results, gaz, postal)
+
+
+def _concat(a: _Scored | None, b: _Scored | None) -> _Scored | None:
+    if a is None or b is None:
+        return a or b
+    C = {k: list(a.C[k]) + list(b.C[k]) if isinstance(a.C[k], list) else np.concatenate([a.C[k], b.C[k]])
+         for k in a.C}
+    return _Scored(C, np.concatenate([a.score, b.score]), np.concatenate([a.lat, b.lat]),
+                   np.concatenate([a.lon, b.lon]), np.concatenate([a.precision, b.precision]),
+                   {k: np.concatenate([a.flags[k], b.flags[k]]) for k in a.flags})
+
+
+def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) -> _Scored | None:
+    """Score every candidate pair: names with rapidfuzz, the rest with numpy, house numbers
+    and units with evidence gathered in SQL."""
+    if cand_table.num_rows == 0:
+        return None
+    cand = cand_table.to_pydict()
+    vix = np.asarray(cand["vix"], np.int64)
+    q_keys = [qs.keys[v] for v in vix]
+    name_sim = process.cpdist(q_keys, cand["name_key"], scorer=fuzz.ratio, workers=1) / 100.0
+    keep = np.flatnonzero(name_sim * 100 >= FUZZY_NAME_MIN)
+    # one row per (spelling, street), its best-matching name: the blocks and the names overlap
+    key = vix[keep] * (1 << 32) + np.asarray(cand["street_id"], np.int64)[keep]
+    order = np.lexsort((-name_sim[keep], key))
+    _, first = np.unique(key[order], return_index=True)
+    idx = np.sort(keep[order[first]])
+    if idx.size == 0:
+        return None
+    C = {k: [v[j] for j in idx] for k, v in cand.items()}
+    C["vix"] = vix[idx]
+    C["qid"] = qs.qid[C["vix"]]
+    C["name_sim"] = name_sim[idx]
+    cq = [qs.parsed[i] for i in C["qid"]]
+    cv = [qs.variants[v] for v in C["vix"]]
+    ev = _evidence(C, cq, cv, gaz)
+
+    exact, based = ev["exact"], ev["base"]
+    number_s = np.where(exact, 1.0,
+               np.where(based, 0.9,
+               np.where(ev["has_range"] & ev["parity_ok"], 0.97,
+               np.where(ev["has_nbr"], 0.9,
+               np.where(ev["has_range"], 0.8,
+               np.where(ev["has_number"], 0.5, 0.55))))))
+    asked = ev["unit_asked"]
+    has_point = exact | based
+    known = ev["unit_known"]
+    unit_s = np.where(~has_point, np.where(asked, 0.85, 0.95),
+             np.where(asked, np.where(known == 1, 1.0, np.where(known == 0, 0.5, 0.85)),
+             np.where(ev["n_units"] == 0, 1.0, np.where(ev["has_base"], 0.95, 0.75))))
+    type_s = component_score(_obj([v.type for v in cv]), _obj(C["type"]), 0.9, 0.75, 0.55)
+    pre_s = component_score(_obj([v.predir for v in cv]), _obj(C["predir"]), 0.6, 0.5, 0.1)
+    post_s = component_score(_obj([v.postdir for v in cv]), _obj(C["postdir"]), 0.6, 0.5, 0.1)
+    zip_s = zip_score([p.postal_code for p in cq], C["postal_code"])
+    city_s = city_score([p.city for p in cq], C["city"], C["postal_code"], postal)
+    name_s = C["name_sim"] - np.asarray([v.penalty for v in cv])
+    w = WEIGHTS
+    score = (w["name"] * name_s + w["number"] * number_s + w["unit"] * unit_s + w["postal"] * zip_s
+             + w["city"] * city_s + w["type"] * type_s + w["dirs"] * (pre_s + post_s) / 2)
+    street_lat = np.asarray(C["lat"], float)
+    street_lon = np.asarray(C["lon"], float)
+    lat = np.where(has_point, ev["pt_lat"], np.where(ev["has_range"], ev["rng_lat"],
+                   np.where(ev["has_nbr"], ev["nb_lat"], street_lat)))
+    lon = np.where(has_point, ev["pt_lon"], np.where(ev["has_range"], ev["rng_lon"],
+                   np.where(ev["has_nbr"], ev["nb_lon"], street_lon)))
+    precision = np.where(exact, Precision.ADDRESS_POINT.value,
+                np.where(based | ev["has_range"] | ev["has_nbr"], Precision.INTERPOLATED.value,
+                         Precision.STREET.value))
+    flags = {k: ev[k] for k in ("exact", "base", "has_range", "parity_ok", "has_nbr", "has_number", "n_units",
+                                "has_base", "unit_known", "unit_found", "units", "guess", "number_int")}
+    return _Scored(C, score, lat, lon, precision, flags)
+
+
+def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazetteer) -> dict:
+    """House-number and unit evidence for each candidate pair, as aligned arrays.
+
+    A unit the parse put elsewhere (``unit_guesses``, or words cut off the street name) is
+    tried too, and kept only where the address has it."""
+    cn = len(C["qid"])
+    numbers = [p.house_number for p in cq]
+    number_int = np.asarray([house_number_int(n) if n else -1 for n in numbers], np.int64)
+    guess = np.empty(cn, dtype=object)     # (unit, unit type, correction) when the unit is a guess
+    qunit = []
+    for c, (p, v) in enumerate(zip(cq, cv)):
+        if p.unit:
+            qunit.append(unit_norm(p.unit))
+            continue
+        g = unit_guesses(p)
+        if not g[0] and v.unit:
+            g = (v.unit, v.unit_type, "unit_from_street_name")
+        guess[c] = g if g[0] else None
+        qunit.append(unit_norm(g[0]))
+    ctab = pa.table({
+        "cid": pa.array(np.arange(cn), pa.int64()),
+        "street_id": pa.array(C["street_id"], pa.int64()),
+        "number": numbers,
+        "number_int": pa.array(np.where(number_int >= 0, number_int, 0), pa.int64(), mask=number_int < 0),
+        "unit_norm": qunit,
+    })
+    numbered = ctab.filter(pc.is_valid(ctab["number_int"]))
+    pts = run(gaz, point_evidence_sql(), {"_c": numbered}).to_pydict()
+    base = run(gaz, base_point_sql(), {"_c": numbered}).to_pydict()
+    upts = run(gaz, unit_point_sql(), {"_c": numbered.filter(pc.is_valid(numbered["unit_norm"]))}).to_pydict()
+    rng = run(gaz, range_evidence_sql(), {"_c": numbered}).to_pydict()
+    nbr = run(gaz, neighbour_evidence_sql(), {"_c": numbered}).to_pydict()
+
+    exact = np.zeros(cn, bool)
+    based = np.zeros(cn, bool)
     pt_lat = np.full(cn, np.nan)
     pt_lon = np.full(cn, np.nan)
     n_units = np.zeros(cn, np.int64)
     has_base = np.ones(cn, bool)
-    units: list[list] = [[] for _ in range(cn)]
-    for cid, nu, hb, us, la, lo in zip(pts["cid"], pts["n_units"], pts["has_base"], pts["units"], pts["lat"], pts["lon"]):
-        pt_lat[cid], pt_lon[cid], n_units[cid], has_base[cid], units[cid] = la, lo, nu, bool(hb), us or []
-    unit_lat = np.full(cn, np.nan)
-    unit_lon = np.full(cn, np.nan)
-    for cid, la, lo in zip(upts["cid"], upts["lat"], upts["lon"]):
-        unit_lat[cid], unit_lon[cid] = la, lo
+    unit_lists = np.empty(cn, dtype=object)
+    # exact rows last so they overwrite a base row of the same candidate
+    for j in sorted(range(len(pts["cid"])), key=lambda j: bool(pts["exact"][j])):
+        c = pts["cid"][j]
+        exact[c], based[c] = bool(pts["exact"][j]), not pts["exact"][j]
+        pt_lat[c], pt_lon[c] = pts["lat"][j], pts["lon"][j]
+        n_units[c], has_base[c], unit_lists[c] = pts["n_units"][j], bool(pts["has_base"][j]), pts["units"][j] or []
+    based &= ~exact
+    unit_found = np.zeros(cn, bool)
+    # exact-number rows last, as above
+    for j in sorted(range(len(upts["cid"])), key=lambda j: bool(upts["exact"][j])):
+        c = upts["cid"][j]
+        if exact[c] or (based[c] and guess[c] is not None and guess[c][2] == "unit_from_house_number"):
+            unit_found[c] = True
+            pt_lat[c], pt_lon[c] = upts["lat"][j], upts["lon"][j]
+    # "414 A" where 414 has a unit A: the address is 414, unit A
+    promoted = based & unit_found
+    exact |= promoted
+    based &= ~promoted
+    # no unit asked: the building's own point, where the source has one apart from its units
+    no_unit = np.asarray([u is None for u in qunit]) | ((guess != None) & ~unit_found)  # noqa: E711
+    for c, la, lo in zip(base["cid"], base["lat"], base["lon"]):
+        if exact[c] and no_unit[c]:
+            pt_lat[c], pt_lon[c] = la, lo
+    is_guess = guess != None  # noqa: E711
+    asked = ~no_unit
+    unit_known = np.where(~exact | (n_units == 0) | ~asked, -1, np.where(unit_found, 1, 0)).astype(np.int8)
+    ev: dict = {"has_number": number_int >= 0, "number_int": number_int, "exact": exact, "base": based,
+                "pt_lat": pt_lat, "pt_lon": pt_lon, "n_units": n_units, "has_base": has_base, "units": unit_lists,
+                "unit_known": unit_known, "unit_found": unit_found, "unit_asked": asked,
+                "guess": np.where(is_guess & unit_found, guess, None)}
+
     # best range per candidate: parity first, then the narrowest range
-    best_rng: dict[int, int] = {}
-    for j, cid in enumerate(rng["cid"]):
+    best_rng: dict[int, tuple] = {}
+    for j, c in enumerate(rng["cid"]):
         width = abs((rng["b"][j] or 0) - (rng["a"][j] or 0))
-        key = (not rng["parity_ok"][j], width)
-        if cid not in best_rng or key < best_rng[cid][0]:
-            best_rng[cid] = (key, j)
+        k = (not rng["parity_ok"][j], width)
+        if c not in best_rng or k < best_rng[c][0]:
+            best_rng[c] = (k, j)
     rng_lat = np.full(cn, np.nan)
     rng_lon = np.full(cn, np.nan)
-    rng_parity = np.zeros(cn, bool)
+    parity_ok = np.zeros(cn, bool)
     if best_rng:
         cids = np.fromiter(best_rng.keys(), np.int64)
         js = [best_rng[c][1] for c in cids]
         lines = shapely.from_wkb([rng["geom"][j] for j in js])
         sides = [rng["side"][j] if rng["sided"][j] else None for j in js]
-        nums = [ctab["number_int"][int(c)].as_py() for c in cids]
-        lon, lat = geocode.interpolate_on_segments(lines, nums, [rng["a"][j] for j in js], [rng["b"][j] for j in js], sides)
+        lon, lat = geocode.interpolate_on_segments(lines, number_int[cids], [rng["a"][j] for j in js],
+                                                   [rng["b"][j] for j in js], sides)
         rng_lon[cids], rng_lat[cids] = lon, lat
-        rng_parity[cids] = [bool(rng["parity_ok"][j]) for j in js]
+        parity_ok[cids] = [bool(rng["parity_ok"][j]) for j in js]
     nb_lat = np.full(cn, np.nan)
     nb_lon = np.full(cn, np.nan)
     if nbr["cid"]:
-        ok = [j for j in range(len(nbr["cid"])) if nbr["lo_n"][j] is not None and nbr["hi_n"][j] is not None
-              and nbr["hi_n"][j] - nbr["lo_n"][j] <= 200]
-        if ok:
-            cids = np.asarray([nbr["cid"][j] for j in ok])
-            num = np.asarray([ctab["number_int"][int(c)].as_py() for c in cids], float)
-            lon, lat = geocode.interpolate_between_points(
-                num, *(np.asarray([nbr[k][j] for j in ok], float) for k in ("lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon", "hi_lat")))
-            nb_lon[cids], nb_lat[cids] = lon, lat
+        cols = {k: np.asarray([np.nan if v is None else v for v in nbr[k]], float)
+                for k in ("lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon", "hi_lat")}
+        cids = np.asarray(nbr["cid"], np.int64)
+        ok = ~np.isnan(cols["lo_n"]) & ~np.isnan(cols["hi_n"]) & (cols["hi_n"] - cols["lo_n"] <= 200)
+        if ok.any():
+            lon, lat = geocode.interpolate_between_points(number_int[cids[ok]].astype(float), *(cols[k][ok] for k in (
+                "lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon", "hi_lat")))
+            nb_lon[cids[ok]], nb_lat[cids[ok]] = lon, lat
+    ev.update(rng_lat=rng_lat, rng_lon=rng_lon, parity_ok=parity_ok, has_range=~np.isnan(rng_lat),
+              nb_lat=nb_lat, nb_lon=nb_lon, has_nbr=~np.isnan(nb_lat))
+    return ev
 
-    has_number = np.asarray([p.house_number is not None and house_number_int(p.house_number) is not None for p in cq])
-    has_point = ~np.isnan(pt_lat)
-    has_range = ~np.isnan(rng_lat)
-    has_nbr = ~np.isnan(nb_lat)
-    number_score = np.where(has_point, 1.0,
-                   np.where(has_range & rng_parity, 0.97,
-                   np.where(has_nbr, 0.93,
-                   np.where(has_range, 0.82,
-                   np.where(has_number, 0.55, 0.5)))))
-    type_s = _eq_score([p.street_type for p in cq], C["type"], missing=0.9, differ=0.55)
-    pre_s = _eq_score([p.predirectional for p in cq], C["predir"], missing=0.88, differ=0.4)
-    post_s = _eq_score([p.postdirectional for p in cq], C["postdir"], missing=0.88, differ=0.4)
-    zip_s = _eq_score([p.postal_code for p in cq], C["postal_code"], missing=0.9, differ=0.6)
-    city_s = _city_score([p.city for p in cq], C["city"], C["postal_code"], postal)
-    score = (WEIGHTS["name"] * C["name_sim"] + WEIGHTS["number"] * number_score + WEIGHTS["postal"] * zip_s
-             + WEIGHTS["city"] * city_s + WEIGHTS["type"] * type_s + WEIGHTS["dirs"] * (pre_s + post_s) / 2)
-    # where the number is best located
-    loc_lat = np.where(has_point, pt_lat, np.where(has_range, rng_lat, np.where(has_nbr, nb_lat, np.asarray(C["lat"], float))))
-    loc_lon = np.where(has_point, pt_lon, np.where(has_range, rng_lon, np.where(has_nbr, nb_lon, np.asarray(C["lon"], float))))
-    prec = np.where(has_point, Precision.ADDRESS_POINT.value,
-           np.where(has_range, Precision.INTERPOLATED.value,
-           np.where(has_nbr, Precision.INTERPOLATED.value, Precision.STREET.value)))
-    # group by query
-    by_q: dict[int, list[int]] = {}
-    for j, qid in enumerate(C["qid"]):
-        by_q.setdefault(qid, []).append(j)
-    for qi, (p, r) in enumerate(zip(parsed, results)):
-        js = by_q.get(qi)
+
+def _decide(qs: _Queries, s: _Scored, results: list[MatchResult], gaz: Gazetteer, postal: dict) -> None:
+    """Best candidate per query, its rival elsewhere, status, geocode, corrections, confidence."""
+    qid = np.asarray(s.C["qid"], np.int64)
+    order = np.lexsort((-s.score, qid))
+    starts = np.searchsorted(qid[order], np.arange(len(qs.parsed)))
+    ends = np.searchsorted(qid[order], np.arange(len(qs.parsed)), side="right")
+    for qi, (p, r) in enumerate(zip(qs.parsed, results)):
+        js = order[starts[qi]:ends[qi]]
+        # one row per street (the best spelling)
+        seen: set = set()
+        js = [j for j in js if not (s.C["street_id"][j] in seen or seen.add(s.C["street_id"][j]))]
         if not js:
             _street_unmatched(p, r, postal, gaz)
             continue
-        js.sort(key=lambda j: -score[j])
         best = js[0]
-        s1 = float(score[best])
-        # the runner-up must be a different place to make the answer ambiguous
-        s2 = 0.0
-        rival = None
+        s1 = float(s.score[best])
+        s2, rival = 0.0, None
         for j in js[1:]:
-            d = geocode.distance_m(loc_lon[best], loc_lat[best], loc_lon[j], loc_lat[j])
+            d = geocode.distance_m(s.lon[best], s.lat[best], s.lon[j], s.lat[j])
             if not (d <= SAME_PLACE_M):
-                s2, rival = float(score[j]), j
+                s2, rival = float(s.score[j]), j
                 break
         r.score, r.margin = s1, s1 - s2
         if s1 < MATCH_MIN:
-            _street_unmatched(p, r, postal, gaz, near=(C, best, float(score[best])))
+            _street_unmatched(p, r, postal, gaz, near=(s.C, best, s1))
             continue
-        _apply_candidate(p, r, C, best, postal)
-        r.lat, r.lon, r.precision = float(loc_lat[best]), float(loc_lon[best]), str(prec[best])
-        r.n_units, r.has_base = int(n_units[best]), bool(has_base[best])
-        if p.unit and units[best]:
-            r.unit_known = p.unit in units[best]
-            if r.unit_known and not np.isnan(unit_lat[best]):
-                r.lat, r.lon = float(unit_lat[best]), float(unit_lon[best])
-        if has_number[best] and not (has_point[best] or has_range[best] or has_nbr[best]):
-            r.corrections.append("house_number_out_of_range")
-        elif has_range[best] and not rng_parity[best]:
-            r.corrections.append("house_number_wrong_side")
-        if not has_number[best] and p.kind != Kind.INTERSECTION.value:
-            r.corrections.append("house_number_missing")
+        _apply_candidate(p, r, s, best, qs.variants[s.C["vix"][best]], postal)
+        r.lat, r.lon, r.precision = float(s.lat[best]), float(s.lon[best]), str(s.precision[best])
         if rival is not None and s1 - s2 < AMBIGUOUS_MARGIN:
             r.status = MatchStatus.AMBIGUOUS.value
-            r.candidates = [_candidate(C, j, float(score[j]), loc_lat[j], loc_lon[j], p) for j in js[:MAX_CANDIDATES]
-                            if score[j] >= s1 - 2 * AMBIGUOUS_MARGIN]
+            r.candidates = [_candidate(s, j, p) for j in js[:MAX_CANDIDATES]
+                            if s.score[j] >= s1 - 2 * AMBIGUOUS_MARGIN]
             r.reason = f"{len(r.candidates)} candidates within {AMBIGUOUS_MARGIN:.3f} of each other"
         else:
             r.status = MatchStatus.MATCHED.value
-    raw = np.asarray([r.score if r.status == MatchStatus.MATCHED.value else 0.0 for r in results])
-    margin_penalty = np.asarray([min(1.0, 0.6 + 4 * r.margin) for r in results])
-    conf = calibrate(raw * margin_penalty)
-    for r, c in zip(results, conf):
-        if r.status == MatchStatus.MATCHED.value:
-            r.confidence = round(float(c), 4)
-        elif r.status == MatchStatus.AMBIGUOUS.value:
-            r.confidence = round(float(calibrate(np.array([r.score * 0.6]))[0]), 4)
+    _confidence(results)
 
 
-def _apply_candidate(p: ParsedAddress, r: MatchResult, C: dict, j: int, postal: dict) -> None:
+def _confidence(results: list[MatchResult]) -> None:
+    live = [r for r in results if r.status in (MatchStatus.MATCHED.value, MatchStatus.AMBIGUOUS.value)]
+    if not live:
+        return
+    conf = calibrate(raw_score(np.asarray([r.score for r in live]), np.asarray([r.margin for r in live])))
+    for r, c in zip(live, conf):
+        c = float(c)
+        if r.unit_known is False:
+            c = min(c, UNIT_UNKNOWN_CAP)
+        if not r.unit and r.n_units > 0 and not r.has_base:
+            c = min(c, MISSING_UNIT_CAP)
+        if r.status == MatchStatus.AMBIGUOUS.value:
+            c = min(c, AMBIGUOUS_CAP)
+        r.confidence = round(c, 4)
+
+
+def _apply_candidate(p: ParsedAddress, r: MatchResult, s: _Scored, j: int, v: Variant, postal: dict) -> None:
+    C, f = s.C, s.flags
     fix = r.corrections
-    if name_key(p.street_name) != C["name_key"][j]:
+    if name_key(p.street_name) != name_key(C["out_name"][j]):
         fix.append("street_name_corrected")
     for q_val, c_val, added, changed, removed in (
-        (p.street_type, C["type"][j], "street_type_added", "street_type_corrected", "street_type_removed"),
-        (p.predirectional, C["predir"][j], "directional_added", "directional_corrected", "directional_removed"),
-        (p.postdirectional, C["postdir"][j], "directional_added", "directional_corrected", "directional_removed"),
+        (p.street_type, C["out_type"][j], "street_type_added", "street_type_corrected", "street_type_removed"),
+        (p.predirectional, C["out_predir"][j], "directional_added", "directional_corrected", "directional_removed"),
+        (p.postdirectional, C["out_postdir"][j], "directional_added", "directional_corrected", "directional_removed"),
     ):
         if q_val != c_val:
             fix.append(added if not q_val else removed if not c_val else changed)
+    if v.code == "extra_words_dropped":
+        fix.append("extra_words_dropped")
     z = C["postal_code"][j]
     if p.postal_code != z and z:
         fix.append("postal_code_inferred" if not p.postal_code else "postal_code_corrected")
@@ -586,28 +957,53 @@ def _apply_candidate(p: ParsedAddress, r: MatchResult, C: dict, j: int, postal: 
         fix.append("city_inferred")
     if p.city and info and (p.city == info.city or p.city in info.acceptable_cities):
         city = p.city if p.city in info.acceptable_cities else info.city
+    # house number and unit
+    if not f["has_number"][j]:
+        if p.kind != Kind.INTERSECTION.value:
+            fix.append("house_number_missing")
+    elif f["base"][j]:
+        fix.append("house_number_approximated")
+    elif not (f["exact"][j] or f["has_range"][j] or f["has_nbr"][j]):
+        fix.append("house_number_out_of_range")
+    elif f["has_range"][j] and not f["parity_ok"][j] and not f["exact"][j]:
+        fix.append("house_number_wrong_side")
+    r.n_units, r.has_base = int(f["n_units"][j]), bool(f["has_base"][j])
+    known = int(f["unit_known"][j])
+    r.unit_known = None if known < 0 else bool(known)
+    by_norm = {unit_norm(u): u for u in (f["units"][j] or [])}
+    if r.unit and known == 1:
+        r.unit = by_norm.get(unit_norm(r.unit), r.unit)      # the gazetteer's spelling: 04 -> 4, 1A2 -> 1A-2
+    elif f["guess"][j] is not None:
+        unit, utype, code = f["guess"][j]
+        r.unit, r.unit_type, r.unit_known = by_norm.get(unit_norm(unit), unit), utype or "#", True
+        fix.append(code)
+        if code == "unit_from_house_number":
+            r.house_number = str(f["number_int"][j])
     r.predirectional, r.street_name, r.street_type, r.postdirectional = (
-        C["predir"][j], C["name"][j], C["type"][j], C["postdir"][j])
+        C["out_predir"][j], C["out_name"][j], C["out_type"][j], C["out_postdir"][j])
     r.city, r.state, r.postal_code = city, C["state"][j], z or p.postal_code
     r.corrections = list(dict.fromkeys(fix))
 
 
-def _candidate(C: dict, j: int, score: float, lat, lon, p: ParsedAddress) -> dict:
-    line1 = " ".join(x for x in (p.house_number, C["predir"][j], C["name"][j], C["type"][j], C["postdir"][j]) if x)
+def _candidate(s: _Scored, j: int, p: ParsedAddress) -> dict:
+    C = s.C
+    line1 = " ".join(x for x in (p.house_number, C["out_predir"][j], C["out_name"][j], C["out_type"][j],
+                                 C["out_postdir"][j]) if x)
     line2 = " ".join(x for x in (C["city"][j], C["state"][j], C["postal_code"][j]) if x)
-    return {"line1": line1, "line2": line2, "score": round(score, 4),
+    lat, lon = s.lat[j], s.lon[j]
+    return {"line1": line1, "line2": line2, "score": round(float(s.score[j]), 4), "precision": str(s.precision[j]),
             "lat": None if np.isnan(lat) else float(lat), "lon": None if np.isnan(lon) else float(lon)}
 
 
 def _street_unmatched(p: ParsedAddress, r: MatchResult, postal: dict, gaz: Gazetteer, near=None) -> None:
     zips, cities = coverage(gaz)
     covered = (p.postal_code in zips) or (f"{p.state}|{p.city}" in cities)
-    if not covered:
-        where = f"ZIP {p.postal_code}" if p.postal_code else f"{p.city or '?'}, {p.state or '?'}"
-        reason = f"no street data loaded for {where} (outside gazetteer coverage)"
-    elif near is not None:
+    if near is not None:
         C, j, s = near
         reason = f"closest street {C['name'][j]} {C['type'][j] or ''} scored {s:.2f}, below {MATCH_MIN}".replace("  ", " ")
+    elif not covered:
+        where = f"ZIP {p.postal_code}" if p.postal_code else f"{p.city or '?'}, {p.state or '?'}"
+        reason = f"no street data loaded for {where} (outside gazetteer coverage)"
     else:
         reason = f"street {p.street_name} not found near {p.postal_code or p.city or p.state}"
     _fallback_area(p, r, postal, gaz, reason)
