@@ -92,7 +92,7 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
     cust_col = customer_column or risk.policy.rule("shared_address").params.get("customer_column")
     customers = _column(raw, cust_col) if cust_col else [None] * n
     akeys = [address_key(r.house_number, r.predirectional, r.street_name, r.street_type, r.postdirectional, r.unit,
-                         p.po_box, r.postal_code) if r.status in ("matched", "ambiguous") else None
+                         p.po_box, r.postal_code) if r.status != "invalid" else None
              for p, r in zip(parsed, results)]
     facts = {
         "status": [r.status for r in results],

@@ -106,3 +106,19 @@ def test_summary_counts_orders_per_flag_and_per_action(tmp_path, demo_db):
         assert f"{flag} {n:,}" in flags
     assert "shared_address" in manifest["counts"]["risk_flags"]
     assert {"deliver", "review"} <= set(manifest["counts"]["action"])
+
+
+def test_shared_address_also_counts_addresses_the_gazetteer_does_not_know(tmp_path, demo_db):
+    """Three customers, one street address outside the gazetteer: the parsed, standardized
+    address is still the same address."""
+    src = tmp_path / "orders.csv"
+    src.write_text("order_id,customer_id,address\n"
+                   "1,C1,\"1 Nowhere St, San Francisco, CA 94102\"\n"
+                   "2,C2,1 NOWHERE STREET SAN FRANCISCO CA 94102\n"
+                   "3,C3,\"1 Nowhere St., San Francisco CA 94102\"\n"
+                   "4,C3,\"2 Nowhere St, San Francisco, CA 94102\"\n")
+    out = tmp_path / "out" / "cleaned.parquet"
+    clean_file(src, out, demo_db, risk_policy=DEMO / "risk.toml", chunk_rows=2)
+    rows = pq.read_table(out).to_pylist()
+    assert [r["match_status"] for r in rows] == ["unmatched"] * 4
+    assert shared(rows) == [True, True, True, False]
