@@ -65,7 +65,7 @@ class Plan:
 
 
 def work_dir(root: Path, input_path: Path, input_sha: str, chunk_rows: int, gazetteer_version: str) -> Path:
-    tag = f"{input_path.name}-{input_sha[:12]}-{chunk_rows}-{gazetteer_version}-{__version__}"
+    tag = f"{input_path.name[:80]}-{input_sha[:12]}-{chunk_rows}-{gazetteer_version}-{__version__}"
     return root / tag
 
 
@@ -73,11 +73,11 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
     """Cut the input into chunk files (idempotent: reuses a complete earlier split)."""
     input_path = Path(input_path)
     aio.input_format(input_path)
-    if not input_path.exists():
-        raise InputError("no such file", str(input_path))
-    if input_path.is_dir():
-        raise InputError("is a folder, not a file", str(input_path))
-    sha = aio.sha256_file(input_path)
+    aio.check_readable(input_path)
+    try:
+        sha = aio.sha256_file(input_path)
+    except OSError as exc:
+        raise InputError(f"read failed ({exc.strerror or exc})", str(input_path)) from None
     gaz = open_gazetteer(db)
     work = work_dir(Path(work_root), input_path, sha, chunk_rows, gaz.version)
     marker = work / "split.json"
@@ -86,17 +86,22 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
         chunks = [work / c for c in info["chunks"]]
         if all(c.exists() for c in chunks):
             return Plan(input_path, work, chunks, sha, info["rows"])
-    work.mkdir(parents=True, exist_ok=True)
     chunks: list[Path] = []
     rows = 0
-    for i, raw in enumerate(aio.read_orders(input_path, chunk_rows)):
-        path = work / f"in-{i:05d}.parquet"
-        with aio.atomic_path(path) as tmp:
-            pq.write_table(raw, tmp, compression="zstd")
-        chunks.append(path)
-        rows += raw.num_rows
-    if not chunks:
-        raise InputError("no rows", str(input_path))
+    try:
+        for i, raw in enumerate(aio.read_orders(input_path, chunk_rows)):
+            path = work / f"in-{i:05d}.parquet"
+            with aio.atomic_path(path) as tmp:
+                pq.write_table(raw, tmp, compression="zstd")
+            chunks.append(path)
+            rows += raw.num_rows
+        if not chunks:
+            raise InputError("no rows", str(input_path))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # an input that cannot be read leaves nothing behind
+        with contextlib.suppress(OSError):
+            Path(work_root).rmdir()
+        raise
     aio.write_json_atomic({"input": str(input_path), "sha256": sha, "rows": rows,
                            "chunks": [c.name for c in chunks]}, marker)
     return Plan(input_path, work, chunks, sha, rows)
@@ -428,4 +433,7 @@ def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: 
     except OSError as exc:
         where = exc.filename or output
         raise OutputError(f"{where}: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            work_root.parent.rmdir()  # ``.work``, when nothing of any batch is left in it
     return manifest
