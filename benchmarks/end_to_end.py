@@ -1,0 +1,171 @@
+"""End-to-end throughput and memory: N messy orders through the whole pipeline on W processes.
+
+Builds a gazetteer from the real files in $ADDRESSING_REALDATA (San Francisco and Oakland
+points, Autauga and Meagher TIGER ranges, US ZIPs), scaled up by replicating the real points
+onto renamed streets, generates N messy orders from its addresses (seeded), then times
+read -> parse -> match -> geocode -> assess -> write with ``addressing clean --workers W``
+semantics (chunks on disk, a process pool), and, in the same run on the same strings, a
+plain single-process ``usaddress.tag`` loop.
+
+    ADDRESSING_REALDATA=../shared/data .venv/bin/python benchmarks/end_to_end.py --orders 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def realdata() -> Path:
+    value = os.environ.get("ADDRESSING_REALDATA")
+    if not value:
+        sys.exit("set ADDRESSING_REALDATA to the shared real-data folder (../shared/data)")
+    return Path(value)
+
+
+def scaled_points(src: Path, dest: Path, copies: int) -> Path:
+    """The SF points copied ``copies`` times onto renamed streets a few km apart."""
+    with open(src, newline="") as f, open(dest, "w", newline="") as out:
+        r = csv.DictReader(f)
+        w = csv.DictWriter(out, fieldnames=r.fieldnames)
+        w.writeheader()
+        rows = list(r)
+        for k in range(copies):
+            for row in rows:
+                row2 = dict(row)
+                if k:
+                    row2["ST_NAME"] = f"{row['ST_NAME']} {chr(65 + k % 26)}{k // 26 or ''}".strip()
+                    row2["lon"] = str(float(row["lon"]) + 0.03 * (k % 10))
+                    row2["lat"] = str(float(row["lat"]) - 0.03 * (k // 10))
+                w.writerow(row2)
+    return dest
+
+
+def build_gazetteer(data: Path, work: Path, copies: int) -> Path:
+    from addressing.gazetteer.openaddresses import ColumnMap
+    from addressing.gazetteer.store import SourceSpec, build
+
+    sf = scaled_points(data / "openaddresses/sf_eas_addresses_with_units.csv", work / "sf_scaled.csv", copies)
+    specs = [
+        SourceSpec("openaddresses", sf, name="oa:sf-scaled", columns=ColumnMap.parse(
+            "lon=lon,lat=lat,number=ADDR_NUM+ADDR_N_SFX,street=ST_NAME+ST_TYPE,unit=UNIT_NUM,postcode=ZIPCODE",
+            "city=SAN FRANCISCO,region=CA")),
+        SourceSpec("openaddresses", data / "openaddresses/alameda_spad_oakland.csv", name="oa:oakland",
+                   columns=ColumnMap.parse("lon=lon,lat=lat,number=ST_NUM,street=DIRPRE+FEANME+FEATYP+DIRSUF,"
+                                           "unit=UNIT,postcode=ZIPCODE,city=CITY", "region=CA")),
+        SourceSpec("tiger", data / "tiger/autauga_al_01001/01001_nominatim.csv"),
+        SourceSpec("tiger", data / "tiger/meagher_mt_30059/tl_2021_30059_addrfeat.shp"),
+    ]
+    db = work / "gazetteer.duckdb"
+    build(db, specs)
+    return db
+
+
+def write_orders(db: Path, n: int, path: Path, seed: int = 7) -> list[str]:
+    """N messy orders from the gazetteer's real addresses (points and ranges)."""
+    from addressing.gazetteer import open_gazetteer
+    from addressing.synth import _range_number, address_points, messify, ranges
+
+    gaz = open_gazetteer(db)
+    rng = random.Random(seed)
+    pts = address_points(gaz)
+    segs = [s for s in ranges(gaz) if s["a"] and s["b"]]
+    texts = []
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["order_id", "customer_id", "address"])
+        for i in range(n):
+            if rng.random() < 0.75:
+                p = rng.choice(pts)
+                text, line2, _ = messify(p, rng, p["unit"])
+            else:
+                s = rng.choice(segs)
+                num = _range_number(s, rng) or s["a"]
+                text, line2, _ = messify({**s, "number": num}, rng, None)
+            if line2:
+                text = f"{text} {line2}"
+            texts.append(text)
+            w.writerow([f"O{i:08d}", f"C{rng.randrange(10**6)}", text])
+    return texts
+
+
+def usaddress_rate(texts: list[str], limit: int) -> float:
+    import usaddress
+
+    sample = texts[:limit]
+    t0 = time.perf_counter()
+    for t in sample:
+        try:
+            usaddress.tag(t)
+        except usaddress.RepeatedLabelError:
+            pass
+    return len(sample) / (time.perf_counter() - t0)
+
+
+def run_clean(orders: Path, out: Path, db: Path, workers: int, chunk_rows: int) -> tuple[float, float, dict]:
+    """Run the CLI in a child process; wall seconds, peak RSS (MB) of it and its workers, manifest."""
+    cmd = [sys.executable, "-m", "addressing.cli", "clean", str(orders), "-o", str(out), "--db", str(db),
+           "--workers", str(workers), "--chunk-rows", str(chunk_rows)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(proc.stderr[-2000:])
+    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+    import json
+
+    manifest = json.loads(out.with_name(out.name.split(".")[0] + ".manifest.json").read_text())
+    return wall, peak_kb / 1024, manifest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, nargs="+", default=[100_000])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--copies", type=int, default=12, help="copies of the SF points in the gazetteer")
+    ap.add_argument("--chunk-rows", type=int, default=20_000)
+    ap.add_argument("--baseline-sample", type=int, default=50_000)
+    args = ap.parse_args()
+    data = realdata()
+    work = Path(tempfile.mkdtemp(prefix="e2e-"))
+    try:
+        t0 = time.perf_counter()
+        db = build_gazetteer(data, work, args.copies)
+        from addressing.gazetteer.store import info
+
+        tables = info(db)["tables"]
+        print(f"gazetteer: {tables['address_points']:,} points, {tables['segments']:,} segments "
+              f"({time.perf_counter() - t0:.0f} s to build)")
+        print(f"{'orders':>10} {'workers':>7} {'wall s':>8} {'orders/s':>10} {'usaddress/s':>12} {'ratio':>6} "
+              f"{'peak RSS MB':>12}")
+        for n in args.orders:
+            orders = work / f"orders-{n}.csv"
+            texts = write_orders(db, n, orders)
+            base = usaddress_rate(texts, args.baseline_sample)
+            wall, rss, manifest = run_clean(orders, work / f"out-{n}" / "cleaned.parquet", db, args.workers,
+                                            args.chunk_rows)
+            assert manifest["outputs"]["cleaned"]["rows"] == n
+            rate = n / wall
+            print(f"{n:>10,} {args.workers:>7} {wall:>8.1f} {rate:>10,.0f} {base:>12,.0f} {rate / base:>6.2f} "
+                  f"{rss:>12,.0f}", flush=True)
+            print(f"{'':>10} timings (s, summed over workers): {manifest['timings_s']}")
+            print(f"{'':>10} status: {manifest['counts']['match_status']}")
+            shutil.rmtree(work / f"out-{n}", ignore_errors=True)
+            orders.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
