@@ -17,25 +17,19 @@ import time
 from datetime import date
 from pathlib import Path
 
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from prefect import flow, task, unmapped
-from prefect.artifacts import (
-    create_image_artifact,
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
+from prefect.states import Completed
 
 from addressing import batch, report
-from addressing.errors import InputError
+from addressing.errors import AddressingError, InputError
 from addressing.pipeline import BatchLock
 from addressing.risk import load_risk
+from flows.common import IO_RETRIES, failure_markdown, publish_batch
 
 ORDER_PATTERNS = ("*.csv", "*.tsv", "*.parquet", "*.jsonl", "*.ndjson")
-REVIEW_CAP = 200
+ARTIFACT_KEYS = {"summary": "nightly-clean-summary", "review": "review-queue", "map": "batch-map"}
 
 
 def order_files(orders: str) -> list[Path]:
@@ -52,20 +46,25 @@ def order_files(orders: str) -> list[Path]:
     return files
 
 
-@task(name="split-orders", retries=2, retry_delay_seconds=[1, 5])
+@task(name="split-orders", **IO_RETRIES)
 def split_orders(file: Path, work_root: Path, db: str, chunk_rows: int) -> batch.Plan:
     return batch.split_input(file, work_root, db, chunk_rows)
 
 
 @task(name="clean-chunk", task_run_name="clean-{chunk_in.name}")
 def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | None) -> dict:
-    return batch.clean_chunk(chunk_in, chunk_out, db, risk_policy)
+    """One chunk (no retries: cleaning is deterministic). A chunk cleaned by an earlier, killed
+    run is not redone; its task run ends in a ``Reused`` state so the UI shows it."""
+    stats = batch.clean_chunk(chunk_in, chunk_out, db, risk_policy)
+    if stats.get("reused"):
+        return Completed(data=stats, name="Reused", message=f"{chunk_out.name} was cleaned by an earlier run")
+    return stats
 
 
-@task(name="assemble-batch", retries=2, retry_delay_seconds=[1, 5])
+@task(name="assemble-batch", **IO_RETRIES)
 def assemble_batch(plan: batch.Plan, output: Path, db: str, fmt: str, batch_id: str, risk_policy: str | None,
-                   stats: list[dict], started: float) -> dict:
-    return batch.assemble(plan, output, db, fmt, batch_id, risk_policy, stats, started)
+                   stats: list[dict], started: float, redact: bool = False) -> dict:
+    return batch.assemble(plan, output, db, fmt, batch_id, risk_policy, stats, started, redact=redact)
 
 
 def _task_runner(runner: str):
@@ -118,6 +117,17 @@ def nightly_clean(
     redact: bool = False,
 ) -> list[dict]:
     """Clean every order file in ``orders`` into ``out_dir/<batch_id>/``."""
+    try:
+        return _nightly(orders, db, out_dir, batch_id, risk_policy, chunk_rows, output_format, runner, redact)
+    except AddressingError as exc:
+        create_markdown_artifact(key="nightly-clean-failure", markdown=failure_markdown(
+            "nightly-clean", exc, "Fix the input or configuration named above and rerun the same batch id: "
+                                  "chunks already cleaned are reused."))
+        raise
+
+
+def _nightly(orders: str, db: str, out_dir: str, batch_id: str | None, risk_policy: str | None, chunk_rows: int,
+             output_format: str, runner: str, redact: bool) -> list[dict]:
     started = time.time()
     batch_id = batch_id or date.today().isoformat()
     risk = load_risk(risk_policy)  # a bad policy fails here, before any batch is processed
@@ -130,6 +140,7 @@ def nightly_clean(
                                            description=f"0 of {total:,} orders cleaned")
     manifests = []
     done = 0
+    t_clean = 0.0
     with BatchLock(out / "batch"):
         for plan in plans:
             t0 = time.time()
@@ -138,38 +149,23 @@ def nightly_clean(
             else:
                 stats = clean_chunks_distributed.with_options(task_runner=_task_runner(runner))(
                     plan, db, risk_policy, progress_id, done, total)
+            t_clean += time.time() - t0
             done += plan.rows
             output = out / f"{plan.input.name.split('.')[0]}.{_ext(output_format)}"
-            manifests.append(assemble_batch(plan, output, db, output_format, batch_id, risk_policy, stats, t0))
-    _publish(manifests, batch_id, risk, redact)
-    print(f"batch {batch_id}: {total:,} orders in {time.time() - started:.1f} s")
+            manifests.append(assemble_batch(plan, output, db, output_format, batch_id, risk_policy, stats, t0,
+                                            redact))
+    chunks = sum(m["chunks"]["count"] for m in manifests)
+    reused = sum(m["chunks"]["reused"] for m in manifests)
+    wall = time.time() - started
+    run_md = (f"## This run\n\n{chunks} chunk(s) of up to {chunk_rows:,} rows, {reused} reused from an earlier run; "
+              f"cleaning {t_clean:.1f} s, wall {wall:.1f} s (runner `{runner}`)")
+    publish_batch(manifests, batch_id, ARTIFACT_KEYS, risk, redact, extra_markdown=run_md)
+    print(f"batch {batch_id}: {total:,} orders in {wall:.1f} s ({reused} of {chunks} chunks reused)")
     return manifests
 
 
 def _ext(fmt: str) -> str:
     return {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl", "geojson": "geojson"}[fmt]
-
-
-def _publish(manifests: list[dict], batch_id: str, risk, redact: bool) -> None:
-    review_files = [m["outputs"]["review"]["path"] for m in manifests]
-    link = ", ".join(f"`{Path(p).resolve()}`" for p in review_files)
-    create_markdown_artifact(key="nightly-clean-summary", markdown=report.summary_markdown(manifests, batch_id, link),
-                             description=f"batch {batch_id}")
-    rows = []
-    for path in review_files:
-        review = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-        rows += report.review_rows(review, REVIEW_CAP - len(rows), redact=redact)
-        if len(rows) >= REVIEW_CAP:
-            break
-    create_table_artifact(key="review-queue", table=rows or [{"order_id": None, "action": "nothing to review"}],
-                          description=f"first {len(rows)} of {sum(m['outputs']['review']['rows'] for m in manifests):,}"
-                                      f" rows needing a human; full queue: {link}")
-    tables = [pq.read_table(m["outputs"]["cleaned"]["path"], columns=["lon", "lat", "action"]) for m in manifests
-              if m["outputs"]["cleaned"]["format"] == "parquet"]
-    if tables:
-        png = report.map_png(tables, risk.service_areas)
-        create_image_artifact(image_url=report.png_data_url(png), key="batch-map",
-                              description="geocoded orders coloured by action over the service areas")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,298 @@
+"""clean-imported-orders: an ``order.imported`` event -> cleaned orders within seconds, then a
+human decides on the orders that need one.
+
+Started by the deployment trigger in prefect.yaml (``event.payload`` -> parameters). An
+import is small (1-500 orders typically), so it is cleaned in-process in one task (no chunk
+tasks: a task costs milliseconds, a flow-run process seconds, the cleaning itself tens of
+milliseconds once the models are loaded). Then:
+
+1. the outputs are written as the nightly run writes them (``<out_dir>/<batch_id>/<name>.parquet``,
+   ``.review.csv``, ``.manifest.json``) and published as artifacts: the batch is usable now,
+   with every order needing a human held;
+2. if orders need a human, the run pauses and shows a form in the Prefect UI (``Resume``):
+   per order ``accept``, ``edit`` (type the address) or ``hold``, in pages of ``REVIEW_PAGE``;
+   when nobody answers within ``review_timeout_s`` every open order stays ``hold``;
+3. the decisions are applied, the outputs rewritten (plus ``<name>.decisions.json``, the audit
+   trail) and the artifacts published again.
+
+Run it locally:  python -m flows.clean_imported_orders --file build/demo/orders/webshop.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.context import get_run_context
+from prefect.flow_runs import pause_flow_run, resume_flow_run
+from prefect.input import RunInput
+
+from addressing import batch
+from addressing import io as aio
+from addressing.errors import AddressingError, InputError
+from flows import imports, review
+from flows.common import IO_RETRIES, failure_markdown, publish_batch
+from flows.events import default_batch_id
+
+ARTIFACT_KEYS = {"summary": "import-summary", "review": "import-review-queue", "map": "import-map"}
+REVIEW_PAGE = 25
+DEFAULT_REVIEW_TIMEOUT_S = 900
+#: how long a warm import worker may take to start a task before the flow runs it itself
+WARM_PICKUP_S = 5
+WARM_RESULT_S = 600
+#: the pause itself outlives the decision deadline by this much, so that the run can resume
+#: itself with the default (hold) before Prefect would fail it as "paused and never resumed"
+PAUSE_GRACE_S = 120
+
+
+class Decision(pydantic.BaseModel):
+    """One order's decision in the resume form."""
+
+    decision: Literal["accept", "edit", "hold"] = pydantic.Field(
+        "hold", description="accept the cleaned address, edit it (type it below), or hold the order")
+    address: str = pydantic.Field("", description="for edit: the address as it should be, on one line")
+
+
+@task(name="stage-import", **IO_RETRIES)
+def stage_import(orders: list[dict], path: Path) -> Path:
+    """Inline rows from the event -> a JSON Lines file (the batch's input, with a checksum)."""
+    import json
+
+    with aio.atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in orders),
+                       encoding="utf-8")
+    return path
+
+
+@task(name="clean-import", persist_result=True)
+def clean_import(input_path: str, output: str, db: str, output_format: str, batch_id: str,
+                 risk_policy: str | None, redact: bool = False) -> dict:
+    """Clean the whole import in one go (split, clean, assemble); no retries: deterministic."""
+    return imports.first_pass(input_path, output, db, output_format, batch_id, risk_policy, redact)
+
+
+@task(name="apply-decisions", persist_result=True, **IO_RETRIES)
+def apply_decisions(plan: batch.Plan, items: list, answers: list, output: str, db: str, output_format: str,
+                    batch_id: str, risk_policy: str | None, redact: bool, by: str) -> dict:
+    """Apply the operator's answers and rewrite the outputs (edited addresses are cleaned again)."""
+    return imports.decide(plan, items, answers, output, db, output_format, batch_id, risk_policy, redact, by)
+
+
+def warm_worker_ready(t) -> bool:
+    """Is a task worker serving ``t`` connected to the API (flows/import_worker.py)?"""
+    import json
+    import urllib.request
+
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return False
+    body = json.dumps({"task_worker_filter": {"task_keys": [t.task_key]}}).encode()
+    req = urllib.request.Request(f"{url.rstrip('/')}/task_workers/filter", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=3) as r:
+            return bool(json.loads(r.read()))
+    except (OSError, ValueError):
+        return False
+
+
+def run_warm(t, **params):
+    """Run task ``t`` on the warm import worker when one serves it, else here (loading the models
+    costs this process several seconds). A task the worker does not pick up within
+    ``WARM_PICKUP_S`` is cancelled and run here instead."""
+    logger = get_run_logger()
+    if not warm_worker_ready(t):
+        logger.info("no warm import worker: %s runs in this process", t.name)
+        return t(**params)
+    fut = t.delay(**params)
+    deadline = time.monotonic() + WARM_PICKUP_S
+    while fut.state.is_scheduled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if fut.state.is_scheduled():
+        from prefect import get_client
+        from prefect.states import Cancelled
+
+        with get_client(sync_client=True) as client:
+            client.set_task_run_state(fut.task_run_id, Cancelled(message="not picked up: ran in the flow"),
+                                      force=True)
+        logger.warning("the warm import worker did not pick up %s within %s s: running it here", t.name,
+                       WARM_PICKUP_S)
+        return t(**params)
+    return fut.result(timeout=WARM_RESULT_S)
+
+
+def _form(items: list[review.Item], page: int, pages: int, deadline: float, batch_id: str) -> type[RunInput]:
+    """A RunInput model with one ``Decision`` per order: the form the UI shows on Resume."""
+    fields = {}
+    for k, it in enumerate(items):
+        flags = ", ".join(it.flags) or "-"
+        fields[f"order_{k + 1}"] = (Decision, pydantic.Field(
+            default=Decision(address=it.suggestion or it.input or ""),
+            title=f"{it.order_id}: {it.input}",
+            description=f"{it.action.upper()} ({flags}). Suggested: {it.suggestion or '-'}. "
+                        f"Why: {'; '.join(it.why) or '-'}"))
+    model = pydantic.create_model(f"ImportReviewPage{page}", __base__=RunInput, **fields)
+    until = time.strftime("%H:%M:%S", time.localtime(deadline))
+    lines = [f"### Batch `{batch_id}`: {len(items)} order(s) need a decision (page {page} of {pages})", "",
+             "For each order choose **accept** (deliver the cleaned address), **edit** (type the correct "
+             "address: it is checked again) or **hold**. "
+             f"Unanswered by {until} (server time) means **hold** for every order on this page.", "",
+             "| # | order | address as given | suggested | action | flags |", "|---|---|---|---|---|---|"]
+    for k, it in enumerate(items):
+        lines.append(f"| {k + 1} | {it.order_id} | {_cell(it.input)} | {_cell(it.suggestion)} | {it.action} | "
+                     f"{', '.join(it.flags) or '-'} |")
+    return model.with_initial_data(description="\n".join(lines))
+
+
+def _cell(text: str | None) -> str:
+    return (text or "-").replace("|", "/").replace("\n", " ")[:120]
+
+
+def _ask(form: type[RunInput], n: int, timeout_s: float, poll_s: int, key: str) -> tuple[list[tuple[str, str]], bool]:
+    """Pause for the form; at the deadline the run resumes itself with every order on ``hold``.
+
+    Why a timer and not ``pause_flow_run``'s own timeout: when that expires, Prefect fails the run
+    ("paused and never resumed"), but here no answer is an answer (hold)."""
+    run_id = get_run_context().flow_run.id
+    timed_out = threading.Event()
+
+    def default_hold() -> None:
+        try:
+            resume_flow_run(run_id, run_input={f"order_{k + 1}": {"decision": "hold", "address": ""}
+                                               for k in range(n)})
+            timed_out.set()
+        except Exception:  # the operator answered at the same moment: their answer wins
+            pass
+
+    timer = threading.Timer(max(0.0, timeout_s), default_hold)
+    timer.daemon = True
+    timer.start()
+    try:
+        answer = pause_flow_run(wait_for_input=form, timeout=int(timeout_s) + PAUSE_GRACE_S,
+                                poll_interval=poll_s, key=key)
+    finally:
+        timer.cancel()
+        timer.join(timeout=30)
+    decisions = [getattr(answer, f"order_{k + 1}") for k in range(n)]
+    return [(d.decision, d.address) for d in decisions], timed_out.is_set()
+
+
+@flow(name="clean-imported-orders", log_prints=True)
+def clean_imported_orders(
+    batch_id: str | None = None,
+    file: str | None = None,
+    orders: list[dict] | None = None,
+    db: str = "build/demo/gazetteer.duckdb",
+    out_dir: str = "build/demo/out",
+    risk_policy: str | None = "data/demo/risk.toml",
+    output_format: str = "parquet",
+    review_timeout_s: int | None = None,
+    review_poll_s: int = 2,
+    redact: bool = False,
+) -> dict:
+    """Clean one import (a file, or the rows themselves) into ``out_dir/<batch_id>/``; pause for
+    an operator's decisions on the orders that need one (``review_timeout_s``, default 900 s;
+    0 = do not wait: they stay held)."""
+    try:
+        return _import(batch_id, file or None, orders or None, db, out_dir, risk_policy, output_format,
+                       DEFAULT_REVIEW_TIMEOUT_S if review_timeout_s is None else review_timeout_s, review_poll_s,
+                       redact)
+    except AddressingError as exc:
+        create_markdown_artifact(key="import-failure", markdown=failure_markdown(
+            "clean-imported-orders", exc, "Fix the file or configuration named above and import it again."))
+        raise
+
+
+def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, db: str, out_dir: str,
+            risk_policy: str | None, output_format: str, review_timeout_s: int, review_poll_s: int,
+            redact: bool) -> dict:
+    started = time.time()
+    logger = get_run_logger()
+    if (file is None) == (orders is None):
+        raise InputError("the event must carry either a file or the order rows (payload `file` or `orders`)")
+    if file is not None:
+        input_path = Path(file).resolve()
+        aio.check_readable(input_path)
+    batch_id = batch_id or default_batch_id(file, orders)
+    out = Path(out_dir).resolve() / batch_id
+    if orders is not None:
+        input_path = stage_import(orders, Path(out_dir).resolve() / ".imports" / f"{batch_id}.jsonl")
+    ext = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl", "geojson": "geojson"}[output_format]
+    output = out / f"{input_path.name.split('.')[0]}.{ext}"
+    paths = {"output": str(output), "db": str(Path(db).resolve()), "output_format": output_format,
+             "batch_id": batch_id, "risk_policy": str(Path(risk_policy).resolve()) if risk_policy else None,
+             "redact": redact}
+    first = run_warm(clean_import, input_path=str(input_path), **paths)
+    manifest, items = first["manifest"], first["items"]
+    ready_s = time.time() - started
+    waiting = bool(items) and review_timeout_s > 0
+    publish_batch([manifest], batch_id, ARTIFACT_KEYS, map_png=first["map_png"], extra_markdown=(
+        f"## This import\n\nCleaned on `{first['where']}` in {first['clean_s']:.2f} s; outputs ready "
+        f"{ready_s:.1f} s after the run started. "
+        + (f"**{len(items)} order(s) wait for an operator's decision** (Resume this run in the UI; "
+           f"unanswered after {review_timeout_s} s they stay on hold)." if waiting else
+           f"{len(items)} order(s) need a human; they stay on hold in the review queue." if items else
+           "No order needs a human.")))
+    print(f"batch {batch_id}: {manifest['input']['rows']:,} orders cleaned on {first['where']} "
+          f"({first['clean_s']:.2f} s), outputs ready {ready_s:.1f} s after start; {len(items)} need a human")
+    if not waiting:
+        imports.cleanup(first["plan"])
+        return manifest
+
+    answers: list[tuple[str, str]] = []
+    pages = [items[i:i + REVIEW_PAGE] for i in range(0, len(items), REVIEW_PAGE)]
+    deadline = time.time() + review_timeout_s
+    timed_out_pages = 0
+    for p, page in enumerate(pages, 1):
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            answers += [("hold", "")] * len(page)
+            timed_out_pages += 1
+            continue
+        got, timed_out = _ask(_form(page, p, len(pages), deadline, batch_id), len(page), remaining,
+                              review_poll_s, key=f"review-{p}")
+        answers += got
+        timed_out_pages += timed_out
+    by = "operator" if not timed_out_pages else "operator (default hold after timeout)"
+    done = run_warm(apply_decisions, plan=first["plan"], items=items, answers=answers, by=by, **paths)
+    counts = done["counts"]
+    logger.info("decisions for %s: %s%s", batch_id, counts,
+                f" ({timed_out_pages} page(s) timed out: held)" if timed_out_pages else "")
+    decided = "\n".join(f"| {k} | {v} |" for k, v in counts.items())
+    publish_batch([done["manifest"]], batch_id, ARTIFACT_KEYS, map_png=done["map_png"], extra_markdown=(
+        f"## Operator decisions\n\n| decision | orders |\n|---|---|\n{decided}\n\n"
+        + (f"{timed_out_pages} of {len(pages)} page(s) got no answer in time: their orders are held. "
+           if timed_out_pages else "") + f"Audit trail: `{output.with_name(output.name.split('.')[0])}"
+                                          ".decisions.json`"))
+    return done["manifest"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Run the clean-imported-orders flow locally (no event needed).")
+    ap.add_argument("--file", required=True)
+    ap.add_argument("--batch-id")
+    ap.add_argument("--db", default="build/demo/gazetteer.duckdb")
+    ap.add_argument("--out-dir", default="build/demo/out")
+    ap.add_argument("--risk-policy", default="data/demo/risk.toml")
+    ap.add_argument("--review-timeout", type=int, default=0, help="seconds to wait for decisions (0: hold them)")
+    args = ap.parse_args(argv)
+    try:
+        clean_imported_orders(batch_id=args.batch_id, file=args.file, db=args.db, out_dir=args.out_dir,
+                              risk_policy=args.risk_policy, review_timeout_s=args.review_timeout)
+    except AddressingError as exc:
+        print(f"clean-imported-orders: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""What the flows share: the retry policy of I/O tasks and the artifacts operations staff read.
+
+Retries are for I/O only (reading and writing files, a gazetteer or batch lock held by another
+run): a bad input or a bad policy fails at once with its one-line reason, since retrying cannot
+fix it, and the cleaning itself is deterministic, so it is never retried.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+from prefect.tasks import exponential_backoff
+
+from addressing import report
+from addressing.errors import AddressingError
+
+REVIEW_CAP = 200
+#: the words of a lock that another run holds (batch.BatchLock, gazetteer build lock): worth a retry
+_LOCK_HELD = "lock held"
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """An error that a retry may cure: I/O trouble or a lock another run holds."""
+    if exc is None:
+        return False
+    if isinstance(exc, AddressingError):
+        return _LOCK_HELD in str(exc)
+    try:
+        import duckdb
+
+        if isinstance(exc, duckdb.IOException):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(exc, (OSError, TimeoutError, ConnectionError))
+
+
+def retry_if_transient(task, task_run, state) -> bool:
+    """``retry_condition_fn`` for I/O tasks."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    return is_transient(exc)
+
+
+#: task options for I/O steps: 3 retries after 2, 4, 8 s (+-30 % jitter), transient errors only
+IO_RETRIES = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.3,
+    "retry_condition_fn": retry_if_transient,
+}
+
+
+def failure_markdown(flow_name: str, exc: BaseException | str, hint: str | None = None) -> str:
+    """The artifact a failed run leaves: what failed and what to do, in words."""
+    text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    parts = [f"# {flow_name} failed", "", f"**Reason:** {text}"]
+    if hint:
+        parts += ["", hint]
+    return "\n".join(parts)
+
+
+def publish_batch(manifests: list[dict], batch_id: str, keys: dict[str, str], risk=None, redact: bool = False,
+                  extra_markdown: str | None = None, map_png: bytes | None = None) -> dict[str, object]:
+    """Summary (markdown), review queue (table, capped, with the path of the full file) and map
+    (``map_png`` when given, else drawn here over ``risk``'s service areas).
+
+    ``keys`` names the artifacts: ``summary``, ``review``, ``map`` (lowercase, dashes)."""
+    review_files = [m["outputs"]["review"]["path"] for m in manifests]
+    link = ", ".join(f"`{Path(p).resolve()}`" for p in review_files)
+    md = report.summary_markdown(manifests, batch_id, link)
+    if extra_markdown:
+        md += "\n\n" + extra_markdown
+    ids: dict[str, object] = {}
+    ids["summary"] = create_markdown_artifact(key=keys["summary"], markdown=md, description=f"batch {batch_id}")
+    rows: list[dict] = []
+    for path in review_files:
+        if len(rows) >= REVIEW_CAP:
+            break
+        review = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        rows += report.review_rows(review, REVIEW_CAP - len(rows), redact=redact)
+    total = sum(m["outputs"]["review"]["rows"] for m in manifests)
+    ids["review"] = create_table_artifact(
+        key=keys["review"], table=rows or [{"order_id": None, "action": "nothing to review"}],
+        description=f"first {len(rows)} of {total:,} rows needing a human; full queue: {link}")
+    png = map_png if map_png is not None else _draw_map(manifests, risk)
+    if png:
+        ids["map"] = create_image_artifact(image_url=report.png_data_url(png), key=keys["map"],
+                                           description="geocoded orders coloured by action over the service areas")
+    return ids
+
+
+def _draw_map(manifests: list[dict], risk) -> bytes | None:
+    tables = [pq.read_table(m["outputs"]["cleaned"]["path"], columns=["lon", "lat", "action"]) for m in manifests
+              if m["outputs"]["cleaned"]["format"] == "parquet"]
+    if not tables:
+        tables = [t for t in (_points_from_any(m["outputs"]["cleaned"]) for m in manifests) if t is not None]
+    return report.map_png(tables, getattr(risk, "service_areas", None)) if tables else None
+
+
+def _points_from_any(cleaned: dict) -> pa.Table | None:
+    """lon/lat/action of a CSV output, for the map (JSON outputs get no map)."""
+    if cleaned["format"] != "csv":
+        return None
+    t = pacsv.read_csv(cleaned["path"], convert_options=pacsv.ConvertOptions(
+        include_columns=["lon", "lat", "action"], column_types={"lon": pa.float64(), "lat": pa.float64()}))
+    return t

@@ -1,0 +1,120 @@
+"""The ``order.imported`` event: what ``addressing orders import FILE`` sends to Prefect.
+
+The event names the file (or carries the order rows themselves, for small imports) and a
+batch id; the ``clean-imported-orders`` deployment has a trigger on it (see prefect.yaml)
+that passes ``event.payload`` as the flow's parameters.
+
+    {"event": "order.imported",
+     "resource": {"prefect.resource.id": "order.import.import-webshop-4fecb2c4b6d5",
+                  "prefect.resource.name": "webshop.csv"},
+     "payload": {"batch_id": "import-webshop-4fecb2c4b6d5", "file": "/abs/path/webshop.csv"}}
+
+The event is sent over the events websocket and confirmed by the server before this returns,
+so a command that printed an event id really delivered it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from addressing import io as aio
+from addressing.errors import AddressingError, InputError
+
+EVENT = "order.imported"
+RESOURCE_PREFIX = "order.import."
+#: rows sent inline at most; bigger imports are sent as a file path
+MAX_INLINE_ROWS = 500
+
+
+def default_batch_id(file: str | Path | None = None, orders: list[dict] | None = None) -> str:
+    """``import-<name>-<content hash>``: the same content gives the same batch, so a repeated
+    import rewrites its outputs instead of adding a second copy."""
+    if file is not None:
+        path = Path(file)
+        return f"import-{path.name.split('.')[0]}-{aio.sha256_file(path)[:12]}"
+    blob = json.dumps(orders or [], sort_keys=True, default=str).encode()
+    return f"import-rows-{hashlib.sha256(blob).hexdigest()[:12]}"
+
+
+def order_imported_event(file: str | Path | None = None, orders: list[dict] | None = None,
+                         batch_id: str | None = None, extra: dict[str, Any] | None = None):
+    """Build (not send) the event for a file or for inline rows."""
+    from prefect.events import Event
+
+    if (file is None) == (orders is None):
+        raise InputError("give either a file or the order rows")
+    payload: dict[str, Any] = {}
+    if file is not None:
+        path = Path(file).resolve()
+        aio.input_format(path)
+        if not path.is_file():
+            raise InputError("no such file", str(file))
+        payload["file"] = str(path)
+        name = path.name
+    else:
+        if len(orders) > MAX_INLINE_ROWS:
+            raise InputError(f"{len(orders)} rows is too many to send inline (at most {MAX_INLINE_ROWS}); "
+                             "send the file instead")
+        payload["orders"] = orders
+        name = f"{len(orders)} orders"
+    batch_id = batch_id or default_batch_id(file, orders)
+    payload["batch_id"] = batch_id
+    payload.update(extra or {})
+    return Event(event=EVENT, resource={"prefect.resource.id": RESOURCE_PREFIX + batch_id,
+                                        "prefect.resource.name": name}, payload=payload)
+
+
+def read_rows(file: str | Path) -> list[dict]:
+    """An orders file's rows as dicts of text (for an inline import)."""
+    rows: list[dict] = []
+    for t in aio.read_orders(Path(file), MAX_INLINE_ROWS + 1):
+        keep = [c for c in t.column_names if not c.startswith("_")]
+        rows += t.select(keep).to_pylist()
+        if len(rows) > MAX_INLINE_ROWS:
+            break
+    return rows
+
+
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise AddressingError("PREFECT_API_URL is not set: start the server (`prefect server start`) and "
+                              "export PREFECT_API_URL=http://127.0.0.1:4200/api")
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=5) as r:
+            r.read()
+    except OSError as exc:
+        raise AddressingError(f"the Prefect API at {url} does not answer ({exc}); is `prefect server start` "
+                              "running?") from exc
+    return url
+
+
+def emit(event) -> str:
+    """Send ``event`` and wait until the server confirms it; returns the event id."""
+    import asyncio
+
+    from prefect.events.clients import PrefectEventsClient
+
+    url = _api_url()
+
+    async def send() -> None:
+        async with PrefectEventsClient(api_url=url, reconnection_attempts=2) as client:
+            await client.emit(event)
+
+    try:
+        asyncio.run(send())
+    except Exception as exc:  # websockets / connection errors: one line for the CLI
+        raise AddressingError(f"could not send {event.event} to {url}: {type(exc).__name__}: {exc}") from exc
+    return str(event.id)
+
+
+def emit_order_imported(file: str | Path | None = None, orders: list[dict] | None = None,
+                        batch_id: str | None = None, extra: dict[str, Any] | None = None) -> str:
+    """Emit ``order.imported`` for a file or inline rows; returns the event id."""
+    return emit(order_imported_event(file, orders, batch_id, extra))

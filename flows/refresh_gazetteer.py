@@ -1,0 +1,98 @@
+"""refresh-gazetteer: reload the configured sources into the gazetteer, weekly.
+
+Atomic by construction: ``addressing.gazetteer.store.build`` works on a copy of the file and
+renames it over the original at the end, so runs reading the gazetteer meanwhile keep the
+old file open and a failed refresh leaves the old gazetteer in place. Sources that did not
+change are not reloaded (the file's version then stays the same and outputs keep reusing
+their cleaned chunks); a new vintage replaces its source's rows.
+
+Run it locally:  python -m flows.refresh_gazetteer --sources data/demo/sources.toml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from addressing.errors import AddressingError
+from addressing.gazetteer import store
+from addressing.gazetteer.sources import read_sources_toml
+from flows.common import IO_RETRIES, failure_markdown
+
+
+@task(name="read-sources", **IO_RETRIES)
+def read_sources(sources: str, kinds: list[str] | None) -> list[store.SourceSpec]:
+    specs = read_sources_toml(Path(sources))
+    return [s for s in specs if kinds is None or s.kind in kinds]
+
+
+@task(name="build-gazetteer", **IO_RETRIES)
+def build_gazetteer(db: str, specs: list[store.SourceSpec], with_zipcodes: bool) -> store.BuildResult:
+    logger = get_run_logger()
+    return store.build(Path(db), specs, with_zipcodes=with_zipcodes, progress=logger.info)
+
+
+def _version(db: str) -> str | None:
+    try:
+        return store.info(Path(db))["version"]
+    except AddressingError:
+        return None
+
+
+def refresh_markdown(db: str, before: str | None, result: store.BuildResult, sources: str) -> str:
+    changed = "unchanged" if before == result.version else f"`{before or '-'}` -> `{result.version}`"
+    parts = [f"# Gazetteer refresh: `{db}`", "",
+             f"Version {changed}; {len(result.loaded)} source(s) loaded, {len(result.unchanged)} unchanged; "
+             f"{result.seconds:.1f} s. Sources: `{sources}`.", ""]
+    if result.loaded:
+        parts += ["Loaded: " + ", ".join(f"`{s}`" for s in result.loaded), ""]
+    if result.unchanged:
+        parts += ["Unchanged: " + ", ".join(f"`{s}`" for s in result.unchanged), ""]
+    parts += ["| table | rows |", "|---|---|"] + [f"| {t} | {n:,} |" for t, n in result.rows.items()]
+    return "\n".join(parts)
+
+
+@flow(name="refresh-gazetteer", log_prints=True)
+def refresh_gazetteer(sources: str = "data/demo/sources.toml", db: str = "build/demo/gazetteer.duckdb",
+                      with_zipcodes: bool = True, kinds: list[str] | None = None) -> dict:
+    """Load the sources listed in ``sources`` (a sources TOML) into ``db``; ``kinds`` limits them
+    (e.g. ``["openaddresses", "tiger"]``)."""
+    started = time.time()
+    try:
+        before = _version(db)
+        specs = read_sources(sources, kinds)
+        result = build_gazetteer(db, specs, with_zipcodes)
+    except AddressingError as exc:
+        create_markdown_artifact(key="gazetteer-refresh-failure", markdown=failure_markdown(
+            "refresh-gazetteer", exc, "The previous gazetteer is unchanged and still in use."))
+        raise
+    create_markdown_artifact(key="gazetteer-refresh", markdown=refresh_markdown(db, before, result, sources),
+                             description=f"gazetteer {result.version}")
+    print(f"gazetteer {db}: version {before or '-'} -> {result.version}, loaded {len(result.loaded)}, "
+          f"unchanged {len(result.unchanged)} ({time.time() - started:.1f} s)")
+    return {"db": db, "version_before": before, "version": result.version, "loaded": result.loaded,
+            "unchanged": result.unchanged, "rows": result.rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Run the refresh-gazetteer flow locally.")
+    ap.add_argument("--sources", default="data/demo/sources.toml")
+    ap.add_argument("--db", default="build/demo/gazetteer.duckdb")
+    ap.add_argument("--no-zipcodes", action="store_true")
+    ap.add_argument("--kind", action="append", dest="kinds", help="only sources of this kind (repeatable)")
+    args = ap.parse_args(argv)
+    try:
+        refresh_gazetteer(sources=args.sources, db=args.db, with_zipcodes=not args.no_zipcodes, kinds=args.kinds)
+    except AddressingError as exc:
+        print(f"refresh-gazetteer: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
