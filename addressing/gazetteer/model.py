@@ -223,8 +223,15 @@ def street_columns(full_names: list[str | None]) -> dict[str, list]:
     return {"predir": pre, "name": name, "type": typ, "postdir": post, "name_key": nkey, "sound_key": skey}
 
 
+_NUMBER_LETTER = re.compile(r"^(\d+) ([A-Z])$")
+
+
 def number_columns(numbers: list[str | None]) -> tuple[list[str | None], list[int | None]]:
+    """Standardized house numbers and their integers. A number and a one-letter suffix kept in
+    two columns (SF's ``ADDR_NUM`` 745, ``ADDR_N_SFX`` A) are written as the parser writes
+    ``745A``."""
     std = [house_number(_clean_number(n)) for n in numbers]
+    std = [_NUMBER_LETTER.sub(r"\1\2", n) if n and " " in n else n for n in std]
     return std, [house_number_int(n) for n in std]
 
 

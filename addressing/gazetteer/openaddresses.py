@@ -202,7 +202,8 @@ def _split_numbers(rows: dict[str, list]) -> None:
     for i, (num, street) in enumerate(zip(numbers, streets)):
         if num and street and " " in num:
             m = _NUMBER_IN_STREET.match(num)
-            if m:
+            # "1016-18 WILLOW AVE", not "32 A" (a number and its suffix) or "12 1/2"
+            if m and (len(m.group(2)) > 3 or street.startswith(m.group(1))) and "/" not in m.group(2):
                 numbers[i] = m.group(1)
                 sm = _NUMBER_IN_STREET.match(street)
                 streets[i] = sm.group(2) if sm and sm.group(1) == m.group(1) else m.group(2)
@@ -263,7 +264,11 @@ def _rows_to_batches(rows: dict[str, list], report: LoadReport, path: Path, offs
     named = np.asarray([bool(a and b) for a, b in zip(rows["number"], rows["street"])])
     if (ok & ~named).any():
         report.skip("no number or street", int((ok & ~named).sum()))
-    keep = np.flatnonzero(ok & named)
+    # placeholders such as "-9" or "N/A" are not house numbers
+    numbered = np.asarray([bool(a) and any(ch.isdigit() for ch in a) and not a.startswith("-") for a in rows["number"]])
+    if (ok & named & ~numbered).any():
+        report.skip("house number without digits", int((ok & named & ~numbered).sum()))
+    keep = np.flatnonzero(ok & named & numbered)
     if keep.size == 0:
         return
 

@@ -175,8 +175,7 @@ class BuildResult:
 def _stream(spec: SourceSpec, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch | SqlSelect]]:
     """The source's rows as ``(table, batch or SELECT)``, from the loader for its kind."""
     if spec.kind == "tiger":
-        for b in tiger.read_tiger(spec.path, report):
-            yield "segments", b
+        yield from tiger.read_tiger(spec.path, report)
     elif spec.kind == "openaddresses":
         yield from openaddresses.read_openaddresses(spec.path, spec.columns, report)
     elif spec.kind == "geonames":

@@ -34,6 +34,7 @@ import shapely
 from addressing.errors import GazetteerError
 from addressing.gazetteer.geojson import read_features
 from addressing.gazetteer.model import (
+    ALT_NAME_SCHEMA,
     SEGMENT_SCHEMA,
     LoadReport,
     batches_from_rows,
@@ -44,6 +45,7 @@ from addressing.gazetteer.model import (
 )
 from addressing.gazetteer.shapefiles import read_shapes
 from addressing.parse import places
+from addressing.parse.standardize import house_number, house_number_int
 
 STATE_FIPS = {
     "01": "AL", "02": "AK", "04": "AZ", "05": "AR", "06": "CA", "08": "CO", "09": "CT", "10": "DE",
@@ -58,13 +60,12 @@ REQUIRED = ("TLID", "FULLNAME", "LFROMHN", "LTOHN", "RFROMHN", "RTOHN", "ZIPL", 
 
 
 def _int(v) -> int | None:
+    """A range end as the integer the parser gives the same house number (``12-34`` -> 12,
+    ``N1234`` -> 1234); None for ends that are not house numbers (``PR00`` in Meagher 2016)."""
     if v is None:
         return None
     s = str(v).strip()
-    if not s:
-        return None
-    digits = "".join(ch for ch in s if ch.isdigit())
-    return int(digits) if digits and len(digits) <= 9 else None
+    return house_number_int(house_number(s)) if s else None
 
 
 def _parity(v, lo: int | None, hi: int | None) -> str | None:
@@ -147,20 +148,40 @@ def _segment_batch(rows: list[dict], report: LoadReport, path: Path, where: str)
     return batches_from_rows(cols, SEGMENT_SCHEMA)
 
 
-def _batches(rows: Iterator[dict], report: LoadReport, path: Path) -> Iterator[pa.RecordBatch]:
+def _alt_batch(rows: list[dict]) -> pa.RecordBatch:
+    """Other names of an edge (ADDRFEAT repeats an edge's record once per name of its street)."""
+    cols: dict[str, list] = {"source_key": [r["source_key"] for r in rows]}
+    cols.update(street_columns([r["full_name"] for r in rows]))
+    of = street_columns([r["of_full_name"] for r in rows])
+    for k in ("predir", "name_key", "type", "postdir"):
+        cols[f"of_{k}"] = of[k]
+    for k in ("country", "state", "postal_code"):
+        cols[k] = [r[k] for r in rows]
+    return batches_from_rows(cols, ALT_NAME_SCHEMA)
+
+
+def _batches(rows: Iterator[dict], report: LoadReport, path: Path) -> Iterator[tuple[str, pa.RecordBatch]]:
     done = 0
     for chunk in chunked(rows):
-        batch = _segment_batch(chunk, report, path, f"records {done + 1:,}..{done + len(chunk):,}")
+        segs = [r for r in chunk if "of_full_name" not in r]
+        alts = [r for r in chunk if "of_full_name" in r]
+        if segs:
+            batch = _segment_batch(segs, report, path, f"records {done + 1:,}..{done + len(chunk):,}")
+            if batch is not None:
+                yield "segments", batch
+        if alts:
+            yield "alt_names", _alt_batch(alts)
         done += len(chunk)
-        if batch is not None:
-            yield batch
 
 
-def read_addrfeat(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
-    """Stream ADDRFEAT edges as segment batches. Edges without any range are skipped."""
+def read_addrfeat(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Stream ADDRFEAT address ranges as segment batches. Ranges without numbers are skipped;
+    a range repeated under another street name (``Hwy 360`` / ``State Hwy 360``) becomes an
+    alternate name of the first."""
     fallback_state = _fips_state(path)
 
     def rows() -> Iterator[dict]:
+        prev: dict | None = None
         for attrs, pts in _addrfeat_records(path):
             if any(k not in attrs for k in ("FULLNAME", "LFROMHN", "RFROMHN")):
                 raise GazetteerError("not ADDRFEAT data: features lack FULLNAME / LFROMHN / RFROMHN", str(path))
@@ -176,9 +197,17 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
                 continue
             zl, zr = (attrs.get("ZIPL") or None), (attrs.get("ZIPR") or None)
             zip_code = zl or zr
+            tlid = str(attrs.get("TLID"))
+            ranges = (tlid, lf, lt, rf, rt, zl, zr)
+            if prev is not None and prev["ranges"] == ranges and prev["full_name"] != attrs["FULLNAME"]:
+                # the same edge and ranges again under another name: a name variant, not a segment
+                yield {"source_key": tlid, "full_name": attrs["FULLNAME"], "of_full_name": prev["full_name"],
+                       "country": "US", "state": prev["state"], "postal_code": zip_code}
+                continue
             state, city = _state_of(zip_code, fallback_state)
+            prev = {"ranges": ranges, "full_name": attrs["FULLNAME"], "state": state}
             yield {
-                "source_key": str(attrs.get("TLID")),
+                "source_key": tlid,
                 "country": "US",
                 "state": state,
                 "city": city,
@@ -202,7 +231,7 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
 NOMINATIM_COLUMNS = ["from", "to", "interpolation", "street", "city", "state", "postcode", "geometry"]
 
 
-def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
+def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Stream Nominatim's TIGER CSV as segment batches (each row is one side of a range)."""
 
     def rows() -> Iterator[dict]:
@@ -278,8 +307,9 @@ def is_nominatim_csv(path: Path) -> bool:
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def read_tiger(path: Path, report: LoadReport) -> Iterator[pa.RecordBatch]:
-    """Any supported TIGER layout, chosen by extension and checked against the content."""
+def read_tiger(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """``(table, batch)`` pairs (``segments``, ``alt_names``) from any supported TIGER layout,
+    chosen by extension and checked against the content."""
     if not path.exists():
         raise GazetteerError("no such file", str(path))
     head = sniff(path)
