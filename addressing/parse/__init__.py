@@ -32,14 +32,25 @@ _GB_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I)
 _US_ZIP = re.compile(r"\b\d{5}(?:-\d{4})?\b")
 
 
+_COUNTRY_LAST = {name.split()[-1] for name in usps.COUNTRY_NAMES}
+
+
 def detect_country(text: str, hint: str | None = None) -> str | None:
-    """ISO alpha-2 country of an address when it says so; ``None`` means 'assume US'."""
-    if hint:
+    """ISO alpha-2 country of an address when it says so; ``None`` means 'assume US'.
+
+    >>> detect_country("10 Downing St, London SW1A 2AA"), detect_country("1 Main St, Springfield IL")
+    ('GB', None)
+    """
+    if hint and isinstance(hint, str):
         key = " ".join(tokens_of(hint))
         code = usps.COUNTRY_NAMES.get(key) or (key if len(key) == 2 and key.isalpha() else None)
         if code:
             return code
+    if _US_ZIP.search(text) and text.rstrip(" .")[-1:].isdigit():
+        return None  # ends with a US ZIP: the common case, decided without tokenizing
     toks = tokens_of(text)
+    if not toks or toks[-1] not in _COUNTRY_LAST:
+        toks = []
     for n in (4, 3, 2, 1):
         if len(toks) > n:
             code = usps.COUNTRY_NAMES.get(" ".join(toks[-n:]))
@@ -88,7 +99,8 @@ def _parse_prepared(text: str, country: str | None) -> ParsedAddress:
         return lp
     # prefer the reading that found more of a deliverable address
     def score(x: ParsedAddress) -> int:
-        return 2 * bool(x.house_number and x.street_name) + bool(x.postal_code) + bool(x.state) + bool(x.city) + bool(x.po_box)
+        return (2 * bool(x.house_number and x.street_name) + bool(x.street_name) + bool(x.postal_code)
+                + bool(x.state) + bool(x.city) + bool(x.po_box))
 
     return lp if score(lp) > score(u) else u
 
@@ -99,40 +111,63 @@ def parse(text: object, country: str | None = None) -> ParsedAddress:
 
 
 def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None = None) -> list[ParsedAddress]:
-    """Parse many addresses, each distinct (text, country) once.
+    """Parse many addresses, each distinct (text, country) once; never raises for bad input.
 
     Results for identical inputs are separate objects, so callers may edit them.
+
+    >>> [p.street_name for p in parse_batch(["1 Main St Springfield IL 62701", None, ""])]
+    ['MAIN', None, None]
+    >>> parse_batch([])
+    []
     """
-    countries = countries if countries is not None else [None] * len(texts)
+    n = len(texts)
+    countries = countries if countries is not None else [None] * n
     by_input: dict[tuple, ParsedAddress] = {}
-    by_text: dict[tuple, ParsedAddress] = {}
+    by_text: dict[tuple, list] = {}
     out: list[ParsedAddress] = []
     for raw, hint in zip(texts, countries):
-        key = (raw if isinstance(raw, (str, type(None))) else repr(raw), hint)
-        cached = by_input.get(key)
+        try:
+            key = (raw if isinstance(raw, (str, bytes, type(None))) else repr(raw), hint)
+            hash(key)
+        except Exception:  # noqa: BLE001 - an unhashable hint: parse it on its own
+            key = None
+        cached = by_input.get(key) if key is not None else None
         if cached is None:
             cached = _parse_one(raw, hint, by_text)
-            by_input[key] = cached
+            if key is not None:
+                by_input[key] = cached
             out.append(cached)
         else:
-            out.append(replace(cached, notes=list(cached.notes), corrections=list(cached.corrections)))
+            out.append(_copy(cached))
     return out
 
 
-def _parse_one(raw: object, hint: str | None, by_text: dict) -> ParsedAddress:
-    prepared = prepare(raw)
-    if prepared.invalid:
-        return ParsedAddress(parser="none", invalid_reason=prepared.invalid, notes=prepared.notes)
-    country = detect_country(prepared.text, hint)
-    key = (prepared.text.upper(), country)
-    base = by_text.get(key)
-    if base is None:
-        base = _parse_prepared(prepared.text, country)
-        if not _looks_like_address(base):
-            base = ParsedAddress(
-                parser=base.parser,
-                invalid_reason="no house number, box, postal code or state found",
-            )
-        by_text[key] = base
-    p = replace(base, notes=list(base.notes) + prepared.notes, corrections=list(base.corrections))
-    return p
+def _copy(p: ParsedAddress) -> ParsedAddress:
+    return replace(p, notes=list(p.notes), corrections=list(p.corrections))
+
+
+def _parse_one(raw: object, hint: object, by_text: dict) -> ParsedAddress:
+    try:
+        prepared = prepare(raw)
+        if prepared.invalid:
+            return ParsedAddress(parser="none", invalid_reason=prepared.invalid, notes=prepared.notes)
+        country = detect_country(prepared.text, hint if isinstance(hint, str) else None)
+        key = (prepared.text.upper(), country)
+        entry = by_text.get(key)
+        if entry is None:
+            base = _parse_prepared(prepared.text, country)
+            if not _looks_like_address(base):
+                # keep what was read (for review), but the row cannot be delivered as it stands
+                base.invalid_reason = "no house number, box, postal code or state found"
+            by_text[key] = entry = [base, False]
+        base, used = entry
+        if not used and not prepared.notes:
+            entry[1] = True  # the first user of a reading takes it without a copy
+            return base
+        p = _copy(base)
+        p.notes += prepared.notes
+        return p
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
+        return ParsedAddress(parser="none", invalid_reason=f"address could not be parsed ({type(exc).__name__})")

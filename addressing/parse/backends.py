@@ -13,6 +13,7 @@ from addressing.parse import places, usps
 from addressing.parse.standardize import (
     house_number,
     split_street,
+    split_unit,
     state_code,
     tokens_of,
     unit_type,
@@ -121,9 +122,6 @@ def usaddress_is_sure(p: ParsedAddress | None) -> bool:
     return bool(p.state or p.postal_code or p.city)
 
 
-_LP_UNIT = re.compile(r"^\s*(?P<type>[A-Za-z#.]+)?\s*#?\s*(?P<value>.+)$")
-
-
 def parse_libpostal(text: str, country: str | None = None) -> ParsedAddress:
     """libpostal's parser, mapped to our fields. US roads are split into Pub 28 parts."""
     labels = libpostal.parse_address(text, country=country.lower() if country else None)
@@ -143,12 +141,7 @@ def parse_libpostal(text: str, country: str | None = None) -> ParsedAddress:
             p.street_name = " ".join(tokens_of(road)) or None
     unit = got.get("unit") or got.get("level")
     if unit:
-        m = _LP_UNIT.match(unit)
-        kind = unit_type(m.group("type")) if m and m.group("type") else None
-        if kind:
-            p.unit_type, p.unit = kind, unit_value(m.group("value"))
-        else:
-            p.unit_type, p.unit = "#", unit_value(unit)
+        p.unit_type, p.unit = split_unit(unit)
     if got.get("po_box"):
         box = re.sub(r"(?i)^\s*(p\.?\s*o\.?\s*)?(box|bx)\s*#?\s*", "", got["po_box"])
         p.po_box = " ".join(tokens_of(box)) or None
@@ -166,12 +159,10 @@ def parse_libpostal(text: str, country: str | None = None) -> ParsedAddress:
     if got.get("house"):
         p.building = " ".join(tokens_of(got["house"]))
     if p.kind == Kind.NONE.value:
-        if p.street_name and p.house_number:
+        if p.street_name:
             p.kind = Kind.STREET.value
         elif p.city or p.postal_code:
             p.kind = Kind.LOCALITY_ONLY.value
-        elif p.street_name:
-            p.kind = Kind.STREET.value
     return p
 
 

@@ -43,6 +43,15 @@ _WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _LINE_BREAK = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
 _REPEAT_COMMA = re.compile(r"\s*,[\s,]*")
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]", re.U)
+#: one cheap search decides whether the slower note-extracting patterns need to run at all
+_MAYBE_NOTES = re.compile(
+    r"[@()\[\]+]|\d{3}[\s.-]\d{4}|\b(?:tel|phone|ph|cell|mobile|mob|call|text|c\s*/\s*o|care|attn|attention"
+    r"|leave|drop|place|put|deliver|hand|gate|door|access|entry|buzzer|lockbox|building|ring|buzz|knock|do|don|dont"
+    r"|if|signature|fragile|handle|beware|e-?mail)\b",
+    re.I,
+)
+_FRACTIONS = str.maketrans({"¼": " 1/4", "½": " 1/2", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3", "⅛": " 1/8",
+                            "⅜": " 3/8", "⅝": " 5/8", "⅞": " 7/8", "\u2044": "/"})
 
 
 @dataclass(slots=True)
@@ -54,6 +63,8 @@ class Prepared:
 
 def _strip_symbols(text: str) -> tuple[str, bool]:
     """Drop control characters, emoji and other symbols; report whether any were dropped."""
+    if text.isascii() and text.isprintable():
+        return text, False
     out = []
     dropped = False
     for ch in text:
@@ -98,7 +109,9 @@ def prepare(raw: object) -> Prepared:
         return Prepared("", invalid=f"address text too long ({len(raw):,} characters)")
     if "\ufffd" in raw:
         return Prepared("", invalid="address holds undecodable bytes (invalid UTF-8 in the source)")
-    text = unicodedata.normalize("NFKC", raw)
+    text = raw
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text.translate(_FRACTIONS))
     text, dropped = _strip_symbols(text)
     if not text.strip():
         return Prepared("", invalid="empty address")
@@ -107,7 +120,10 @@ def prepare(raw: object) -> Prepared:
     if stripped[:1] in ("=", "+", "@") or (stripped[:1] == "-" and not stripped[1:2].isdigit()):
         notes.append("removed leading formula character")
         text = stripped.lstrip("=+-@ ")
-    text = _LINE_BREAK.sub(", ", text)
+    if "\n" in text or "\r" in text or not text.isascii():
+        text = _LINE_BREAK.sub(", ", text)
+    if _MAYBE_NOTES.search(text) is None:
+        return _tidy(text, notes, dropped)
     text = _cut(_EMAIL, text, "email", notes)
     text = _cut(_PHONE, text, "phone", notes)
     text = _cut(_CARE_OF, text, "care_of", notes)
@@ -122,6 +138,10 @@ def prepare(raw: object) -> Prepared:
 
     text = _PARENS.sub(parens, text)
     text = _cut(_INSTRUCTION, text, "instructions", notes)
+    return _tidy(text, notes, dropped)
+
+
+def _tidy(text: str, notes: list[str], dropped: bool) -> Prepared:
     text = _WS.sub(" ", text)
     text = _REPEAT_COMMA.sub(", ", text).strip(" ,;")
     if dropped and not text:

@@ -5,8 +5,8 @@ because the ZIP table knows the state's city names), then the delivery line from
 (PO box, rural route, military box, house number, street, unit). It answers only when
 every token is accounted for; otherwise it returns ``None`` and the caller asks usaddress.
 That makes it both faster than the CRF on the common, well-formed case and more accurate
-on the patterns a CRF mislabels (units on line 2, street types inside names, duplicated
-fragments).
+on the patterns a CRF mislabels (units on line 2 or first, street types inside names,
+duplicated fragments, directionals written before the number, floors written ``6th Floor``).
 """
 
 from __future__ import annotations
@@ -15,19 +15,35 @@ import re
 import unicodedata
 
 from addressing.parse import places, usps
-from addressing.parse.standardize import split_street, unit_value
+from addressing.parse.standardize import highway_name, split_street, unit_value
 from addressing.schema import Kind, ParsedAddress
 
-_TOKEN_PUNCT = re.compile(r"[^A-Z0-9#&/, -]+")
-_DASH_NOT_NUMERIC = re.compile(r"(?<![0-9])-|-(?![0-9])")
+#: a dash stays only inside numbers (1016-18, 45238-1234) or before a letter suffix (2455-B)
+_DASH = re.compile(r"(?<!\d)-|-(?!\d|[A-Z]{1,2}\b)")
 _SLASH_NOT_FRACTION = re.compile(r"(?<![0-9])/|/(?![0-9])")
+_NON_TOKEN = re.compile(r"[^A-Z0-9#&/, -]+")
+_TOKEN_TABLE = str.maketrans(
+    {
+        **{chr(c): " " for c in range(128) if not chr(c).isalnum() and chr(c) not in "#&/,- "},
+        "'": None, "’": None, "`": None, ";": " , ", ",": " , ", "#": " # ", "&": " & ", "@": " & ",
+    }
+)
 _ZIP_TOKEN = re.compile(r"^\d{5}(?:-\d{4})?$|^\d{9}$")
-_HOUSE_NUMBER = re.compile(r"^(?:\d+[A-Z]?|\d+-\d+[A-Z]?|\d+[A-Z]-?\d+|[NSEW]\d+(?:[NSEW]\d+)?)$")
+_HOUSE_NUMBER = re.compile(
+    r"^(?:\d+[A-Z]?|\d+-\d+[A-Z]?|\d+-[A-Z]{1,2}|\d+[A-Z]-?\d+|[NSEW]\d+(?:[NSEW]\d+)?)$"
+)
+_LETTER_O_NUMBER = re.compile(r"^\d+[O\d]*O[O\d]*$")
 _FRACTION = re.compile(r"^\d/\d{1,2}$")
-_GLUED_UNIT = re.compile(r"^(APT|STE|UNIT|RM|FL|BLDG|SUITE|APARTMENT|LOT|SPC)(\d+[A-Z]?|[A-Z]\d*)$")
+_GLUED_UNIT = re.compile(r"^(APT|STE|UNIT|RM|FL|BLDG|SUITE|APARTMENT|LOT|SPC|TRLR)(\d+[A-Z]?|[A-Z]\d*)$")
 _GLUED_HASH = re.compile(r"^#(\w+)$")
+_GLUED_ROUTE = re.compile(r"^(RR|HC|HCR|RFD)(\d+)$")
 _UNIT_VALUE = re.compile(r"^(?:\d+[A-Z]{0,2}|[A-Z]{1,2}\d*|\d+-?[A-Z]|[A-Z]-?\d+|\d+-\d+)$")
 _ORDINAL_NUMBER = re.compile(r"^\d+(ST|ND|RD|TH)$")
+_FLOOR_WORDS = {"FL", "FLOOR", "FLR"}
+_NUMBER_WORDS = {"#", "NO", "NUM", "NUMBER"}
+#: designators that never sit inside a street name (LOWER, FRONT, KEY... can: "LOWER RIVER RD")
+_STRONG_UNITS = {"APT", "STE", "UNIT", "#", "RM", "BLDG", "FL", "DEPT", "TRLR", "SPC", "HNGR"}
+_LOCALITY_TAILS = {"COUNTY", "PARISH", "BOROUGH", "CNTY", "CO"}
 
 _PO_BOX_PREFIXES = (
     ("POST", "OFFICE", "BOX"),
@@ -43,30 +59,44 @@ _PO_BOX_PREFIXES = (
     ("BOX",),
     ("BX",),
 )
+_PO_BOX_FIRST = {opt[0] for opt in _PO_BOX_PREFIXES}
 _RURAL_ROUTE = (("RURAL", "ROUTE"), ("RURAL", "RTE"), ("R", "R"), ("RR",), ("RFD",), ("RTE",), ("ROUTE",))
 _HIGHWAY_CONTRACT = (("HIGHWAY", "CONTRACT"), ("HWY", "CONTRACT"), ("STAR", "ROUTE"), ("HCR",), ("HC",))
 _MILITARY_UNIT = ("PSC", "CMR", "UNIT")
 _INTERSECTION = {"&", "AND", "AT", "@"}
+_SHORT_DIRS = {"N", "S", "E", "W", "NE", "NW", "SE", "SW"}
+_COUNTRY_LAST = {name.split()[-1] for name in usps.COUNTRY_NAMES}
 
 
 def tokenize(text: str) -> list[str]:
-    """Upper-case tokens; commas are kept as ``,`` tokens; ``#`` and ``&`` stand alone."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).upper()
-    text = text.replace("'", "").replace("’", "").replace(".", " ").replace(";", ",").replace("@", " & ")
-    text = _DASH_NOT_NUMERIC.sub(" ", text)
-    text = _SLASH_NOT_FRACTION.sub(" ", text)
-    text = _TOKEN_PUNCT.sub(" ", text)
-    text = text.replace(",", " , ").replace("#", " # ").replace("&", " & ")
+    """Upper-case tokens; commas are kept as ``,`` tokens; ``#`` and ``&`` stand alone.
+
+    >>> tokenize("12 1/2 Elm St., Apt #4-B; O'Fallon")
+    ['12', '1/2', 'ELM', 'ST', ',', 'APT', '#', '4-B', ',', 'OFALLON']
+    >>> tokenize("")
+    []
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.upper()
+    if "-" in text:
+        text = _DASH.sub(" ", text)
+    if "/" in text:
+        text = _SLASH_NOT_FRACTION.sub(" ", text)
+    text = text.translate(_TOKEN_TABLE)
+    if not text.isascii():
+        text = _NON_TOKEN.sub(" ", text)
     return text.split()
 
 
 def _strip_commas(tokens: list[str]) -> list[str]:
-    while tokens and tokens[-1] == ",":
-        tokens = tokens[:-1]
-    while tokens and tokens[0] == ",":
-        tokens = tokens[1:]
-    return tokens
+    a, b = 0, len(tokens)
+    while a < b and tokens[a] == ",":
+        a += 1
+    while b > a and tokens[b - 1] == ",":
+        b -= 1
+    return tokens[a:b] if (a, b) != (0, len(tokens)) else tokens
 
 
 def _match_prefix(tokens: list[str], i: int, options: tuple[tuple[str, ...], ...]) -> int:
@@ -81,95 +111,208 @@ class _Fail(Exception):
     """The rules cannot account for the input; usaddress gets it."""
 
 
-def _last_line(tokens: list[str], p: ParsedAddress) -> list[str]:
-    """Take country, ZIP, state and city off the right end; return the delivery tokens."""
+# ---------------------------------------------------------------- duplicated fragments
+def _dedupe(tokens: list[str], p: ParsedAddress) -> list[str]:
+    """Drop a fragment typed twice: a run repeated right after itself, or a trailing run
+    that already appeared (``100 DIAMOND ST SAN FRANCISCO CA 94114 SAN FRANCISCO 100 DIAMOND ST``)."""
+    words = [t for t in tokens if t != ","]
+    if len(set(words)) == len(words):
+        return tokens
+    changed = True
+    while changed:
+        changed = False
+        pos = [i for i, t in enumerate(tokens) if t != ","]
+        words = [tokens[i] for i in pos]
+        n = len(words)
+        # a trailing run repeated earlier
+        for k in range(n // 2, 1, -1):
+            tail = words[n - k :]
+            for s in range(0, n - 2 * k + 1):
+                if words[s : s + k] == tail:
+                    tokens = _strip_commas(tokens[: pos[n - k]])
+                    changed = True
+                    break
+            if changed:
+                break
+        if changed:
+            p.corrections.append("duplicate_removed")
+            continue
+        # a run repeated immediately
+        for k in range(n // 2, 1, -1):
+            for s in range(0, n - 2 * k + 1):
+                if words[s : s + k] == words[s + k : s + 2 * k] and any(c.isdigit() for w in words[s : s + k] for c in w):
+                    cut_from, cut_to = pos[s + k], pos[s + 2 * k - 1] + 1
+                    tokens = tokens[:cut_from] + tokens[cut_to:]
+                    changed = True
+                    break
+            if changed:
+                break
+        if changed:
+            p.corrections.append("duplicate_removed")
+            continue
+        # a trailing run of words all written before, in another order ("... CA BERKELEY 1921 MLK WAY")
+        seen: dict[str, int] = {}
+        for w in words:
+            seen[w] = seen.get(w, 0) + 1
+        c = n
+        while c > 0 and seen[words[c - 1]] > 1:
+            seen[words[c - 1]] -= 1
+            c -= 1
+        tail = words[c:]
+        repeated = len(tail) >= 3 and c >= len(tail) and any(w[:1].isdigit() for w in tail)
+        # once one copy was dropped, a leftover city word of the copy goes too
+        leftover = "duplicate_removed" in p.corrections and 1 <= len(tail) <= 3 and all(w.isalpha() for w in tail)
+        if repeated or leftover:
+            tokens = _strip_commas(tokens[: pos[c]])
+            p.corrections.append("duplicate_removed")
+            changed = True
+    return tokens
+
+
+# ---------------------------------------------------------------- last line
+def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
+    """Take country, ZIP, state and city off the right end; return the delivery tokens and
+    whether the street may be followed by a neighbourhood name (see ``_take_city``)."""
     toks = _strip_commas(tokens)
     # country
-    for n in (4, 3, 2, 1):
-        if len(toks) > n:
-            words = [t for t in toks[-n:] if t != ","]
-            code = usps.COUNTRY_NAMES.get(" ".join(words))
-            if code and len(words) == n:
-                if code != "US":
-                    raise _Fail("foreign")
-                p.country = "US"
-                toks = _strip_commas(toks[:-n])
-                break
-    # ZIP (the rightmost one that is not the house number); a repeat after it is dropped
+    if toks and toks[-1] in _COUNTRY_LAST:
+        for n in (4, 3, 2, 1):
+            if len(toks) > n:
+                words = toks[-n:]
+                code = usps.COUNTRY_NAMES.get(" ".join(words))
+                if code and "," not in words:
+                    if code != "US":
+                        raise _Fail("foreign")
+                    p.country = "US"
+                    toks = _strip_commas(toks[:-n])
+                    break
+    # ZIP: the rightmost one written after a state, else the rightmost one (never the first token)
     zip_at = None
+    states = usps.state_lookup()
     for i in range(len(toks) - 1, 0, -1):
         if _ZIP_TOKEN.match(toks[i]):
-            zip_at = i
-            break
+            if zip_at is None:
+                zip_at = i
+            j = i - 1
+            while j > 0 and toks[j] == ",":
+                j -= 1
+            if toks[j] in states and not toks[j].isdigit():
+                zip_at = i
+                break
+    moved: list[str] = []
     if zip_at is not None:
         tail = [t for t in toks[zip_at + 1 :] if t != ","]
-        if re.fullmatch(r"\d{4}", tail[0] if tail else "") and len(tail) == 1:
+        if len(tail) == 1 and len(tail[0]) == 4 and tail[0].isdigit():  # "45238 1234"
             p.zip4 = tail[0]
             tail = []
         if tail:
             before = set(toks[:zip_at])
-            if all(t in before for t in tail) and len(tail) >= 2:
+            if all(t in before for t in tail):
                 p.corrections.append("duplicate_removed")
-            elif len(tail) <= 3 and usps.state_lookup().get(" ".join(tail)):
+            elif len(tail) <= 3 and states.get(" ".join(tail)):
                 # "... 45238 OH": state after the ZIP
                 toks = toks[: zip_at + 1] + [","] + tail
                 zip_at = None
+            elif tail[0] in usps.UNIT_DESIGNATORS or _GLUED_UNIT.match(tail[0]) or _GLUED_HASH.match(tail[0]):
+                moved = [","] + toks[zip_at + 1 :]  # "... 14619 APT 3A": the unit after the last line
             else:
                 raise _Fail("text after ZIP")
         if zip_at is not None:
             z = toks[zip_at].replace("-", "")
             p.postal_code, p.zip4 = z[:5], (z[5:] or p.zip4)
-            toks = _strip_commas(toks[:zip_at])
+            toks = toks[:zip_at]
+            while toks and toks[-1] == ",":
+                toks = toks[:-1]
     # state: prefer the reading that agrees with the ZIP, else the shortest
     info = places.zip_info(p.postal_code)
-    words = [t for t in toks]
     best = None
-    for n in range(1, min(usps.state_max_words(), len(words) - 1) + 1):
-        if "," in words[-n:]:
+    for n in range(1, min(usps.state_max_words(), len(toks) - 1) + 1):
+        seg = toks[-n:]
+        if "," in seg:
             break
-        code = usps.state_lookup().get(" ".join(words[-n:]))
-        if code:
-            if best is None or (info and code == info.state and best[0] != info.state):
-                best = (code, n)
+        code = states.get(" ".join(seg))
+        if code and (best is None or (info and code == info.state and best[0] != info.state)):
+            best = (code, n)
+    sep_before_state = False
     if best:
         p.state = best[0]
-        toks = _strip_commas(toks[: -best[1]])
+        toks = toks[: -best[1]]
+        sep_before_state = bool(toks) and toks[-1] == ","
+        toks = _strip_commas(toks)
     elif info:
         p.state = info.state
         p.corrections.append("state_inferred")
+        sep_before_state = bool(toks) and toks[-1] == ","
+        toks = _strip_commas(toks)
     if not p.state:
         raise _Fail("no state")
-    # city: a known name of the state (longest), else a comma-bounded segment
-    toks = _take_city(toks, p, info)
+    toks = _drop_county(toks, p)
+    toks, loose = _take_city(toks, p, info, sep_before_state)
     if p.country is None:
         p.country = "US"
+    return toks + moved, loose
+
+
+def _drop_county(toks: list[str], p: ParsedAddress) -> list[str]:
+    """``..., Seattle, King County, WA``: a county segment before the state is kept as a note."""
+    if toks and toks[-1] in _LOCALITY_TAILS and toks[-1] != "CO" and "," in toks:
+        at = len(toks) - 1 - toks[::-1].index(",")
+        seg = toks[at + 1 :]
+        if 2 <= len(seg) <= 4 and all(t.isalpha() for t in seg):
+            p.notes.append(f"county: {' '.join(seg)}")
+            return _strip_commas(toks[:at])
     return toks
 
 
-def _take_city(toks: list[str], p: ParsedAddress, info) -> list[str]:
-    if p.state in usps.MILITARY_STATES or (toks and toks[-1] in usps.MILITARY_CITIES):
-        if toks and toks[-1] in usps.MILITARY_CITIES:
-            p.city = toks[-1]
-            return _strip_commas(toks[:-1])
+def _city_agrees(name: str, info) -> bool:
+    return info is None or name == info.city or name in info.acceptable_cities
+
+
+def _take_city(toks: list[str], p: ParsedAddress, info, sep_before_state: bool) -> tuple[list[str], bool]:
+    if toks and toks[-1] in usps.MILITARY_CITIES:
+        p.city = toks[-1]
+        return _strip_commas(toks[:-1]), False
     names = places.cities_by_state().get(p.state, {})
-    limit = min(places.max_city_words(), len(toks) - 1)
-    for n in range(limit, 0, -1):
+    # a known name of the state at the end (longest first); one that disagrees with the ZIP is
+    # kept in reserve in case the ZIP's own city is written further left
+    reserve = None
+    for n in range(min(places.max_city_words(), len(toks)), 0, -1):
         seg = toks[-n:]
         if "," in seg:
             continue
-        name = " ".join(seg)
-        if name in names:
-            rest = _strip_commas(toks[:-n])
-            if rest and _street_can_end(rest):
-                p.city = names[name]
-                return rest
+        canonical = names.get(" ".join(seg))
+        if canonical is None:
+            continue
+        rest = _strip_commas(toks[:-n])
+        if rest and not _street_can_end(rest):
+            continue
+        if _city_agrees(canonical, info):
+            p.city = canonical
+            return rest, False
+        if reserve is None:
+            reserve = (canonical, rest)
+    # the ZIP's own city further left, followed by a few locality words ("BROOKLYN NYC")
+    if info:
+        found = _inner_zip_city(toks, info, p)
+        if found is not None:
+            return found, True
+    if reserve:
+        p.city = reserve[0]
+        return reserve[1], False
     # a comma-bounded last segment without digits is the city
     if "," in toks:
         at = len(toks) - 1 - toks[::-1].index(",")
         seg = toks[at + 1 :]
-        if seg and not any(c.isdigit() for t in seg for c in t) and len(seg) <= 4:
+        if seg and not any(c.isdigit() for t in seg for c in t) and len(seg) <= 4 and _could_be_city(seg):
             p.city = " ".join(seg)
-            return _strip_commas(toks[:at])
+            return _strip_commas(toks[:at]), False
+        if sep_before_state and any(c.isdigit() for t in seg for c in t):
+            return toks, False  # "123 MAIN ST, OH 45238": the line before the state is the street
+    elif sep_before_state and toks and any(c.isdigit() for c in toks[0]):
+        return toks, False  # "298 GLEN LAKE RD, OH 45140"
+    elif sep_before_state and toks and len(toks) <= 4 and all(t.isalpha() for t in toks) and _could_be_city(toks):
+        p.city = " ".join(toks)  # "Manhattan, NY"
+        return [], False
     # a misspelt name of the ZIP's own city ("CINCINATTI" for 45238)
     if info:
         from rapidfuzz import fuzz
@@ -181,24 +324,61 @@ def _take_city(toks: list[str], p: ParsedAddress, info) -> list[str]:
             phrase = " ".join(seg)
             if any(fuzz.ratio(phrase, c) >= 85 for c in (info.city, *info.acceptable_cities)):
                 p.city = phrase
-                return _strip_commas(toks[:-n])
+                p.corrections.append("city_misspelt")
+                return _strip_commas(toks[:-n]), False
     # no commas: the city starts after the last street type / unit of the delivery line
     suffixes = usps.suffixes()
+    if toks and (toks[-1] in suffixes or toks[-1] in _SHORT_DIRS and len(toks) > 1 and toks[-2] in suffixes):
+        if info or p.postal_code:
+            return toks, False  # the line ends with its street type: no city written
+        raise _Fail("no city")
     for i in range(len(toks) - 2, 0, -1):
-        if toks[i] in suffixes or _UNIT_VALUE.match(toks[i]) and i > 0 and toks[i - 1] in usps.UNIT_DESIGNATORS:
+        if toks[i] in suffixes or _UNIT_VALUE.match(toks[i]) and toks[i - 1] in usps.UNIT_DESIGNATORS:
             j = i + 1
             if j < len(toks) and toks[j] in usps.DIRECTIONALS and j + 1 < len(toks):
                 j += 1
             if j < len(toks) - 1 and len(toks[j]) == 1 and toks[i - 1] in usps.UNIT_DESIGNATORS:
                 j += 1  # "APT 4 B CITY"
             seg = toks[j:]
-            if seg and all(t.isalpha() for t in seg) and len(seg) <= 3 and seg[0] not in usps.UNIT_DESIGNATORS:
+            if seg and all(t.isalpha() for t in seg) and len(seg) <= 3 and _could_be_city(seg):
                 p.city = " ".join(seg)
-                return toks[:j]
+                return toks[:j], False
             break
     if info or p.postal_code:
-        return toks  # no city written: the ZIP says where
+        return toks, False  # no city written: the ZIP says where
     raise _Fail("no city")
+
+
+def _could_be_city(seg: list[str]) -> bool:
+    if seg[0] in usps.UNIT_DESIGNATORS:
+        return False
+    return not (len(seg) == 1 and (seg[0] in usps.suffixes() or seg[0] in usps.DIRECTIONALS))
+
+
+def _inner_zip_city(toks: list[str], info, p: ParsedAddress) -> list[str] | None:
+    """Find the ZIP's city written before a few trailing locality words; the street may then be
+    followed by a neighbourhood (``781 FRANKLIN AVE CROWN HEIGHTS BROOKLYN NYC NY 11216``)."""
+    words = [t for t in toks if t != ","]
+    first_number = next((i for i, t in enumerate(words) if t[:1].isdigit()), None)
+    if first_number is None:
+        return None
+    for city in (info.city, *info.acceptable_cities):
+        cw = city.split()
+        k = len(cw)
+        for s in range(len(words) - k - 1, first_number, -1):
+            if words[s : s + k] == cw:
+                trailing = words[s + k :]
+                if 1 <= len(trailing) <= 3 and all(t.isalpha() for t in trailing):
+                    p.city = city
+                    p.notes.append(f"locality: {' '.join(trailing)}")
+                    # cut the token list at the same word
+                    count = -1
+                    for i, t in enumerate(toks):
+                        if t != ",":
+                            count += 1
+                        if count == s:
+                            return _strip_commas(toks[:i])
+    return None
 
 
 def _street_can_end(rest: list[str]) -> bool:
@@ -209,16 +389,29 @@ def _street_can_end(rest: list[str]) -> bool:
     return not (len(rest) == 1 and last.isdigit())
 
 
+# ---------------------------------------------------------------- secondary units
+def _unit_number(tok: str) -> str | None:
+    """``6TH`` / ``SIXTH`` / ``6`` -> ``6`` (a floor written before its designator)."""
+    m = _ORDINAL_NUMBER.match(tok)
+    if m:
+        return tok[: -2]
+    if tok in usps.UNIT_ORDINALS:
+        return str(usps.UNIT_ORDINALS[tok])
+    return tok if tok.isdigit() and len(tok) <= 3 else None
+
+
 def _take_units(toks: list[str], p: ParsedAddress) -> list[str]:
-    """Pull secondary unit designators (anywhere) out of the delivery tokens."""
+    """Pull secondary unit designators (anywhere, even first) out of the delivery tokens."""
     out: list[str] = []
     found: list[tuple[str, str | None]] = []
+    suffixes = usps.suffixes()
     i = 0
     n = len(toks)
     while i < n:
         t = toks[i]
+        prev = out[-1] if out else None
         m = _GLUED_UNIT.match(t)
-        if m:
+        if m and not (prev and _HOUSE_NUMBER.match(prev)):
             found.append((usps.UNIT_DESIGNATORS[m.group(1)], m.group(2)))
             i += 1
             continue
@@ -227,35 +420,66 @@ def _take_units(toks: list[str], p: ParsedAddress) -> list[str]:
             found.append(("#", m.group(1)))
             i += 1
             continue
+        # "6TH FLOOR", "SIXTH FL"
+        if (i + 1 < n and toks[i + 1] in _FLOOR_WORDS and prev is not None and _unit_number(t)
+                and (i + 2 >= n or toks[i + 2] == "," or toks[i + 2] in usps.UNIT_DESIGNATORS)):
+            found.append(("FL", _unit_number(t)))
+            i += 2
+            continue
         designator = usps.UNIT_DESIGNATORS.get(t)
-        if designator and (out or i > 0) and not (t == "NO" and not out):
-            j = i + 1
-            while j < n and toks[j] in ("#", ","):
-                j += 1
-            if designator in usps.UNIT_WITHOUT_VALUE and (j >= n or not _UNIT_VALUE.match(toks[j]) or designator == "PH" and j < n and toks[j].isalpha() and len(toks[j]) > 2):
-                if designator in ("PH",) and j < n and _UNIT_VALUE.match(toks[j]):
-                    found.append((designator, toks[j]))
-                    i = j + 1
-                else:
-                    found.append((designator, None))
-                    i = i + 1
-                continue
-            if j < n and (_UNIT_VALUE.match(toks[j]) or toks[j] in usps.UNIT_ORDINALS):
-                if t == "UNIT" and j + 1 < n and toks[j + 1] in ("BOX", "BX"):
-                    out.append(t)  # military "UNIT 2050 BOX 4190"
-                    i += 1
-                    continue
-                value = toks[j]
-                # "APT 4 B" -> 4B
-                if j + 1 < n and re.fullmatch(r"[A-Z]", toks[j + 1]) and value.isdigit() and (j + 2 >= n or toks[j + 2] == ","):
-                    value += toks[j + 1]
-                    j += 1
-                found.append((designator, value))
+        if designator is None or _in_box_prefix(t, prev, toks, i):
+            out.append(t)
+            i += 1
+            continue
+        if t == "NO" and not out:
+            out.append(t)
+            i += 1
+            continue
+        if prev is not None and (_HOUSE_NUMBER.match(prev) or prev in _SHORT_DIRS and len(out) >= 2
+                                 and _HOUSE_NUMBER.match(out[-2])):
+            out.append(t)  # right after the number it is the street's name ("100 FRONT ST")
+            i += 1
+            continue
+        j = i + 1
+        while j < n and toks[j] in _NUMBER_WORDS | {","}:
+            j += 1
+        if designator in usps.UNIT_WITHOUT_VALUE:
+            if designator == "PH" and j < n and _UNIT_VALUE.match(toks[j]) and toks[j] not in suffixes:
+                found.append((designator, toks[j]))
                 i = j + 1
                 continue
-            if designator == "#" and t == "#":
+            if i + 1 >= n or toks[i + 1] == "," or toks[i + 1] in usps.UNIT_DESIGNATORS:
+                found.append((designator, None))
                 i += 1
                 continue
+            out.append(t)  # "LAKE SIDE DR": a word of the name
+            i += 1
+            continue
+        value_ok = j < n and (
+            (_UNIT_VALUE.match(toks[j]) and (toks[j] not in suffixes or len(toks[j]) == 1))
+            or toks[j] in usps.UNIT_ORDINALS
+        )
+        if value_ok:
+            k = j + 1
+            while k < n and toks[k] == ",":
+                k += 1
+            if t == "UNIT" and k < n and toks[k] in ("BOX", "BX"):
+                out.append(t)  # military "UNIT 2050 BOX 4190"
+                i += 1
+                continue
+            value = toks[j]
+            # "APT 4 B" -> 4B
+            if j + 1 < n and re.fullmatch(r"[A-Z]", toks[j + 1]) and value.isdigit() and (j + 2 >= n or toks[j + 2] == ","):
+                value += toks[j + 1]
+                j += 1
+            if designator == "FL":
+                value = _unit_number(value) or value
+            found.append((designator, value))
+            i = j + 1
+            continue
+        if t == "#":
+            i += 1
+            continue
         out.append(t)
         i += 1
     if found:
@@ -269,6 +493,13 @@ def _take_units(toks: list[str], p: ParsedAddress) -> list[str]:
     return out
 
 
+def _in_box_prefix(t: str, prev: str | None, toks: list[str], i: int) -> bool:
+    """``POST OFFICE BOX``, ``PO BOX # 12``, ``PMB # 12``: not secondary units."""
+    if t == "OFFICE" and prev == "POST":
+        return True
+    return t in _NUMBER_WORDS and prev in ("BOX", "BX", "PMB", "POB", "POBOX")
+
+
 def _take_pmb(toks: list[str], p: ParsedAddress) -> list[str]:
     for i, t in enumerate(toks):
         if t == "PMB" or (t == "PRIVATE" and toks[i + 1 : i + 2] == ["MAILBOX"]):
@@ -277,21 +508,31 @@ def _take_pmb(toks: list[str], p: ParsedAddress) -> list[str]:
                 j += 1
             if j < len(toks):
                 p.po_box = toks[j]
-                return toks[:i] + toks[j + 1 :]
+                start = i - 1 if i and toks[i - 1] == "#" else i
+                return toks[:start] + toks[j + 1 :]
     return toks
 
 
 def _box_number(toks: list[str], i: int) -> tuple[str | None, int]:
     j = i
-    while j < len(toks) and toks[j] in ("#", "NO", "NUMBER"):
+    while j < len(toks) and toks[j] in _NUMBER_WORDS:
         j += 1
     if j < len(toks) and re.fullmatch(r"[A-Z]?\d+[A-Z]?|\d+-\d+", toks[j]):
         return toks[j], j + 1
     return None, i
 
 
-def _delivery_line(toks: list[str], p: ParsedAddress) -> None:
-    toks = [t for t in toks if t != ","]
+# ---------------------------------------------------------------- delivery line
+def _delivery_line(toks: list[str], p: ParsedAddress, loose: bool) -> None:
+    starts = set()
+    words: list[str] = []
+    for t in toks:
+        if t == ",":
+            starts.add(len(words))
+        else:
+            m = _GLUED_ROUTE.match(t)
+            words += [m.group(1), m.group(2)] if m else [t]
+    toks = words
     if not toks:
         if p.postal_code or p.city:
             p.kind = Kind.LOCALITY_ONLY.value
@@ -329,27 +570,51 @@ def _delivery_line(toks: list[str], p: ParsedAddress) -> None:
             p.street_name = f"{label} {toks[n]}"
             p.po_box = box
             return
-    # PO box, alone or after a street line
-    for i in range(len(toks)):
-        n = _match_prefix(toks, i, _PO_BOX_PREFIXES)
-        if n:
-            box, end = _box_number(toks, i + n)
-            if box and end == len(toks):
-                if i and toks[i:i + 1] in (["BOX"], ["BX"]) and _HOUSE_NUMBER.match(toks[0]) and i < 2:
-                    continue
-                p.po_box = box
-                p.kind = Kind.PO_BOX.value
-                if i:
-                    _street(toks[:i], p, allow_po_box=True)
+    # PO box, alone or after a street line or a name
+    if not _PO_BOX_FIRST.isdisjoint(toks):
+        for i in range(len(toks)):
+            n = _match_prefix(toks, i, _PO_BOX_PREFIXES)
+            if n:
+                box, end = _box_number(toks, i + n)
+                if box and end == len(toks):
+                    if i and toks[i] in ("BOX", "BX") and _HOUSE_NUMBER.match(toks[0]) and i < 2:
+                        continue
+                    p.po_box = box
                     p.kind = Kind.PO_BOX.value
-                return
-    _street(toks, p)
+                    if i:
+                        try:
+                            _street(toks[:i], p, starts, loose)
+                        except _Fail:
+                            p.building = " ".join(toks[:i])  # "ACLU DC P.O. BOX 11637"
+                        p.kind = Kind.PO_BOX.value
+                    return
+    _street(toks, p, starts, loose)
 
 
-def _street(toks: list[str], p: ParsedAddress, allow_po_box: bool = False) -> None:
+def _is_house_number(tok: str) -> bool:
+    return bool(_HOUSE_NUMBER.match(tok) or _LETTER_O_NUMBER.match(tok))
+
+
+def _house_number(tok: str, p: ParsedAddress) -> str | None:
+    if _HOUSE_NUMBER.match(tok):
+        return tok
+    if _LETTER_O_NUMBER.match(tok):  # "18OO WILLOW AVE": letter O typed for zero
+        p.corrections.append("house_number_corrected")
+        return tok.replace("O", "0")
+    return None
+
+
+def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, loose: bool = False) -> None:
+    starts = starts or set()
+    # "W 1214 SEYMOUR AVE": the predirectional written before the number
+    lead_dir = None
+    if len(toks) >= 3 and toks[0] in _SHORT_DIRS and _HOUSE_NUMBER.match(toks[1]) and toks[2] not in _SHORT_DIRS:
+        lead_dir = toks[0]
+        toks = toks[1:]
+        starts = {s - 1 for s in starts}
     # leading name (building / company) before the house number
     start = 0
-    while start < len(toks) and not _HOUSE_NUMBER.match(toks[start]):
+    while start < len(toks) and not _is_house_number(toks[start]):
         start += 1
     if start == len(toks):
         # no number: an intersection, or a bare street
@@ -365,24 +630,30 @@ def _street(toks: list[str], p: ParsedAddress, allow_po_box: bool = False) -> No
         raise _Fail("no house number")
     if start:
         building = toks[:start]
-        if any(t in usps.suffixes() for t in building[-1:]) and len(building) <= 3:
+        if building[-1] in usps.suffixes() and len(building) <= 3 and start not in starts:
             raise _Fail("street before number")
+        if any(t in usps.DIRECTIONALS for t in building[:1]) and len(building) == 1:
+            raise _Fail("directional before number")
         p.building = " ".join(building)
-    num = toks[start]
+    num = _house_number(toks[start], p)
     rest = toks[start + 1 :]
     if _ORDINAL_NUMBER.match(num) and not rest:
         raise _Fail("ordinal only")
     if rest and _FRACTION.match(rest[0]):
         num = f"{num} {rest[0]}"
         rest = rest[1:]
-    elif rest and re.fullmatch(r"[A-Z]", rest[0]) and len(rest) >= 2 and rest[0] not in usps.DIRECTIONALS:
-        num = f"{num}{rest[0]}"  # "123 B MAIN ST" -> 123B
+    elif (rest and len(rest[0]) == 1 and rest[0].isalpha() and len(rest) >= 2 and rest[0] not in usps.DIRECTIONALS
+          and not (len(rest[1]) == 1 and rest[1].isalpha())):
+        num = f"{num}{rest[0]}"  # "123 B MAIN ST" -> 123B (but "1741 M L KING JR WAY" keeps its initials)
         rest = rest[1:]
     if not rest:
         raise _Fail("no street")
-    # a trailing value after the type with no designator: "123 MAIN ST 4B"
+    if loose:
+        rest = _cut_neighbourhood(rest, p)
     pre, name, typ, post = split_street(rest)
-    if typ is None and len(rest) >= 3 and _UNIT_VALUE.match(rest[-1]) and any(c.isdigit() for c in rest[-1]):
+    # a trailing value after the type with no designator: "123 MAIN ST 4B"
+    if (typ is None and len(rest) >= 3 and _UNIT_VALUE.match(rest[-1]) and any(c.isdigit() for c in rest[-1])
+            and not (name and highway_name(name.split()))):
         pre2, name2, typ2, post2 = split_street(rest[:-1])
         if typ2:
             p.unit_type = p.unit_type or "#"
@@ -390,12 +661,36 @@ def _street(toks: list[str], p: ParsedAddress, allow_po_box: bool = False) -> No
             pre, name, typ, post = pre2, name2, typ2, post2
     if not name:
         raise _Fail("no street name")
-    if any(t.isdigit() and len(t) >= 5 for t in name.split()):
-        raise _Fail("number in name")
+    if any(t.isdigit() and len(t) >= 5 or usps.UNIT_DESIGNATORS.get(t) in _STRONG_UNITS for t in name.split()):
+        raise _Fail("number or unit word in name")
+    if lead_dir:
+        if pre:
+            # "W 189 NORTH BEND RD": the second directional word belongs to the name
+            if rest[0] not in usps.DIRECTIONALS or typ is None and post is None and len(name.split()) == 0:
+                raise _Fail("two predirectionals")
+            name = f"{rest[0]} {name}"
+        pre = lead_dir
     p.house_number = num
     p.predirectional, p.street_name, p.street_type, p.postdirectional = pre, name, typ, post
     if p.kind == Kind.NONE.value:
         p.kind = Kind.STREET.value
+
+
+def _cut_neighbourhood(rest: list[str], p: ParsedAddress) -> list[str]:
+    """``FRANKLIN AVE CROWN HEIGHTS``: the street ends at its first type; the words after it
+    name the neighbourhood (kept as a note)."""
+    suffixes = usps.suffixes()
+    for k in range(1, len(rest) - 1):
+        if rest[k] in suffixes:
+            end = k + 1
+            if end < len(rest) and rest[end] in usps.DIRECTIONALS:
+                end += 1
+            tail = rest[end:]
+            if tail and all(t.isalpha() for t in tail):
+                p.notes.append(f"locality: {' '.join(tail)}")
+                return rest[:end]
+            break
+    return rest
 
 
 def parse_rules(text: str) -> ParsedAddress | None:
@@ -411,10 +706,11 @@ def parse_rules(text: str) -> ParsedAddress | None:
         return None
     p = ParsedAddress(parser="rules")
     try:
-        delivery = _last_line(tokens, p)
+        tokens = _dedupe(tokens, p)
+        delivery, loose = _last_line(tokens, p)
         delivery = _take_pmb(delivery, p)
         delivery = _take_units(delivery, p)
-        _delivery_line(delivery, p)
+        _delivery_line(delivery, p, loose)
     except _Fail:
         return None
     return p

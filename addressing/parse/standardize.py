@@ -84,7 +84,7 @@ def unit_type(text: str | None) -> str | None:
 
 
 def unit_value(text: str | None) -> str | None:
-    """``'#4-B'`` -> ``'4B'``; ``'4 b'`` -> ``'4B'``; spelled ordinals become digits."""
+    """``'#4-B'`` -> ``'4B'``; ``'4 b'`` -> ``'4B'``; ordinals (``SIXTH``, ``6th``) become digits."""
     if not text:
         return None
     toks = tokens_of(text.replace("#", " "))
@@ -92,10 +92,31 @@ def unit_value(text: str | None) -> str | None:
         return None
     if len(toks) == 1 and toks[0] in usps.UNIT_ORDINALS:
         return str(usps.UNIT_ORDINALS[toks[0]])
+    if len(toks) == 1 and _ORDINAL_NUM.match(toks[0]):
+        return _ORDINAL_NUM.match(toks[0]).group(1)  # "6TH" (floor) -> "6"
     value = "".join(toks)
     if re.fullmatch(r"\d+[A-Z]|[A-Z]\d+|\d+|[A-Z]", value) or len(toks) == 1:
         return value.replace("-", "") if re.fullmatch(r"\d+-[A-Z]|[A-Z]-\d+", value) else value
     return " ".join(toks)
+
+
+def split_unit(text: str | None) -> tuple[str | None, str | None]:
+    """A secondary unit written as one string -> (Pub 28 designator, value).
+
+    >>> split_unit("Apt. No. 456"), split_unit("6th floor"), split_unit("# 4-b"), split_unit("12")
+    (('APT', '456'), ('FL', '6'), ('#', '4B'), ('#', '12'))
+    >>> split_unit("")
+    (None, None)
+    """
+    if not text:
+        return None, None
+    toks = tokens_of(text.replace("#", " # "))
+    for i, t in enumerate(toks):
+        std = usps.UNIT_DESIGNATORS.get(t)
+        if std and not (t in ("NO", "NUMBER", "NUM") and i > 0):
+            rest = [x for j, x in enumerate(toks) if j != i and x not in ("#", "NO", "NUM", "NUMBER")]
+            return std, unit_value(" ".join(rest)) if rest else None
+    return ("#", unit_value(" ".join(toks))) if toks else (None, None)
 
 
 def ordinal(token: str) -> str:
@@ -201,7 +222,11 @@ def split_street(tokens: list[str]) -> tuple[str | None, str | None, str | None,
     # a type word in front of a single letter or number is the name ("AVENUE B")
     if typ is None and len(toks) == 2 and toks[0] in suffixes and re.fullmatch(r"[A-Z]|\d+", toks[1]):
         return pre, f"{usps.suffix_long_forms().get(suffixes[toks[0]], toks[0])} {toks[1]}", None, post
-    name = " ".join(name_tokens(toks)) or None
+    words = name_tokens(toks)
+    if typ and len(words) == 1 and words[0].isdigit() and len(words[0]) <= 3 and words[0] != "0":
+        n = int(words[0])
+        words = [f"{n}{usps.ordinal_suffix(n)}"]  # "W 26 ST" is W 26TH ST; a grid "S 4500 W" has no type
+    name = " ".join(words) or None
     return pre, name, typ, post
 
 
