@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -94,10 +95,10 @@ class MatchResult:
     n_units: int = 0
     has_base: bool = True
     unit_known: bool | None = None
+    stratum: str | None = None      # which calibration map the confidence came from (STRATA)
 
 
-@dataclass(frozen=True, slots=True)
-class Variant:
+class Variant(NamedTuple):
     """One way to read a query's street; ``code`` names the reading when it is not the parse."""
 
     predir: str | None
@@ -194,14 +195,15 @@ def base_point_sql() -> str:
 
 
 def unit_point_sql() -> str:
-    """The point of the query's unit (at its number, or at the integer part of the number),
-    units compared without punctuation or leading zeros."""
+    """The points of the units a query may mean (``units_try``), at its number or at the
+    integer part of the number; units compared without punctuation or leading zeros."""
     return """
-        SELECT c.cid, p.number = c.number AS exact, avg(p.lat) AS lat, avg(p.lon) AS lon,
-               any_value(p.unit) AS unit
+        SELECT c.cid, p.number = c.number AS exact,
+               ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') AS hit,
+               avg(p.lat) AS lat, avg(p.lon) AS lon
         FROM _c c JOIN address_points p
           ON p.street_id = c.street_id AND (p.number = c.number OR p.number = CAST(c.number_int AS VARCHAR))
-         AND ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') = c.unit_norm
+         AND list_contains(c.units_try, ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0'))
         GROUP BY ALL
     """
 
@@ -264,21 +266,45 @@ def run(gaz: Gazetteer, sql: str, tables: dict[str, pa.Table] | None = None, par
 
 # --------------------------------------------------------------------------- calibration
 
+#: one map per kind of answer: an address point; a position interpolated between the known
+#: numbered points either side (or at the integer part of a number); a position interpolated
+#: along a TIGER range; only the street (the number is outside every known range)
+RANGE = "interpolated_range"
+STRATA = (Precision.ADDRESS_POINT.value, Precision.INTERPOLATED.value, RANGE, Precision.STREET.value)
 #: used when addressing/data/calibration.json is absent: deliberately timid
-DEFAULT_CALIBRATION = ([0.0, MATCH_MIN, 0.9, 1.0], [0.0, 0.3, 0.6, 0.9])
+DEFAULT_CALIBRATION = {
+    Precision.ADDRESS_POINT.value: ([0.0, MATCH_MIN, 0.9, 1.0], [0.0, 0.3, 0.6, 0.9]),
+    Precision.INTERPOLATED.value: ([0.0, MATCH_MIN, 1.0], [0.0, 0.2, 0.6]),
+    RANGE: ([0.0, MATCH_MIN, 1.0], [0.0, 0.2, 0.6]),
+    Precision.STREET.value: ([0.0, 1.0], [0.0, 0.2]),
+}
 
 
 @cache
-def calibration() -> tuple[np.ndarray, np.ndarray]:
-    """Piecewise-linear, non-decreasing map from ``raw_score`` to calibrated confidence,
-    fitted on held-out data by ``benchmarks/match_accuracy.py --fit``."""
+def _calibration_file() -> dict:
     try:
         text = resources.files("addressing").joinpath("data/calibration.json").read_text()
     except (FileNotFoundError, OSError):
-        xs, ys = DEFAULT_CALIBRATION
-        return np.asarray(xs, float), np.asarray(ys, float)
-    data = json.loads(text)
-    return np.asarray(data["raw"], float), np.asarray(data["confidence"], float)
+        return {}
+    return json.loads(text).get("strata", {})
+
+
+@cache
+def calibration(stratum: str = Precision.ADDRESS_POINT.value) -> tuple[np.ndarray, np.ndarray]:
+    """Piecewise-linear, non-decreasing map from ``raw_score`` to calibrated confidence for
+    answers of one precision, fitted on held-out data by ``benchmarks/match_accuracy.py --fit``
+    (``addressing/data/calibration.json``); a timid default where it has none."""
+    fitted = _calibration_file().get(stratum)
+    if fitted:
+        return np.asarray(fitted["raw"], float), np.asarray(fitted["confidence"], float)
+    xs, ys = DEFAULT_CALIBRATION.get(stratum, DEFAULT_CALIBRATION[Precision.STREET.value])
+    return np.asarray(xs, float), np.asarray(ys, float)
+
+
+def reload_calibration() -> None:
+    """Forget the loaded maps (after ``calibration.json`` was rewritten)."""
+    _calibration_file.cache_clear()
+    calibration.cache_clear()
 
 
 def raw_score(score: np.ndarray, margin: np.ndarray) -> np.ndarray:
@@ -292,9 +318,20 @@ def raw_score(score: np.ndarray, margin: np.ndarray) -> np.ndarray:
     return score * np.minimum(1.0, 0.6 + 4.0 * np.clip(margin, 0, None))
 
 
-def calibrate(raw: np.ndarray) -> np.ndarray:
-    xs, ys = calibration()
-    return np.interp(np.asarray(raw, float), xs, ys)
+def calibrate(raw: np.ndarray, stratum: np.ndarray | list | str = Precision.ADDRESS_POINT.value) -> np.ndarray:
+    """Calibrated confidence of raw scores, each through the map of its kind of answer.
+
+    >>> calibrate(np.array([]), []).size
+    0
+    """
+    raw = np.asarray(raw, float)
+    strata = np.broadcast_to(np.asarray(stratum, dtype=object), raw.shape)
+    out = np.zeros(raw.shape)
+    for stratum in set(strata.tolist()):
+        sel = strata == stratum
+        xs, ys = calibration(stratum)
+        out[sel] = np.interp(raw[sel], xs, ys)
+    return out
 
 
 @cache
@@ -314,12 +351,14 @@ def coverage(gaz: Gazetteer) -> tuple[frozenset, frozenset]:
 
 @cache
 def _type_words() -> dict[str, tuple[str, ...]]:
-    """Pub 28 type -> the words customers write for it (SHR -> SHORE, SHOAR, SHR)."""
-    out: dict[str, list[str]] = {}
+    """Pub 28 type -> the whole words customers write for it, the ones a street name may
+    end with (SHR -> SHOAR, SHORE; not the abbreviations, nor AVEN or AVENU)."""
+    out: dict[str, set[str]] = {}
     for variant, standard in usps.suffixes().items():
-        if variant.isalpha() and len(variant) >= 3:
-            out.setdefault(standard, []).append(variant)
-    return {k: tuple(sorted(set(v))) for k, v in out.items()}
+        if variant.isalpha() and len(variant) >= 4:
+            out.setdefault(standard, set()).add(variant)
+    return {k: tuple(sorted(w for w in v if not any(o != w and o.startswith(w) for o in v)))
+            for k, v in out.items()}
 
 
 def street_variants(p: ParsedAddress) -> list[Variant]:
@@ -328,7 +367,7 @@ def street_variants(p: ParsedAddress) -> list[Variant]:
     (the words cut off may hold the unit: ``OCTAVIA STREET SUITE COMML``).
 
     >>> [v.name for v in street_variants(ParsedAddress(street_name="LAKE", street_type="SHR"))]
-    ['LAKE', 'LAKE SHOAR', 'LAKE SHORE', 'LAKE SHR']
+    ['LAKE', 'LAKE SHOAR', 'LAKE SHORE']
     >>> [(v.name, v.type, v.unit) for v in street_variants(ParsedAddress(street_name="HAYES STREET STE 5"))]
     [('HAYES STREET STE 5', None, None), ('HAYES', 'ST', '5')]
     >>> street_variants(ParsedAddress())
@@ -364,44 +403,64 @@ def street_variants(p: ParsedAddress) -> list[Variant]:
 
 
 def _unit_in(words: list[str]) -> tuple[str | None, str | None]:
-    """``['SUITE', 'COMML']`` -> ``('COMML', 'STE')``; ``['COMMERCIAL']`` -> ``('COMMERCIAL', None)``."""
-    utype = None
+    """The unit in words cut off a street: after a designator, the word that follows it;
+    else the words themselves when there are one or two.
+
+    >>> _unit_in(["SUITE", "COMML"]), _unit_in(["#", "129", "ON", "ARRIVAL"]), _unit_in(["#805A", "ON"])
+    (('COMML', 'STE'), ('129', '#'), ('805A', '#'))
+    >>> _unit_in(["COMMERCIAL"]), _unit_in([])
+    (('COMMERCIAL', None), (None, None))
+    """
+    words = list(words)
+    if words and words[0].startswith("#") and len(words[0]) > 1:
+        return words[0][1:], "#"
     if words and words[0] in _UNIT_WORDS:
         utype = usps.UNIT_DESIGNATORS[words[0]]
-        words = words[1:]
-    words = [w for w in words if w != "#"]
+        rest = [w for w in words[1:] if w != "#"]
+        return (rest[0], utype) if rest else (None, None)
     if not words or len(words) > 2:
         return None, None
-    return "".join(words), utype
+    return "".join(words), None
 
 
 _NUMBER_UNIT = re.compile(r"^\d+(?:\s*-\s*|\s+)([A-Z0-9]{1,5})$|^\d+([A-Z])$")
 
 
-def unit_guesses(p: ParsedAddress) -> tuple[str | None, str | None, str | None]:
-    """A unit the parse put elsewhere: (unit, unit type, where). Used only when the matched
-    address has that unit.
+def unit_tries(p: ParsedAddress, v: Variant | None = None) -> list[tuple[str, str | None, str | None]]:
+    """The units to look for at the matched address, best first: (unit, unit type, the
+    correction code when it is not the parsed unit). Besides the parsed unit, the places a
+    parse may have put one: the first word of a unit with words after it, the house number
+    (``414 A``), the city (``APT C``), a box number, the words cut off the street name.
+    Only a unit the address has is ever used.
 
-    >>> unit_guesses(ParsedAddress(house_number="414 A"))
-    ('A', None, 'unit_from_house_number')
-    >>> unit_guesses(ParsedAddress(house_number="380", city="APT C"))
-    ('C', 'APT', 'unit_from_city')
-    >>> unit_guesses(ParsedAddress(house_number="12"))
-    (None, None, None)
+    >>> unit_tries(ParsedAddress(house_number="414 A"))
+    [('A', None, 'unit_from_house_number')]
+    >>> unit_tries(ParsedAddress(house_number="380", city="APT C"))
+    [('C', 'APT', 'unit_from_city')]
+    >>> unit_tries(ParsedAddress(house_number="9", unit_type="#", unit="129 ON ARRIVAL"))
+    [('129 ON ARRIVAL', '#', None), ('129', '#', 'unit_corrected')]
+    >>> unit_tries(ParsedAddress(house_number="12"))
+    []
     """
+    out: list[tuple[str, str | None, str | None]] = []
     if p.unit:
-        return None, None, None
+        out.append((p.unit, p.unit_type, None))
+        words = p.unit.split()
+        if len(words) > 1:
+            out.append((words[0], p.unit_type, "unit_corrected"))
     m = _NUMBER_UNIT.match(p.house_number or "")
     if m:
-        return m.group(1) or m.group(2), None, "unit_from_house_number"
+        out.append((m.group(1) or m.group(2), None, "unit_from_house_number"))
     toks = (p.city or "").split()
     if len(toks) >= 2 and toks[0] in _UNIT_WORDS:
-        unit, utype = _unit_in(toks)
-        if unit:
-            return unit, utype, "unit_from_city"
+        out.append((toks[1], usps.UNIT_DESIGNATORS[toks[0]], "unit_from_city"))
+    elif toks and p.unit_type and not p.unit:
+        out.append((toks[0], p.unit_type, "unit_from_city"))
     if p.po_box and p.house_number:
-        return p.po_box, None, "unit_from_box"
-    return None, None, None
+        out.append((p.po_box, None, "unit_from_box"))
+    if v is not None and v.unit:
+        out.append((v.unit, v.unit_type, "unit_from_street_name"))
+    return out
 
 
 # --------------------------------------------------------------------------- vectorized scoring
@@ -675,6 +734,7 @@ class _Scored:
     lat: np.ndarray
     lon: np.ndarray
     precision: np.ndarray
+    stratum: np.ndarray
     flags: dict
 
 
@@ -708,7 +768,7 @@ def _concat(a: _Scored | None, b: _Scored | None) -> _Scored | None:
          for k in a.C}
     return _Scored(C, np.concatenate([a.score, b.score]), np.concatenate([a.lat, b.lat]),
                    np.concatenate([a.lon, b.lon]), np.concatenate([a.precision, b.precision]),
-                   {k: np.concatenate([a.flags[k], b.flags[k]]) for k in a.flags})
+                   np.concatenate([a.stratum, b.stratum]), {k: np.concatenate([a.flags[k], b.flags[k]]) for k in a.flags})
 
 
 def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) -> _Scored | None:
@@ -767,41 +827,32 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     precision = np.where(exact, Precision.ADDRESS_POINT.value,
                 np.where(based | ev["has_range"] | ev["has_nbr"], Precision.INTERPOLATED.value,
                          Precision.STREET.value))
+    stratum = np.where(~has_point & ev["has_range"], RANGE, precision)
     flags = {k: ev[k] for k in ("exact", "base", "has_range", "parity_ok", "has_nbr", "has_number", "n_units",
                                 "has_base", "unit_known", "unit_found", "units", "guess", "number_int")}
-    return _Scored(C, score, lat, lon, precision, flags)
+    return _Scored(C, score, lat, lon, precision, stratum, flags)
 
 
 def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazetteer) -> dict:
     """House-number and unit evidence for each candidate pair, as aligned arrays.
 
-    A unit the parse put elsewhere (``unit_guesses``, or words cut off the street name) is
+    A unit the parse put elsewhere (``unit_tries``) is
     tried too, and kept only where the address has it."""
     cn = len(C["qid"])
     numbers = [p.house_number for p in cq]
     number_int = np.asarray([house_number_int(n) if n else -1 for n in numbers], np.int64)
-    guess = np.empty(cn, dtype=object)     # (unit, unit type, correction) when the unit is a guess
-    qunit = []
-    for c, (p, v) in enumerate(zip(cq, cv)):
-        if p.unit:
-            qunit.append(unit_norm(p.unit))
-            continue
-        g = unit_guesses(p)
-        if not g[0] and v.unit:
-            g = (v.unit, v.unit_type, "unit_from_street_name")
-        guess[c] = g if g[0] else None
-        qunit.append(unit_norm(g[0]))
+    tries = [unit_tries(p, v) for p, v in zip(cq, cv)]
     ctab = pa.table({
         "cid": pa.array(np.arange(cn), pa.int64()),
         "street_id": pa.array(C["street_id"], pa.int64()),
         "number": numbers,
         "number_int": pa.array(np.where(number_int >= 0, number_int, 0), pa.int64(), mask=number_int < 0),
-        "unit_norm": qunit,
+        "units_try": [[unit_norm(t[0]) for t in ts] or None for ts in tries],
     })
     numbered = ctab.filter(pc.is_valid(ctab["number_int"]))
     pts = run(gaz, point_evidence_sql(), {"_c": numbered}).to_pydict()
     base = run(gaz, base_point_sql(), {"_c": numbered}).to_pydict()
-    upts = run(gaz, unit_point_sql(), {"_c": numbered.filter(pc.is_valid(numbered["unit_norm"]))}).to_pydict()
+    upts = run(gaz, unit_point_sql(), {"_c": numbered.filter(pc.is_valid(numbered["units_try"]))}).to_pydict()
     rng = run(gaz, range_evidence_sql(), {"_c": numbered}).to_pydict()
     nbr = run(gaz, neighbour_evidence_sql(), {"_c": numbered}).to_pydict()
 
@@ -819,29 +870,34 @@ def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazettee
         pt_lat[c], pt_lon[c] = pts["lat"][j], pts["lon"][j]
         n_units[c], has_base[c], unit_lists[c] = pts["n_units"][j], bool(pts["has_base"][j]), pts["units"][j] or []
     based &= ~exact
-    unit_found = np.zeros(cn, bool)
-    # exact-number rows last, as above
-    for j in sorted(range(len(upts["cid"])), key=lambda j: bool(upts["exact"][j])):
-        c = upts["cid"][j]
-        if exact[c] or (based[c] and guess[c] is not None and guess[c][2] == "unit_from_house_number"):
-            unit_found[c] = True
+    # the best-ranked unit found per candidate, at its own number (or at the integer part of
+    # the number when the unit came from the house number: "414 A" is 414, unit A)
+    found = np.full(cn, -1, np.int64)
+    for j, c in enumerate(upts["cid"]):
+        rank = [unit_norm(t[0]) for t in tries[c]].index(upts["hit"][j])
+        from_number = tries[c][rank][2] == "unit_from_house_number"
+        fits = (upts["exact"][j] and exact[c]) or (not upts["exact"][j] and based[c] and from_number)
+        if fits and (found[c] < 0 or rank < found[c]):
+            found[c] = rank
             pt_lat[c], pt_lon[c] = upts["lat"][j], upts["lon"][j]
-    # "414 A" where 414 has a unit A: the address is 414, unit A
+    unit_found = found >= 0
     promoted = based & unit_found
     exact |= promoted
     based &= ~promoted
+    parsed_unit = np.asarray([p.unit is not None for p in cq])
+    asked = parsed_unit | unit_found
     # no unit asked: the building's own point, where the source has one apart from its units
-    no_unit = np.asarray([u is None for u in qunit]) | ((guess != None) & ~unit_found)  # noqa: E711
     for c, la, lo in zip(base["cid"], base["lat"], base["lon"]):
-        if exact[c] and no_unit[c]:
+        if exact[c] and not asked[c]:
             pt_lat[c], pt_lon[c] = la, lo
-    is_guess = guess != None  # noqa: E711
-    asked = ~no_unit
     unit_known = np.where(~exact | (n_units == 0) | ~asked, -1, np.where(unit_found, 1, 0)).astype(np.int8)
+    guess = np.empty(cn, dtype=object)      # (unit, unit type, correction) where a guessed unit was found
+    for c in np.flatnonzero(unit_found):
+        if tries[c][found[c]][2] is not None:
+            guess[c] = tries[c][found[c]]
     ev: dict = {"has_number": number_int >= 0, "number_int": number_int, "exact": exact, "base": based,
                 "pt_lat": pt_lat, "pt_lon": pt_lon, "n_units": n_units, "has_base": has_base, "units": unit_lists,
-                "unit_known": unit_known, "unit_found": unit_found, "unit_asked": asked,
-                "guess": np.where(is_guess & unit_found, guess, None)}
+                "unit_known": unit_known, "unit_found": unit_found, "unit_asked": asked, "guess": guess}
 
     # best range per candidate: parity first, then the narrowest range
     best_rng: dict[int, tuple] = {}
@@ -906,6 +962,7 @@ def _decide(qs: _Queries, s: _Scored, results: list[MatchResult], gaz: Gazetteer
             continue
         _apply_candidate(p, r, s, best, qs.variants[s.C["vix"][best]], postal)
         r.lat, r.lon, r.precision = float(s.lat[best]), float(s.lon[best]), str(s.precision[best])
+        r.stratum = str(s.stratum[best])
         if rival is not None and s1 - s2 < AMBIGUOUS_MARGIN:
             r.status = MatchStatus.AMBIGUOUS.value
             r.candidates = [_candidate(s, j, p) for j in js[:MAX_CANDIDATES]
@@ -920,7 +977,8 @@ def _confidence(results: list[MatchResult]) -> None:
     live = [r for r in results if r.status in (MatchStatus.MATCHED.value, MatchStatus.AMBIGUOUS.value)]
     if not live:
         return
-    conf = calibrate(raw_score(np.asarray([r.score for r in live]), np.asarray([r.margin for r in live])))
+    conf = calibrate(raw_score(np.asarray([r.score for r in live]), np.asarray([r.margin for r in live])),
+                     [r.stratum or r.precision for r in live])
     for r, c in zip(live, conf):
         c = float(c)
         if r.unit_known is False:
@@ -971,14 +1029,14 @@ def _apply_candidate(p: ParsedAddress, r: MatchResult, s: _Scored, j: int, v: Va
     known = int(f["unit_known"][j])
     r.unit_known = None if known < 0 else bool(known)
     by_norm = {unit_norm(u): u for u in (f["units"][j] or [])}
-    if r.unit and known == 1:
-        r.unit = by_norm.get(unit_norm(r.unit), r.unit)      # the gazetteer's spelling: 04 -> 4, 1A2 -> 1A-2
-    elif f["guess"][j] is not None:
+    if f["guess"][j] is not None:
         unit, utype, code = f["guess"][j]
-        r.unit, r.unit_type, r.unit_known = by_norm.get(unit_norm(unit), unit), utype or "#", True
+        r.unit, r.unit_type, r.unit_known = by_norm.get(unit_norm(unit), unit), utype or r.unit_type or "#", True
         fix.append(code)
         if code == "unit_from_house_number":
             r.house_number = str(f["number_int"][j])
+    elif r.unit and known == 1:
+        r.unit = by_norm.get(unit_norm(r.unit), r.unit)      # the gazetteer's spelling: 04 -> 4, 1A2 -> 1A-2
     r.predirectional, r.street_name, r.street_type, r.postdirectional = (
         C["out_predir"][j], C["out_name"][j], C["out_type"][j], C["out_postdir"][j])
     r.city, r.state, r.postal_code = city, C["state"][j], z or p.postal_code

@@ -203,7 +203,7 @@ def demo_orders(gaz: Gazetteer, n: int = 6000, seed: int = 20261125) -> tuple[li
     segs = [s for s in ranges(gaz) if s["a"] and s["b"]]
     pt_zips = sorted({p["postal_code"] for p in pts if p["postal_code"]})
     seg_zips = sorted({s["postal_code"] for s in segs if s["postal_code"]})
-    po_zips = [z for z, info in gaz.postal().items() if info.type == "PO BOX" and info.state in ("AL", "CA")
+    po_zips = [z for (_, z), info in gaz.postal().items() if info.type == "PO BOX" and info.state in ("AL", "CA")
                and info.city in ("PRATTVILLE", "SAN FRANCISCO", "AUTAUGAVILLE")]
     orders: list[dict] = []
     truths: list[Truth] = []
@@ -257,11 +257,14 @@ def demo_orders(gaz: Gazetteer, n: int = 6000, seed: int = 20261125) -> tuple[li
             add(text.format(b=rng.randrange(1, 999)), None, Truth("military", expect_precision="none",
                                                                   expect_flags=["military"]))
         elif r < 0.89:
-            add(_case(rng.choice(ELSEWHERE_US), rng), None, Truth("elsewhere", expect_status="unmatched",
-                                                                  expect_precision="postal_code"))
+            text = rng.choice(ELSEWHERE_US)
+            # a repeated real address belongs to one customer, not a reshipping ring
+            add(_case(text, rng), None, Truth("elsewhere", expect_status="unmatched", expect_precision="postal_code"),
+                f"C9{ELSEWHERE_US.index(text):05d}")
         elif r < 0.91:
             text, cc = rng.choice(ABROAD)
-            add(text, None, Truth("abroad", expect_status="unmatched", expect_precision="postal_code"))
+            add(text, None, Truth("abroad", expect_status="unmatched", expect_precision="postal_code"),
+                f"C8{[a for a, _ in ABROAD].index(text):05d}")
         elif r < 0.94 and orders:
             j = rng.randrange(len(orders))
             prev = orders[j]
@@ -285,17 +288,42 @@ def demo_orders(gaz: Gazetteer, n: int = 6000, seed: int = 20261125) -> tuple[li
     return orders[:n], truths[:n]
 
 
-def messy_queries(points: list[dict], n: int, seed: int) -> tuple[list[str], list[dict]]:
-    """Messy one-line queries from a held-out sample of address points (for accuracy benchmarks)."""
+EXTRA_WORDS = ("Attn: Receiving ", "c/o Maria Lopez, ", "ATTN Shipping Dept ")
+#: street types customers confuse with each other
+TYPE_SLIPS = {"ST": ("AVE", "RD", "PL"), "AVE": ("ST", "BLVD", "DR"), "DR": ("CT", "AVE"), "PL": ("ST", "CT"),
+              "BLVD": ("AVE", "ST"), "RD": ("ST", "DR"), "CT": ("PL", "DR"), "WAY": ("ST", "RD"), "LN": ("RD", "ST")}
+
+
+def messy_queries(points: list[dict], n: int, seed: int, hard: bool = False) -> tuple[list[str], list[dict]]:
+    """Messy one-line queries from a seeded sample of distinct address points, for accuracy
+    benchmarks: everything ``messify`` does (typos, spelled-out types and directionals, wrong
+    or missing ZIP, missing city, units written eight ways or on line 2, any case, phones and
+    delivery instructions), plus a care-of or attention line in front of some. ``hard``: more
+    of all that, two typos in some names, and the wrong street type in some.
+
+    Returns the texts and the points they were made from (the truth), in the same order.
+    Separate from ``demo_orders`` (which must stay stable for the demo)."""
     rng = random.Random(seed)
     picks = rng.sample(points, min(n, len(points)))
     texts = []
     for p in picks:
-        text, line2, _ = messify(p, rng, p.get("unit"))
+        rec = p
+        if hard:
+            rec = dict(p)
+            if rec.get("name") and rng.random() < 0.25:
+                words = rec["name"].split()
+                k = max(range(len(words)), key=lambda i: len(words[i]))
+                words[k] = _typo(words[k], rng)
+                rec["name"] = " ".join(words)
+            if rec.get("type") in TYPE_SLIPS and rng.random() < 0.12:
+                rec["type"] = rng.choice(TYPE_SLIPS[rec["type"]])
+        text, line2, _ = messify(rec, rng, p.get("unit"), drop_zip=0.2 if hard else 0.1,
+                                 wrong_zip=0.25 if hard else 0.08, typo=0.5 if hard else 0.15)
         if line2:
-            text = f"{text.split(',')[0]} {line2}, {', '.join(text.split(',')[1:]).strip()}".rstrip(", ")
-        if rng.random() < 0.05:
-            text = "Attn: Receiving " + text
+            head, _, tail = text.partition(",")
+            text = f"{head} {line2},{tail}" if tail else f"{text} {line2}"
+        if rng.random() < 0.06:
+            text = rng.choice(EXTRA_WORDS) + text
         texts.append(text)
     return texts, picks
 
