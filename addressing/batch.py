@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -65,7 +66,8 @@ class Plan:
 
 
 def work_dir(root: Path, input_path: Path, input_sha: str, chunk_rows: int, gazetteer_version: str) -> Path:
-    tag = f"{input_path.name[:80]}-{input_sha[:12]}-{chunk_rows}-{gazetteer_version}-{__version__}"
+    name = re.sub(r"[^\w.-]", "_", input_path.name[:80])  # no glob or shell characters in work paths
+    tag = f"{name}-{input_sha[:12]}-{chunk_rows}-{gazetteer_version}-{__version__}"
     return root / tag
 
 
@@ -183,14 +185,29 @@ def _risk(policy: str | Path | None):
     return _risk_cache[key]
 
 
+def chunk_columns(chunk_outs: list[Path], columns: list[str]) -> pa.Table:
+    """Some columns of all cleaned chunks, read with Arrow: never hand these paths to DuckDB's
+    ``read_parquet``, which expands ``*``, ``?`` and ``[...]`` in them (a folder named ``out*``
+    would pull in other batches' chunks)."""
+    tables = []
+    for p in chunk_outs:
+        have = set(pq.read_schema(p).names)
+        t = pq.read_table(p, columns=[c for c in columns if c in have])
+        for c in columns:
+            if c not in have:
+                t = t.append_column(c, pa.nulls(t.num_rows, pa.string()))
+        tables.append(t.select(columns))
+    return pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({c: [] for c in columns})
+
+
 def shared_keys(chunk_outs: list[Path], min_customers: int) -> dict[str, int]:
     """Address keys that appear on orders of at least ``min_customers`` customers, batch-wide."""
-    files = [str(p) for p in chunk_outs]
     con = duckdb.connect()
     try:
-        sql = (f"SELECT {KEY_COLUMN} AS k, count(DISTINCT {CUSTOMER_COLUMN}) AS n FROM read_parquet(?) "
+        con.register("chunks", chunk_columns(chunk_outs, [KEY_COLUMN, CUSTOMER_COLUMN]))
+        sql = (f"SELECT {KEY_COLUMN} AS k, count(DISTINCT {CUSTOMER_COLUMN}) AS n FROM chunks "
                f"WHERE {KEY_COLUMN} IS NOT NULL AND {CUSTOMER_COLUMN} IS NOT NULL GROUP BY 1 HAVING n >= ?")
-        t = query_arrow(con, sql, [files, min_customers])
+        t = query_arrow(con, sql, [min_customers])
     finally:
         con.close()
     return dict(zip(t.column("k").to_pylist(), t.column("n").to_pylist()))
@@ -347,16 +364,15 @@ def order_id_report(chunk_outs: list[Path], examples: int = 20) -> dict:
 
     ``rows == missing + (unique - duplicated) + duplicate_rows`` always holds.
     """
-    files = [str(p) for p in chunk_outs]
     blank = "(order_id IS NULL OR regexp_full_match(order_id, '\\s*'))"
     con = duckdb.connect()
     try:
-        src = "read_parquet(?, union_by_name = true)"
+        con.register("ids", chunk_columns(chunk_outs, ["order_id", aio.ROW]))
         total, missing, unique = con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {blank}), count(DISTINCT order_id) FILTER (WHERE NOT {blank}) "
-            f"FROM {src}", [files]).fetchall()[0]
-        dup = query_arrow(con, f"SELECT order_id, count(*) AS n, min(_row) AS first FROM {src} WHERE NOT {blank} "
-                               "GROUP BY order_id HAVING count(*) > 1 ORDER BY first", [files])
+            "FROM ids").fetchall()[0]
+        dup = query_arrow(con, f"SELECT order_id, count(*) AS n, min({aio.ROW}) AS first FROM ids WHERE NOT {blank} "
+                               "GROUP BY order_id HAVING count(*) > 1 ORDER BY first")
     finally:
         con.close()
     ns = dup.column("n").to_pylist()
