@@ -54,6 +54,7 @@ MAX_CANDIDATES = 5
 EXACT_PER_QUERY = 10        # round one keeps this many same-name streets per query spelling
 TRIGRAM_PER_QUERY = 20      # round two keeps this many trigram neighbours per query spelling
 VARIANT_PENALTY = 0.04      # a street read by cutting words off the parsed name
+DIGITS_DIFFER = 0.8         # name similarity kept when the numbers in the names differ (COUNTY 40 / 43)
 #: confidence ceilings where the delivery point is not fully identified
 UNIT_UNKNOWN_CAP = 0.6
 MISSING_UNIT_CAP = 0.6
@@ -523,6 +524,25 @@ def _city_pair(a: str | None, b: str | None, z: str | None, postal: dict) -> flo
 
 
 @lru_cache(maxsize=100_000)
+def _digits(key: str) -> str:
+    return re.sub(r"\D", "", key)
+
+
+def same_digits(a: list[str], b: list[str]) -> np.ndarray:
+    """Whether the numbers in two name keys agree: a route or ordinal number is never a typo
+    the way a letter is (``COUNTY 40`` is not ``COUNTY 43``).
+
+    >>> same_digits(["CR40", "MAIN", "5TH"], ["CR43", "MAINE", "5TH"]).tolist()
+    [False, True, True]
+    """
+    return np.fromiter((_digits(x) == _digits(y) for x, y in zip(a, b)), bool, count=len(a))
+
+
+def q_keys_of(qs: _Queries, vix: np.ndarray) -> list[str]:
+    return [qs.keys[v] for v in vix]
+
+
+@lru_cache(maxsize=100_000)
 def unit_norm(unit: str | None) -> str | None:
     """Units compared without punctuation, spaces or leading zeros: ``#04-B`` ~ ``4B``."""
     if not unit:
@@ -814,7 +834,8 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     post_s = component_score(_obj([v.postdir for v in cv]), _obj(C["postdir"]), 0.6, 0.5, 0.1)
     zip_s = zip_score([p.postal_code for p in cq], C["postal_code"])
     city_s = city_score([p.city for p in cq], C["city"], C["postal_code"], postal)
-    name_s = C["name_sim"] - np.asarray([v.penalty for v in cv])
+    name_s = C["name_sim"] * np.where(same_digits(q_keys_of(qs, C["vix"]), C["name_key"]), 1.0, DIGITS_DIFFER) \
+        - np.asarray([v.penalty for v in cv])
     w = WEIGHTS
     score = (w["name"] * name_s + w["number"] * number_s + w["unit"] * unit_s + w["postal"] * zip_s
              + w["city"] * city_s + w["type"] * type_s + w["dirs"] * (pre_s + post_s) / 2)
