@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from addressing.errors import ModelError
-from addressing.parse import usps
+from addressing.parse import places, usps
 from addressing.parse.backends import parse_libpostal, parse_usaddress, usaddress_is_sure
 from addressing.parse.clean import prepare
 from addressing.parse.rules import parse_rules
@@ -66,15 +66,29 @@ def detect_country(text: str, hint: str | None = None) -> str | None:
     return None
 
 
-def _looks_like_address(p: ParsedAddress) -> bool:
+def _problem(p: ParsedAddress, text: str) -> str | None:
+    """Why a reading is not an address at all, or ``None`` when it is one."""
     if p.country and p.country != "US":
-        return bool(p.street_name or p.postal_code or p.city or p.po_box)
+        return None if (p.street_name or p.postal_code or p.city or p.po_box) else _NOT_ADDRESS
     if p.kind in (Kind.PO_BOX.value, Kind.MILITARY.value, Kind.RURAL_ROUTE.value, Kind.HIGHWAY_CONTRACT.value,
                   Kind.GENERAL_DELIVERY.value, Kind.INTERSECTION.value):
-        return True
+        return None
     if p.house_number and p.street_name and re.search(r"\d", p.house_number):
-        return True
-    return bool(p.postal_code or p.state)
+        return None
+    if p.postal_code:
+        return None
+    if not p.state:
+        return _NOT_ADDRESS
+    if p.street_name or "," in text:
+        return None
+    # only a place and a state, without a comma between them: it must name a real place
+    # ("Springfield IL" does; "call me" reads as CALL, Maine, and does not)
+    if p.city and p.city in places.cities_by_state().get(p.state, {}):
+        return None
+    return f"no street, box or postal code, and {p.city or 'no place'} is not a known place in {p.state}"
+
+
+_NOT_ADDRESS = "no house number, box, postal code or state found"
 
 
 def _parse_prepared(text: str, country: str | None) -> ParsedAddress:
@@ -156,9 +170,10 @@ def _parse_one(raw: object, hint: object, by_text: dict) -> ParsedAddress:
         entry = by_text.get(key)
         if entry is None:
             base = _parse_prepared(prepared.text, country)
-            if not _looks_like_address(base):
+            problem = _problem(base, prepared.text)
+            if problem:
                 # keep what was read (for review), but the row cannot be delivered as it stands
-                base.invalid_reason = "no house number, box, postal code or state found"
+                base.invalid_reason = problem
             by_text[key] = entry = [base, False]
         base, used = entry
         if not used and not prepared.notes:

@@ -31,13 +31,19 @@ _INSTRUCTION = re.compile(
     r"|mailbox|reception|patio|deck|lobby|shed|entrance|house|stairs|building|unit|box)s?\b"
     r"|\b(?:gate|door|access|entry|buzzer|lockbox|building)\s*(?:code|#)\s*:?\s*#?\s*[0-9*#]+\b"
     r"|\b(?:ring|buzz|knock|call|text)\b(?:\s+[a-z']+){0,3}?\s+(?:bell|doorbell|buzzer|on\s+arrival|upon\s+arrival"
-    r"|when\s+(?:here|arrived|arriving|outside)|before\s+deliver(?:y|ing))\b"
+    r"|when\s+(?:here|arrived|arriving|outside)|before\s+deliver(?:y|ing))\b(?:\s+(?:twice|once|loudly|hard|please))?"
     r"|\b(?:do\s+not|don'?t|dont)\s+(?:leave|ring|knock|bend|deliver)\b(?:\s+[a-z']+){0,4}"
     r"|\bif\s+(?:not|nobody|no\s+one)\s+(?:home|answers?|there)\b(?:\s+[a-z']+){0,4}"
     r"|\b(?:signature\s+required|fragile|handle\s+with\s+care|beware\s+of\s+(?:the\s+)?dog)\b",
     re.I,
 )
-_CARE_OF = re.compile(r"(?:^|(?<=[\s,]))(?:c\s*/\s*o|care\s+of|attn|attention)\b\.?\s*:?\s*([^,\d\n]*[^,\d\s\n])", re.I)
+#: the care-of name: words up to a comma, a digit or a unit / box word ("c/o Jo Smith Unit 4, 110 Gough St")
+_CARE_WORD = r"(?!(?:apt|apartment|unit|ste|suite|bldg|building|fl|floor|rm|room|po|box|pmb)\b)[^\s,\d#]+"
+_CARE_OF = re.compile(
+    r"(?:^|(?<=[\s,]))(?:c\s*/\s*o|care\s+of|attn|attention)\b\.?\s*:?\s*"
+    rf"({_CARE_WORD}(?:[ \t]+{_CARE_WORD})*)",
+    re.I,
+)
 _PARENS = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]")
 _WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _LINE_BREAK = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
@@ -104,7 +110,7 @@ def prepare(raw: object) -> Prepared:
         except UnicodeDecodeError:
             return Prepared("", invalid="address is not valid UTF-8 text")
     if not isinstance(raw, str):
-        raw = str(raw)
+        return Prepared("", invalid=f"address is not text ({type(raw).__name__})")
     if len(raw) > MAX_RAW_CHARS:
         return Prepared("", invalid=f"address text too long ({len(raw):,} characters)")
     if "\ufffd" in raw:
@@ -114,7 +120,7 @@ def prepare(raw: object) -> Prepared:
         text = unicodedata.normalize("NFKC", text.translate(_FRACTIONS))
     text, dropped = _strip_symbols(text)
     if not text.strip():
-        return Prepared("", invalid="empty address")
+        return Prepared("", invalid="address holds only symbols or control characters" if dropped else "empty address")
     notes: list[str] = []
     stripped = text.lstrip()
     if stripped[:1] in ("=", "+", "@") or (stripped[:1] == "-" and not stripped[1:2].isdigit()):

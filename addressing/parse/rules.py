@@ -15,7 +15,7 @@ import re
 import unicodedata
 
 from addressing.parse import places, usps
-from addressing.parse.standardize import highway_name, split_street, unit_value
+from addressing.parse.standardize import highway_name, house_number, split_street, unit_value
 from addressing.schema import Kind, ParsedAddress
 
 #: a dash stays only inside numbers (1016-18, 45238-1234) or before a letter suffix (2455-B)
@@ -670,7 +670,7 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
                 raise _Fail("two predirectionals")
             name = f"{rest[0]} {name}"
         pre = lead_dir
-    p.house_number = num
+    p.house_number = house_number(num)
     p.predirectional, p.street_name, p.street_type, p.postdirectional = pre, name, typ, post
     if p.kind == Kind.NONE.value:
         p.kind = Kind.STREET.value

@@ -15,6 +15,7 @@ _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _ORDINAL_NUM = re.compile(r"^(\d+)(ST|ND|RD|TH)$")
 _BARE_ORDINAL = re.compile(r"^(\d+)(S|N|R|T|TH|D)$")
 _PUNCT = re.compile(r"[^\w#&/ -]+", re.U)
+_NUMBER_DASH_LETTER = re.compile(r"^(\d+)-([A-Z]{1,2})$")
 
 HIGHWAY_PREFIXES: dict[tuple[str, ...], str] = {
     ("COUNTY", "ROAD"): "COUNTY ROAD",
@@ -239,7 +240,7 @@ def house_number(text: str | None) -> str | None:
         return None
     value = " ".join(toks)
     value = re.sub(r"^0+(?=\d)", "", value)
-    return value
+    return _NUMBER_DASH_LETTER.sub(r"\1\2", value)  # "2455-B" is written 2455B, like "745 A" in the gazetteer
 
 
 def house_number_int(text: str | None) -> int | None:
