@@ -79,10 +79,10 @@ def read_rows(file: str | Path) -> list[dict]:
     return rows
 
 
-def _api_url() -> str:
+def _api_url(url: str | None = None) -> str:
     from prefect.settings import PREFECT_API_URL
 
-    url = PREFECT_API_URL.value()
+    url = url or PREFECT_API_URL.value()
     if not url:
         raise AddressingError("PREFECT_API_URL is not set: start the server (`prefect server start`) and "
                               "export PREFECT_API_URL=http://127.0.0.1:4200/api")
@@ -95,13 +95,14 @@ def _api_url() -> str:
     return url
 
 
-def emit(event) -> str:
-    """Send ``event`` and wait until the server confirms it; returns the event id."""
+def emit(event, api_url: str | None = None) -> str:
+    """Send ``event`` and wait until the server confirms it; returns the event id.
+    ``api_url`` defaults to the PREFECT_API_URL setting."""
     import asyncio
 
     from prefect.events.clients import PrefectEventsClient
 
-    url = _api_url()
+    url = _api_url(api_url)
 
     async def send() -> None:
         async with PrefectEventsClient(api_url=url, reconnection_attempts=2) as client:
@@ -115,6 +116,7 @@ def emit(event) -> str:
 
 
 def emit_order_imported(file: str | Path | None = None, orders: list[dict] | None = None,
-                        batch_id: str | None = None, extra: dict[str, Any] | None = None) -> str:
+                        batch_id: str | None = None, extra: dict[str, Any] | None = None,
+                        api_url: str | None = None) -> str:
     """Emit ``order.imported`` for a file or inline rows; returns the event id."""
-    return emit(order_imported_event(file, orders, batch_id, extra))
+    return emit(order_imported_event(file, orders, batch_id, extra), api_url)
