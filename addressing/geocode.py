@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 import shapely
 
-EARTH_M_PER_DEG = 111_320.0
+EARTH_RADIUS_M = 6_371_008.8
+EARTH_M_PER_DEG = EARTH_RADIUS_M * np.pi / 180   # ~111,195 m: the same sphere as distance_m
 DEFAULT_OFFSET_M = 8.0
 
 
@@ -185,4 +186,4 @@ def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Great-circle distance in metres (haversine), elementwise."""
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))

@@ -50,6 +50,7 @@ MATCH_MIN = 0.72            # best score below this: unmatched
 SETTLED = 0.93              # round-one best score at or above this: no fuzzy round
 AMBIGUOUS_MARGIN = 0.035    # best and a rival elsewhere closer than this: ambiguous
 SAME_PLACE_M = 60.0         # candidates closer than this are the same place, not rivals
+SAME_STREET_M = 1500.0      # street centroids of one name closer than this: one street split by ZIPs
 MAX_CANDIDATES = 5
 EXACT_PER_QUERY = 10        # round one keeps this many same-name streets per query spelling
 TRIGRAM_PER_QUERY = 20      # round two keeps this many trigram neighbours per query spelling
@@ -820,7 +821,7 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     number_s = np.where(exact, 1.0,
                np.where(based, 0.9,
                np.where(ev["has_range"] & ev["parity_ok"], 0.97,
-               np.where(ev["has_nbr"], 0.9,
+               np.where(ev["has_nbr"], 0.8,
                np.where(ev["has_range"], 0.8,
                np.where(ev["has_number"], 0.5, 0.55))))))
     asked = ev["unit_asked"]
@@ -973,8 +974,7 @@ def _decide(qs: _Queries, s: _Scored, results: list[MatchResult], gaz: Gazetteer
         s1 = float(s.score[best])
         s2, rival = 0.0, None
         for j in js[1:]:
-            d = geocode.distance_m(s.lon[best], s.lat[best], s.lon[j], s.lat[j])
-            if not (d <= SAME_PLACE_M):
+            if not _same_place(s, best, j):
                 s2, rival = float(s.score[j]), j
                 break
         r.score, r.margin = s1, s1 - s2
@@ -992,6 +992,18 @@ def _decide(qs: _Queries, s: _Scored, results: list[MatchResult], gaz: Gazetteer
         else:
             r.status = MatchStatus.MATCHED.value
     _confidence(results)
+
+
+def _same_place(s: _Scored, a: int, b: int) -> bool:
+    """Two candidates that are not rivals: within SAME_PLACE_M of each other, or the two
+    halves of one street that a ZIP boundary splits (no number on either: street centroids)."""
+    d = geocode.distance_m(s.lon[a], s.lat[a], s.lon[b], s.lat[b])
+    if d <= SAME_PLACE_M:
+        return True
+    street = Precision.STREET.value
+    C = s.C
+    return bool(s.precision[a] == street and s.precision[b] == street and d <= SAME_STREET_M
+                and all(C[k][a] == C[k][b] for k in ("out_predir", "out_name", "out_type", "out_postdir")))
 
 
 def _confidence(results: list[MatchResult]) -> None:
