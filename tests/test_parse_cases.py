@@ -208,3 +208,20 @@ def test_foreign_addresses_go_to_libpostal():
     assert p.parser == "libpostal" and p.country == "DE" and p.postal_code == "10785"
     q = parse("1 Yonge St, Toronto ON M5E 1W7")
     assert q.country == "CA" and q.postal_code == "M5E 1W7"
+
+
+def test_any_text_never_raises():
+    """Random text (any code point, any length up to the limit) gives a result, never an exception."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from(["123", " Main", " St", ",", " Apt", " #4", " Box", " 45238", " OH", "\n", "\t", "-",
+                              "/", "½", "=", "@", "é", "🚚", "\x00", " PO", " c/o", " (", ")", " 555-123-4567"])
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.one_of(st.text(max_size=300), st.lists(pieces, max_size=25).map("".join)))
+    def check(text):
+        out = parse_batch([text, text.encode("utf-8", "surrogatepass")])
+        assert len(out) == 2 and all(p.invalid_reason is None or isinstance(p.invalid_reason, str) for p in out)
+
+    check()

@@ -70,10 +70,9 @@ def _problem(p: ParsedAddress, text: str) -> str | None:
     """Why a reading is not an address at all, or ``None`` when it is one."""
     if p.country and p.country != "US":
         return None if (p.street_name or p.postal_code or p.city or p.po_box) else _NOT_ADDRESS
-    if p.kind in (Kind.PO_BOX.value, Kind.MILITARY.value, Kind.RURAL_ROUTE.value, Kind.HIGHWAY_CONTRACT.value,
-                  Kind.GENERAL_DELIVERY.value, Kind.INTERSECTION.value):
+    if p.kind in _DELIVERABLE_WITHOUT_NUMBER:
         return None
-    if p.house_number and p.street_name and re.search(r"\d", p.house_number):
+    if p.house_number and p.street_name and any(c.isdigit() for c in p.house_number):
         return None
     if p.postal_code:
         return None
@@ -89,6 +88,9 @@ def _problem(p: ParsedAddress, text: str) -> str | None:
 
 
 _NOT_ADDRESS = "no house number, box, postal code or state found"
+_DELIVERABLE_WITHOUT_NUMBER = frozenset(k.value for k in (Kind.PO_BOX, Kind.MILITARY, Kind.RURAL_ROUTE,
+                                                          Kind.HIGHWAY_CONTRACT, Kind.GENERAL_DELIVERY,
+                                                          Kind.INTERSECTION))
 
 
 def _parse_prepared(text: str, country: str | None) -> ParsedAddress:

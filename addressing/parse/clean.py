@@ -49,13 +49,25 @@ _WS = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _LINE_BREAK = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
 _REPEAT_COMMA = re.compile(r"\s*,[\s,]*")
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]", re.U)
-#: one cheap search decides whether the slower note-extracting patterns need to run at all
-_MAYBE_NOTES = re.compile(
-    r"[@()\[\]+]|\d{3}[\s.-]\d{4}|\b(?:tel|phone|ph|cell|mobile|mob|call|text|c\s*/\s*o|care|attn|attention"
-    r"|leave|drop|place|put|deliver|hand|gate|door|access|entry|buzzer|lockbox|building|ring|buzz|knock|do|don|dont"
-    r"|if|signature|fragile|handle|beware|e-?mail)\b",
-    re.I,
+#: cheap checks decide whether the slower note-extracting patterns need to run at all: a
+#: character they need, a phone-like digit group, or one of the words they start with
+_NOTE_CHARS = frozenset("@()[]+/")
+_PHONE_HINT = re.compile(r"\d{3}[\s.-]\d{4}")
+_NOTE_WORDS = frozenset(
+    b"tel phone ph cell mobile mob call text care attn attention leave drop place put deliver hand handle"
+    b" gate door access entry buzzer lockbox building ring buzz knock do don dont if signature fragile beware"
+    b" email mail please".split()
 )
+#: ASCII bytes -> lower-case letters, everything else a space (bytes.translate is fast)
+_WORD_BYTES = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 32 for c in range(256))
+
+
+def _maybe_notes(text: str) -> bool:
+    if not text.isascii() or not _NOTE_CHARS.isdisjoint(text) or _PHONE_HINT.search(text):
+        return True
+    return not _NOTE_WORDS.isdisjoint(text.encode("ascii").translate(_WORD_BYTES).split())
+
+
 _FRACTIONS = str.maketrans({"¼": " 1/4", "½": " 1/2", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3", "⅛": " 1/8",
                             "⅜": " 3/8", "⅝": " 5/8", "⅞": " 7/8", "\u2044": "/"})
 
@@ -128,7 +140,7 @@ def prepare(raw: object) -> Prepared:
         text = stripped.lstrip("=+-@ ")
     if "\n" in text or "\r" in text or not text.isascii():
         text = _LINE_BREAK.sub(", ", text)
-    if _MAYBE_NOTES.search(text) is None:
+    if not _maybe_notes(text):
         return _tidy(text, notes, dropped)
     text = _cut(_EMAIL, text, "email", notes)
     text = _cut(_PHONE, text, "phone", notes)
@@ -148,8 +160,11 @@ def prepare(raw: object) -> Prepared:
 
 
 def _tidy(text: str, notes: list[str], dropped: bool) -> Prepared:
-    text = _WS.sub(" ", text)
-    text = _REPEAT_COMMA.sub(", ", text).strip(" ,;")
+    if "  " in text or not text.isascii():
+        text = _WS.sub(" ", text)
+    if "," in text:
+        text = _REPEAT_COMMA.sub(", ", text)
+    text = text.strip(" ,;")
     if dropped and not text:
         return Prepared("", notes, invalid="address holds only symbols or control characters")
     if not text:

@@ -36,6 +36,7 @@ _LETTER_O_NUMBER = re.compile(r"^\d+[O\d]*O[O\d]*$")
 _FRACTION = re.compile(r"^\d/\d{1,2}$")
 _GLUED_UNIT = re.compile(r"^(APT|STE|UNIT|RM|FL|BLDG|SUITE|APARTMENT|LOT|SPC|TRLR)(\d+[A-Z]?|[A-Z]\d*)$")
 _GLUED_HASH = re.compile(r"^#(\w+)$")
+_GLUED_UNIT_START = {"AP", "ST", "UN", "RM", "FL", "BL", "SU", "LO", "SP", "TR"}
 _GLUED_ROUTE = re.compile(r"^(RR|HC|HCR|RFD)(\d+)$")
 _UNIT_VALUE = re.compile(r"^(?:\d+[A-Z]{0,2}|[A-Z]{1,2}\d*|\d+-?[A-Z]|[A-Z]-?\d+|\d+-\d+)$")
 _ORDINAL_NUMBER = re.compile(r"^\d+(ST|ND|RD|TH)$")
@@ -62,10 +63,12 @@ _PO_BOX_PREFIXES = (
 _PO_BOX_FIRST = {opt[0] for opt in _PO_BOX_PREFIXES}
 _RURAL_ROUTE = (("RURAL", "ROUTE"), ("RURAL", "RTE"), ("R", "R"), ("RR",), ("RFD",), ("RTE",), ("ROUTE",))
 _HIGHWAY_CONTRACT = (("HIGHWAY", "CONTRACT"), ("HWY", "CONTRACT"), ("STAR", "ROUTE"), ("HCR",), ("HC",))
+_ROUTE_FIRST = {opt[0] for opt in _RURAL_ROUTE + _HIGHWAY_CONTRACT}
 _MILITARY_UNIT = ("PSC", "CMR", "UNIT")
 _INTERSECTION = {"&", "AND", "AT", "@"}
 _SHORT_DIRS = {"N", "S", "E", "W", "NE", "NW", "SE", "SW"}
 _COUNTRY_LAST = {name.split()[-1] for name in usps.COUNTRY_NAMES}
+_KIND_NONE, _KIND_STREET = Kind.NONE.value, Kind.STREET.value
 
 
 def tokenize(text: str) -> list[str]:
@@ -227,12 +230,13 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
     info = places.zip_info(p.postal_code)
     best = None
     for n in range(1, min(usps.state_max_words(), len(toks) - 1) + 1):
-        seg = toks[-n:]
-        if "," in seg:
+        if toks[-n] == ",":
             break
-        code = states.get(" ".join(seg))
+        code = states.get(toks[-1] if n == 1 else " ".join(toks[-n:]))
         if code and (best is None or (info and code == info.state and best[0] != info.state)):
             best = (code, n)
+            if info is None or code == info.state:
+                break
     sep_before_state = False
     if best:
         p.state = best[0]
@@ -402,6 +406,9 @@ def _unit_number(tok: str) -> str | None:
 
 def _take_units(toks: list[str], p: ParsedAddress) -> list[str]:
     """Pull secondary unit designators (anywhere, even first) out of the delivery tokens."""
+    designators = usps.UNIT_DESIGNATORS
+    if all(t not in designators and t[0] != "#" and (t[:2] not in _GLUED_UNIT_START or t.isalpha()) for t in toks):
+        return toks  # nothing that can start a unit: the common case
     out: list[str] = []
     found: list[tuple[str, str | None]] = []
     suffixes = usps.suffixes()
@@ -529,9 +536,10 @@ def _delivery_line(toks: list[str], p: ParsedAddress, loose: bool) -> None:
     for t in toks:
         if t == ",":
             starts.add(len(words))
+        elif t[0] in "RH" and (m := _GLUED_ROUTE.match(t)):
+            words += [m.group(1), m.group(2)]
         else:
-            m = _GLUED_ROUTE.match(t)
-            words += [m.group(1), m.group(2)] if m else [t]
+            words.append(t)
     toks = words
     if not toks:
         if p.postal_code or p.city:
@@ -554,6 +562,8 @@ def _delivery_line(toks: list[str], p: ParsedAddress, loose: bool) -> None:
             return
     # rural route / highway contract
     for options, kind, label in ((_RURAL_ROUTE, Kind.RURAL_ROUTE, "RR"), (_HIGHWAY_CONTRACT, Kind.HIGHWAY_CONTRACT, "HC")):
+        if toks[0] not in _ROUTE_FIRST:
+            break
         n = _match_prefix(toks, 0, options)
         if n and len(toks) > n and toks[n].isdigit():
             rest = toks[n + 1 :]
@@ -592,11 +602,11 @@ def _delivery_line(toks: list[str], p: ParsedAddress, loose: bool) -> None:
 
 
 def _is_house_number(tok: str) -> bool:
-    return bool(_HOUSE_NUMBER.match(tok) or _LETTER_O_NUMBER.match(tok))
+    return tok.isdigit() or bool(_HOUSE_NUMBER.match(tok) or _LETTER_O_NUMBER.match(tok))
 
 
 def _house_number(tok: str, p: ParsedAddress) -> str | None:
-    if _HOUSE_NUMBER.match(tok):
+    if tok.isdigit() or _HOUSE_NUMBER.match(tok):
         return tok
     if _LETTER_O_NUMBER.match(tok):  # "18OO WILLOW AVE": letter O typed for zero
         p.corrections.append("house_number_corrected")
@@ -637,9 +647,9 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
         p.building = " ".join(building)
     num = _house_number(toks[start], p)
     rest = toks[start + 1 :]
-    if _ORDINAL_NUMBER.match(num) and not rest:
-        raise _Fail("ordinal only")
-    if rest and _FRACTION.match(rest[0]):
+    if not rest:
+        raise _Fail("no street")
+    if "/" in rest[0] and _FRACTION.match(rest[0]):
         num = f"{num} {rest[0]}"
         rest = rest[1:]
     elif (rest and len(rest[0]) == 1 and rest[0].isalpha() and len(rest) >= 2 and rest[0] not in usps.DIRECTIONALS
@@ -672,8 +682,8 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
         pre = lead_dir
     p.house_number = house_number(num)
     p.predirectional, p.street_name, p.street_type, p.postdirectional = pre, name, typ, post
-    if p.kind == Kind.NONE.value:
-        p.kind = Kind.STREET.value
+    if p.kind == _KIND_NONE:
+        p.kind = _KIND_STREET
 
 
 def _cut_neighbourhood(rest: list[str], p: ParsedAddress) -> list[str]:

@@ -54,6 +54,7 @@ HIGHWAY_PREFIXES: dict[tuple[str, ...], str] = {
     ("RANCH", "ROAD"): "RANCH RD",
 }
 _HIGHWAY_MAX = max(len(k) for k in HIGHWAY_PREFIXES)
+_HIGHWAY_FIRST = {k[0] for k in HIGHWAY_PREFIXES}
 
 
 def tokens_of(text: str) -> list[str]:
@@ -124,6 +125,8 @@ def ordinal(token: str) -> str:
     """``FIFTH`` / ``5th`` / ``5`` in a name -> ``5TH``."""
     if token in usps.ORDINAL_WORDS:
         return usps.ORDINAL_WORDS[token]
+    if not token[:1].isdigit():
+        return token
     m = _ORDINAL_NUM.match(token)
     if m:
         n = int(m.group(1))
@@ -160,6 +163,8 @@ def name_tokens(tokens: list[str]) -> list[str]:
 
 def highway_name(tokens: list[str]) -> str | None:
     """``COUNTY RD 12`` / ``Hwy 101`` / ``I-95`` -> ``COUNTY ROAD 12`` / ``HWY 101`` / ``I 95``."""
+    if not tokens or tokens[0] not in _HIGHWAY_FIRST:
+        return None
     for n in range(min(_HIGHWAY_MAX, len(tokens) - 1), 0, -1):
         prefix = HIGHWAY_PREFIXES.get(tuple(tokens[:n]))
         if prefix is None:
@@ -235,6 +240,8 @@ def house_number(text: str | None) -> str | None:
     """``'12 1/2'``, ``'1016-18'``, ``'W1234'`` kept; spaces and leading zeros tidied."""
     if not text:
         return None
+    if text.isdigit() and text[0] != "0":
+        return text  # the common case
     toks = tokens_of(text.replace("#", " "))
     if not toks:
         return None
