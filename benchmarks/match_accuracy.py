@@ -505,6 +505,41 @@ def fit(gaz, points: list[dict], n: int, held: set[tuple]) -> None:
     match.reload_calibration()
 
 
+def tune(gaz, points: list[dict], n: int, held: set[tuple]) -> dict:
+    """Coordinate search over ``match.WEIGHTS`` on the fit half (ordinary + hard queries):
+    each weight scaled by 0.6 .. 1.5 in turn (the others renormalized), kept when the share
+    right improves; two passes. Prints the best weights; copy them into ``match.WEIGHTS``."""
+    samples = []
+    for seed, hard in ((FIT_SEED, False), (FIT_SEED + 1, True)):
+        _, picks, parsed, _ = queries(points, n, seed, hard)
+        samples.append((parsed, picks))
+
+    def score(w: dict) -> float:
+        match.WEIGHTS.clear()
+        match.WEIGHTS.update(w)
+        return float(np.mean([judge(match.match_batch(parsed, gaz), picks, held)["right"].mean()
+                              for parsed, picks in samples]))
+
+    start = dict(match.WEIGHTS)
+    best, best_score = dict(start), score(start)
+    print(f"\ntuning WEIGHTS on the fit half; start {best_score:.4%}: {best}")
+    for _ in range(2):
+        for key in start:
+            for f in (0.6, 0.8, 1.25, 1.5):
+                w = dict(best)
+                w[key] *= f
+                total = sum(w.values())
+                w = {k: round(v / total, 3) for k, v in w.items()}
+                sc = score(w)
+                if sc > best_score + 1e-9:
+                    best, best_score = w, sc
+                    print(f"  {key} x{f}: {sc:.4%}  {w}")
+    match.WEIGHTS.clear()
+    match.WEIGHTS.update(best)
+    print(f"best {best_score:.4%}: {best}")
+    return best
+
+
 def range_map(point_map: dict | None) -> dict | None:
     """TIGER-range answers: no such streets in the SF/Oakland sample, so their map is the
     address-point map (finding the right street and number) times the lower bound of the
@@ -549,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=3500, help="queries per sample (fit and held-out)")
     ap.add_argument("--fit", action="store_true", help="refit and save addressing/data/calibration.json")
+    ap.add_argument("--tune", action="store_true", help="search WEIGHTS on the fit half (prints them)")
     ap.add_argument("--baselines", action="store_true")
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--failures", type=int, default=0, help="print this many wrong held-out records")
@@ -567,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(points):,} distinct addresses (street, number, unit) kept ({sum(dropped.values())} dropped: "
           f"{dict(dropped)}); halves of {len(fit_pts):,} / {len(eval_pts):,}; {len(held):,} buildings "
           f"({WITHHELD:.0%}) withheld from {gaz.path.name}, which the queries are matched against")
+    if args.tune:
+        tune(gaz, fit_pts, args.n, held)
     if args.fit:
         fit(gaz, fit_pts, args.n, held)
     parsed, picks, res = held_out(gaz, eval_pts, args.n, EVAL_SEED, False, held, args.failures)
