@@ -103,6 +103,15 @@ CASES = [
     ("103 BEAL PKWY SE, FT WALTON BEACH, FL", dict(street_type="PKWY", postdirectional="SE",
                                                    city="FORT WALTON BEACH")),
     ("16½ Windward Road, Springfield IL 62701", dict(house_number="16 1/2", street_name="WINDWARD")),
+    # spreadsheet and form damage
+    ("45 Elm St, Boston MA 2108", dict(city="BOSTON", state="MA", postal_code="02108")),
+    ("9 Oak St Newark NJ 7102-1234", dict(postal_code="07102", zip4="1234")),
+    ("123 main st springfield il62701", dict(street_name="MAIN", city="SPRINGFIELD", state="IL",
+                                              postal_code="62701")),
+    ("123 Main St Springfield IL USA 62701", dict(city="SPRINGFIELD", state="IL", postal_code="62701")),
+    ("123Main St Springfield IL 62701", dict(house_number="123", street_name="MAIN", street_type="ST")),
+    ("1 Main St Unit A-1 Springfield IL 62701", dict(unit_type="UNIT", unit="A1")),
+    ("123 I 95 Frontage Rd Springfield IL 62701", dict(house_number="123", street_name="I 95 FRONTAGE")),
 ]
 
 

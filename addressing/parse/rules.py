@@ -29,9 +29,15 @@ _TOKEN_TABLE = str.maketrans(
     }
 )
 _ZIP_TOKEN = re.compile(r"^\d{5}(?:-\d{4})?$|^\d{9}$")
+_SHORT_ZIP = re.compile(r"^(\d{3,4})(-\d{4})?$")
+_STATE_ZIP_GLUED = re.compile(r"^([A-Z]{2})(\d{5}(?:-\d{4})?)$")
+#: states whose ZIPs start with 0, which spreadsheets strip
+_ZERO_ZIP_STATES = {"CT", "MA", "ME", "NH", "NJ", "RI", "VT", "PR", "VI", "AE", "CONNECTICUT", "MASSACHUSETTS",
+                    "MAINE", "NEW HAMPSHIRE", "NEW JERSEY", "RHODE ISLAND", "VERMONT", "MASS", "CONN"}
 _HOUSE_NUMBER = re.compile(
     r"^(?:\d+[A-Z]?|\d+-\d+[A-Z]?|\d+-[A-Z]{1,2}|\d+[A-Z]-?\d+|[NSEW]\d+(?:[NSEW]\d+)?)$"
 )
+_NUMBER_GLUED = re.compile(r"^(\d{1,6})([A-Z]{3,})$")
 _LETTER_O_NUMBER = re.compile(r"^\d+[O\d]*O[O\d]*$")
 _FRACTION = re.compile(r"^\d/\d{1,2}$")
 _GLUED_UNIT = re.compile(r"^(APT|STE|UNIT|RM|FL|BLDG|SUITE|APARTMENT|LOT|SPC|TRLR)(\d+[A-Z]?|[A-Z]\d*)$")
@@ -176,22 +182,21 @@ def _dedupe(tokens: list[str], p: ParsedAddress) -> list[str]:
 def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
     """Take country, ZIP, state and city off the right end; return the delivery tokens and
     whether the street may be followed by a neighbourhood name (see ``_take_city``)."""
-    toks = _strip_commas(tokens)
-    # country
-    if toks and toks[-1] in _COUNTRY_LAST:
-        for n in (4, 3, 2, 1):
-            if len(toks) > n:
-                words = toks[-n:]
-                code = usps.COUNTRY_NAMES.get(" ".join(words))
-                if code and "," not in words:
-                    if code != "US":
-                        raise _Fail("foreign")
-                    p.country = "US"
-                    toks = _strip_commas(toks[:-n])
-                    break
+    toks = _take_country(_strip_commas(tokens), p)
+    states = usps.state_lookup()
+    if toks:
+        m = _STATE_ZIP_GLUED.match(toks[-1])
+        if m and m.group(1) in states:  # "IL62701"
+            toks = toks[:-1] + [m.group(1), m.group(2)]
+        elif len(toks) >= 3 and toks[-2] in _ZERO_ZIP_STATES and (m := _SHORT_ZIP.match(toks[-1])):
+            # "BOSTON MA 2108": a spreadsheet dropped the ZIP's leading zeros
+            z = m.group(1).zfill(5)
+            info = places.zip_info(z)
+            if info and info.state == states[toks[-2]]:
+                toks = toks[:-1] + [z + (m.group(2) or "")]
+                p.corrections.append("postal_code_zero_restored")
     # ZIP: the rightmost one written after a state, else the rightmost one (never the first token)
     zip_at = None
-    states = usps.state_lookup()
     for i in range(len(toks) - 1, 0, -1):
         if _ZIP_TOKEN.match(toks[i]):
             if zip_at is None:
@@ -226,6 +231,7 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
             toks = toks[:zip_at]
             while toks and toks[-1] == ",":
                 toks = toks[:-1]
+            toks = _take_country(toks, p)  # "... IL USA 62701"
     # state: prefer the reading that agrees with the ZIP, else the shortest
     info = places.zip_info(p.postal_code)
     best = None
@@ -255,6 +261,24 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
     if p.country is None:
         p.country = "US"
     return toks + moved, loose
+
+
+def _take_country(toks: list[str], p: ParsedAddress) -> list[str]:
+    if not toks or toks[-1] not in _COUNTRY_LAST:
+        return toks
+    for n in (4, 3, 2, 1):
+        if len(toks) > n:
+            words = toks[-n:]
+            code = usps.COUNTRY_NAMES.get(" ".join(words))
+            if code and "," not in words:
+                if code != "US":
+                    raise _Fail("foreign")
+                p.country = "US"
+                rest = toks[:-n]
+                while rest and rest[-1] == ",":
+                    rest = rest[:-1]
+                return rest
+    return toks
 
 
 def _drop_county(toks: list[str], p: ParsedAddress) -> list[str]:
@@ -475,10 +499,13 @@ def _take_units(toks: list[str], p: ParsedAddress) -> list[str]:
                 i += 1
                 continue
             value = toks[j]
-            # "APT 4 B" -> 4B
-            if j + 1 < n and re.fullmatch(r"[A-Z]", toks[j + 1]) and value.isdigit() and (j + 2 >= n or toks[j + 2] == ","):
-                value += toks[j + 1]
-                j += 1
+            # "APT 4 B" -> 4B; "UNIT A-1" (tokenized A 1) -> A1
+            if j + 1 < n and (j + 2 >= n or toks[j + 2] == ","):
+                nxt = toks[j + 1]
+                if (len(nxt) == 1 and nxt.isalpha() and value.isdigit()
+                        or len(value) == 1 and value.isalpha() and nxt.isdigit() and len(nxt) <= 4):
+                    value += nxt
+                    j += 1
             if designator == "FL":
                 value = _unit_number(value) or value
             found.append((designator, value))
@@ -622,6 +649,10 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
         lead_dir = toks[0]
         toks = toks[1:]
         starts = {s - 1 for s in starts}
+    # "123MAIN ST": a number typed against the street name
+    if toks and toks[0][:1].isdigit() and (m := _NUMBER_GLUED.match(toks[0])):
+        toks = [m.group(1), m.group(2), *toks[1:]]
+        starts = {s + 1 for s in starts}
     # leading name (building / company) before the house number
     start = 0
     while start < len(toks) and not _is_house_number(toks[start]):
@@ -653,7 +684,7 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
         num = f"{num} {rest[0]}"
         rest = rest[1:]
     elif (rest and len(rest[0]) == 1 and rest[0].isalpha() and len(rest) >= 2 and rest[0] not in usps.DIRECTIONALS
-          and not (len(rest[1]) == 1 and rest[1].isalpha())):
+          and not (len(rest[1]) == 1 and rest[1].isalpha()) and not rest[1].isdigit()):
         num = f"{num}{rest[0]}"  # "123 B MAIN ST" -> 123B (but "1741 M L KING JR WAY" keeps its initials)
         rest = rest[1:]
     if not rest:
