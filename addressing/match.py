@@ -798,19 +798,18 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     and units with evidence gathered in SQL."""
     if cand_table.num_rows == 0:
         return None
-    cand = cand_table.to_pydict()
-    vix = np.asarray(cand["vix"], np.int64)
+    vix = cand_table["vix"].to_numpy()
     q_keys = [qs.keys[v] for v in vix]
-    name_sim = process.cpdist(q_keys, cand["name_key"], scorer=fuzz.ratio, workers=1) / 100.0
+    name_sim = process.cpdist(q_keys, cand_table["name_key"].to_pylist(), scorer=fuzz.ratio, workers=1) / 100.0
     keep = np.flatnonzero(name_sim * 100 >= FUZZY_NAME_MIN)
     # one row per (spelling, street), its best-matching name: the blocks and the names overlap
-    key = vix[keep] * (1 << 32) + np.asarray(cand["street_id"], np.int64)[keep]
+    key = vix[keep] * (1 << 32) + cand_table["street_id"].to_numpy()[keep]
     order = np.lexsort((-name_sim[keep], key))
     _, first = np.unique(key[order], return_index=True)
     idx = np.sort(keep[order[first]])
     if idx.size == 0:
         return None
-    C = {k: [v[j] for j in idx] for k, v in cand.items()}
+    C = cand_table.take(pa.array(idx)).to_pydict()
     C["vix"] = vix[idx]
     C["qid"] = qs.qid[C["vix"]]
     C["name_sim"] = name_sim[idx]
