@@ -707,7 +707,7 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
     if lead_dir:
         if pre:
             # "W 189 NORTH BEND RD": the second directional word belongs to the name
-            if rest[0] not in usps.DIRECTIONALS or typ is None and post is None and len(name.split()) == 0:
+            if rest[0] not in usps.DIRECTIONALS:
                 raise _Fail("two predirectionals")
             name = f"{rest[0]} {name}"
         pre = lead_dir
