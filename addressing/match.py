@@ -18,16 +18,15 @@
 5. Decide matched / ambiguous / unmatched, record a correction code for every component
    changed or inferred, and turn the raw score into a calibrated confidence (``calibrate``:
    a monotone map fitted on held-out data, stored in ``addressing/data/calibration.json``).
+
+Helpers live beside it: ``match_sql`` (the SQL, and the one place it runs), ``match_score``
+(query spellings, unit guesses, component scores) and ``calibration`` (raw score -> confidence).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
-from importlib import resources
-from typing import NamedTuple
+from functools import cache
 
 import numpy as np
 import pyarrow as pa
@@ -36,10 +35,42 @@ import shapely
 from rapidfuzz import fuzz, process
 
 from addressing import geocode
-from addressing.gazetteer import Gazetteer, PostalInfo, query_arrow
+from addressing.calibration import (  # noqa: F401  (re-exported: the stage's public names)
+    DEFAULT_CALIBRATION,
+    RANGE,
+    STRATA,
+    calibrate,
+    calibration,
+    raw_score,
+    reload_calibration,
+)
+from addressing.gazetteer import Gazetteer, PostalInfo
 from addressing.gazetteer.keys import name_key, sound_key
-from addressing.parse import usps
-from addressing.parse.standardize import house_number_int, split_street
+from addressing.match_score import (  # noqa: F401
+    Variant,
+    _obj,
+    city_score,
+    component_score,
+    same_digits,
+    street_variants,
+    unit_norm,
+    unit_tries,
+    zip_score,
+)
+from addressing.match_sql import (  # noqa: F401
+    base_point_sql,
+    coverage_sql,
+    exact_candidates_sql,
+    fuzzy_candidates_sql,
+    locality_sql,
+    neighbour_evidence_sql,
+    point_evidence_sql,
+    range_evidence_sql,
+    run,
+    trigram_candidates_sql,
+    unit_point_sql,
+)
+from addressing.parse.standardize import house_number_int
 from addressing.schema import Kind, MatchStatus, ParsedAddress, Precision
 
 #: component weights of the match score (they sum to 1), from ``benchmarks/match_accuracy.py --tune``
@@ -55,7 +86,6 @@ SAME_STREET_M = 1500.0      # street centroids of one name closer than this: one
 MAX_CANDIDATES = 5
 EXACT_PER_QUERY = 10        # round one keeps this many same-name streets per query spelling
 TRIGRAM_PER_QUERY = 20      # round two keeps this many trigram neighbours per query spelling
-VARIANT_PENALTY = 0.04      # a street read by cutting words off the parsed name
 DIGITS_DIFFER = 0.8         # name similarity kept when the numbers in the names differ (COUNTY 40 / 43)
 #: confidence ceilings where the delivery point is not fully identified
 UNIT_UNKNOWN_CAP = 0.6
@@ -65,8 +95,6 @@ AMBIGUOUS_CAP = 0.45
 STREET_KINDS = {Kind.STREET.value, Kind.INTERSECTION.value}
 BOX_KINDS = {Kind.PO_BOX.value, Kind.MILITARY.value, Kind.RURAL_ROUTE.value, Kind.HIGHWAY_CONTRACT.value,
              Kind.GENERAL_DELIVERY.value}
-_UNIT_WORDS = frozenset(usps.UNIT_DESIGNATORS) - {"NO", "NUMBER", "NUM", "KEY", "STOP", "SIDE", "PIER", "SLIP",
-                                                   "LOT", "FRONT", "REAR", "UPPER", "LOWER"}
 
 
 @dataclass(slots=True)
@@ -101,242 +129,6 @@ class MatchResult:
     stratum: str | None = None      # which calibration map the confidence came from (STRATA)
 
 
-class Variant(NamedTuple):
-    """One way to read a query's street; ``code`` names the reading when it is not the parse."""
-
-    predir: str | None
-    name: str
-    type: str | None
-    postdir: str | None
-    penalty: float = 0.0
-    code: str | None = None
-    unit: str | None = None        # a unit read from the words cut off (checked before use)
-    unit_type: str | None = None
-
-
-# --------------------------------------------------------------------------- SQL builders
-
-#: the name row that matched (``s``: a street's own name or one of its alternate names) is
-#: scored; the street's own name (``m``) is what the result says
-_STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir, s.name_key, "
-                "s.lat, s.lon, s.n_points, s.n_segments, "
-                "m.predir AS out_predir, m.name AS out_name, m.type AS out_type, m.postdir AS out_postdir")
-_MAIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
-
-
-def exact_candidates_sql() -> str:
-    """Streets with a query spelling's exact name key in its state (anywhere without a state):
-    the query's own ZIP and city first, then ZIPs sharing the longest prefix; ``?`` per query."""
-    return f"""
-        SELECT q.vix, {_STREET_COLS}
-        FROM _q q JOIN streets s
-          ON s.name_key = q.name_key AND (q.state IS NULL OR s.state = q.state)
-        {_MAIN}
-        QUALIFY row_number() OVER (
-            PARTITION BY q.vix
-            ORDER BY (s.postal_code IS NOT DISTINCT FROM q.postal_code OR s.city IS NOT DISTINCT FROM q.city) DESC,
-                     CASE WHEN left(s.postal_code, 4) = left(q.postal_code, 4) THEN 4
-                          WHEN left(s.postal_code, 3) = left(q.postal_code, 3) THEN 3 ELSE 0 END DESC,
-                     s.n_points + s.n_segments DESC, s.street_id) <= ?
-    """
-
-
-def fuzzy_candidates_sql() -> str:
-    """Round two: streets in the spelling's ZIP or city, or with its sound key in its state."""
-    return f"""
-        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.postal_code = q.postal_code AND s.country = 'US'
-        {_MAIN}
-        UNION
-        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.city = q.city AND s.state = q.state {_MAIN}
-        UNION
-        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s
-          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state) {_MAIN}
-    """
-
-
-def trigram_candidates_sql() -> str:
-    """Round two: the streets of the state sharing the most name-key trigrams with the
-    spelling (a typo that changes consonants defeats the sound key, not most trigrams);
-    ``?`` = how many per spelling."""
-    grams = ("list_distinct(list_transform(range(1, length(name_key) + 1), "
-             "lambda i: substr('^' || name_key || '$', i, 3)))")
-    return f"""
-        WITH qg AS (
-            SELECT vix, state, unnest({grams}) AS g FROM _r WHERE length(name_key) >= 3
-        ), sg AS (
-            SELECT street_id, state, unnest({grams}) AS g FROM streets
-            WHERE state IN (SELECT DISTINCT state FROM _r WHERE state IS NOT NULL)
-               OR EXISTS (SELECT 1 FROM _r WHERE state IS NULL)
-        ), shared AS (
-            SELECT qg.vix, sg.street_id, count(*) AS n
-            FROM qg JOIN sg ON sg.g = qg.g AND (qg.state IS NULL OR sg.state = qg.state)
-            GROUP BY qg.vix, sg.street_id HAVING count(*) >= 2
-            QUALIFY row_number() OVER (PARTITION BY qg.vix ORDER BY count(*) DESC, sg.street_id) <= ?
-        )
-        SELECT shared.vix, {_STREET_COLS} FROM shared JOIN streets s USING (street_id) {_MAIN}
-    """
-
-
-def point_evidence_sql() -> str:
-    """The address with the query's number on the candidate street, or, when the number is
-    hyphenated, fractional or lettered (``1016-18``, ``12 1/2``, ``32B``), the one of its
-    integer part. ``base_lat``/``base_lon``: where the points without a unit are."""
-    return """
-        SELECT c.cid, a.number = c.number AS exact, a.n_units, a.has_base, a.units, a.lat, a.lon
-        FROM _c c JOIN addresses a
-          ON a.street_id = c.street_id
-         AND (a.number = c.number OR (a.number = CAST(c.number_int AS VARCHAR) AND c.number <> a.number))
-    """
-
-
-def base_point_sql() -> str:
-    return """
-        SELECT c.cid, avg(p.lat) AS lat, avg(p.lon) AS lon
-        FROM _c c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.number AND p.unit IS NULL
-        GROUP BY c.cid
-    """
-
-
-def unit_point_sql() -> str:
-    """The points of the units a query may mean (``units_try``), at its number or at the
-    integer part of the number; units compared without punctuation or leading zeros."""
-    return """
-        SELECT c.cid, p.number = c.number AS exact,
-               ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') AS hit,
-               avg(p.lat) AS lat, avg(p.lon) AS lon
-        FROM _c c JOIN address_points p
-          ON p.street_id = c.street_id AND (p.number = c.number OR p.number = CAST(c.number_int AS VARCHAR))
-         AND list_contains(c.units_try, ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0'))
-        GROUP BY ALL
-    """
-
-
-def range_evidence_sql() -> str:
-    """Segments whose left or right range holds the number, with parity agreement."""
-    side = """
-        SELECT c.cid, g.rowid AS seg, '{s}' AS side, g.from_{side} AS a, g.to_{side} AS b,
-               (g.parity_{side} IS NULL OR g.parity_{side} = 'B'
-                OR (g.parity_{side} = 'O' AND c.number_int % 2 = 1)
-                OR (g.parity_{side} = 'E' AND c.number_int % 2 = 0)) AS parity_ok,
-               g.sided, g.geom
-        FROM _c c JOIN segments g ON g.street_id = c.street_id
-        WHERE c.number_int BETWEEN least(g.from_{side}, g.to_{side}) AND greatest(g.from_{side}, g.to_{side})
-    """
-    return (side.format(s="L", side="left") + " UNION ALL " + side.format(s="R", side="right"))
-
-
-def neighbour_evidence_sql() -> str:
-    """Nearest numbered points below and above the number on the same street and parity."""
-    return """
-        SELECT c.cid,
-               max(a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_n,
-               arg_max(a.lon, a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_lon,
-               arg_max(a.lat, a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_lat,
-               min(a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_n,
-               arg_min(a.lon, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lon,
-               arg_min(a.lat, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lat
-        FROM _c c JOIN addresses a
-          ON a.street_id = c.street_id AND a.number_int % 2 = c.number_int % 2
-        GROUP BY c.cid
-    """
-
-
-def locality_sql() -> str:
-    return "SELECT l.country, l.state, l.city, l.lat, l.lon FROM _l q JOIN localities l USING (country, state, city)"
-
-
-def coverage_sql() -> str:
-    """ZIPs and cities that have street data at all."""
-    return """
-        SELECT DISTINCT 'zip' AS k, postal_code AS v FROM streets WHERE postal_code IS NOT NULL
-        UNION SELECT DISTINCT 'city', state || '|' || city FROM streets WHERE city IS NOT NULL
-    """
-
-
-def run(gaz: Gazetteer, sql: str, tables: dict[str, pa.Table] | None = None, params: list | None = None) -> pa.Table:
-    """The one place SQL meets DuckDB: register the batch tables, run, return Arrow."""
-    cur = gaz.cursor()
-    names = []
-    try:
-        for name, table in (tables or {}).items():
-            cur.register(name, table)
-            names.append(name)
-        return query_arrow(cur, sql, params)
-    finally:
-        for name in names:
-            cur.unregister(name)
-
-
-# --------------------------------------------------------------------------- calibration
-
-#: one map per kind of answer: an address point; a position interpolated between the known
-#: numbered points either side (or at the integer part of a number); a position interpolated
-#: along a TIGER range; only the street (the number is outside every known range)
-RANGE = "interpolated_range"
-STRATA = (Precision.ADDRESS_POINT.value, Precision.INTERPOLATED.value, RANGE, Precision.STREET.value)
-#: used when addressing/data/calibration.json is absent: deliberately timid
-DEFAULT_CALIBRATION = {
-    Precision.ADDRESS_POINT.value: ([0.0, MATCH_MIN, 0.9, 1.0], [0.0, 0.3, 0.6, 0.9]),
-    Precision.INTERPOLATED.value: ([0.0, MATCH_MIN, 1.0], [0.0, 0.2, 0.6]),
-    RANGE: ([0.0, MATCH_MIN, 1.0], [0.0, 0.2, 0.6]),
-    Precision.STREET.value: ([0.0, 1.0], [0.0, 0.2]),
-}
-
-
-@cache
-def _calibration_file() -> dict:
-    try:
-        text = resources.files("addressing").joinpath("data/calibration.json").read_text()
-    except (FileNotFoundError, OSError):
-        return {}
-    return json.loads(text).get("strata", {})
-
-
-@cache
-def calibration(stratum: str = Precision.ADDRESS_POINT.value) -> tuple[np.ndarray, np.ndarray]:
-    """Piecewise-linear, non-decreasing map from ``raw_score`` to calibrated confidence for
-    answers of one precision, fitted on held-out data by ``benchmarks/match_accuracy.py --fit``
-    (``addressing/data/calibration.json``); a timid default where it has none."""
-    fitted = _calibration_file().get(stratum)
-    if fitted:
-        return np.asarray(fitted["raw"], float), np.asarray(fitted["confidence"], float)
-    xs, ys = DEFAULT_CALIBRATION.get(stratum, DEFAULT_CALIBRATION[Precision.STREET.value])
-    return np.asarray(xs, float), np.asarray(ys, float)
-
-
-def reload_calibration() -> None:
-    """Forget the loaded maps (after ``calibration.json`` was rewritten)."""
-    _calibration_file.cache_clear()
-    calibration.cache_clear()
-
-
-def raw_score(score: np.ndarray, margin: np.ndarray) -> np.ndarray:
-    """What the calibration maps: the match score, discounted when a rival elsewhere is close.
-
-    >>> raw_score(np.array([0.95, 0.95]), np.array([1.0, 0.0])).round(3).tolist()
-    [0.95, 0.57]
-    """
-    score = np.asarray(score, float)
-    margin = np.asarray(margin, float)
-    return score * np.minimum(1.0, 0.6 + 4.0 * np.clip(margin, 0, None))
-
-
-def calibrate(raw: np.ndarray, stratum: np.ndarray | list | str = Precision.ADDRESS_POINT.value) -> np.ndarray:
-    """Calibrated confidence of raw scores, each through the map of its kind of answer.
-
-    >>> calibrate(np.array([]), []).size
-    0
-    """
-    raw = np.asarray(raw, float)
-    strata = np.broadcast_to(np.asarray(stratum, dtype=object), raw.shape)
-    out = np.zeros(raw.shape)
-    for stratum in set(strata.tolist()):
-        sel = strata == stratum
-        xs, ys = calibration(stratum)
-        out[sel] = np.interp(raw[sel], xs, ys)
-    return out
-
-
 @cache
 def _coverage(gaz_path: str, version: str, gaz: Gazetteer) -> tuple[frozenset, frozenset]:
     t = run(gaz, coverage_sql()).to_pydict()
@@ -349,207 +141,8 @@ def coverage(gaz: Gazetteer) -> tuple[frozenset, frozenset]:
     return _coverage(str(gaz.path), gaz.version, gaz)
 
 
-# --------------------------------------------------------------------------- query spellings
-
-
-@cache
-def _type_words() -> dict[str, tuple[str, ...]]:
-    """Pub 28 type -> the whole words customers write for it, the ones a street name may
-    end with (SHR -> SHOAR, SHORE; not the abbreviations, nor AVEN or AVENU)."""
-    out: dict[str, set[str]] = {}
-    for variant, standard in usps.suffixes().items():
-        if variant.isalpha() and len(variant) >= 4:
-            out.setdefault(standard, set()).add(variant)
-    return {k: tuple(sorted(w for w in v if not any(o != w and o.startswith(w) for o in v)))
-            for k, v in out.items()}
-
-
-def street_variants(p: ParsedAddress) -> list[Variant]:
-    """The ways to read a parsed street, the parse itself first: with its type taken as
-    part of the name, and cut before each word that is a street type or a unit designator
-    (the words cut off may hold the unit: ``OCTAVIA STREET SUITE COMML``).
-
-    >>> [v.name for v in street_variants(ParsedAddress(street_name="LAKE", street_type="SHR"))]
-    ['LAKE', 'LAKE SHOAR', 'LAKE SHORE']
-    >>> [(v.name, v.type, v.unit) for v in street_variants(ParsedAddress(street_name="HAYES STREET STE 5"))]
-    [('HAYES STREET STE 5', None, None), ('HAYES', 'ST', '5')]
-    >>> street_variants(ParsedAddress())
-    []
-    """
-    if not p.street_name:
-        return []
-    pre, name, typ, post = p.predirectional, p.street_name, p.street_type, p.postdirectional
-    out = [Variant(pre, name, typ, post)]
-    if typ:
-        for word in _type_words().get(typ, ()):
-            out.append(Variant(pre, f"{name} {word}", None, post, 0.0, "street_type_in_name"))
-    toks = name.split()
-    suffixes = usps.suffixes()
-    seen = {(name, typ)}
-    for i in range(1, min(len(toks), 6)):
-        t = toks[i]
-        if t not in suffixes and t not in _UNIT_WORDS:
-            continue
-        if t in suffixes:
-            v_pre, v_name, v_typ, v_post = pre, " ".join(toks[:i]), suffixes[t], post
-            rest = toks[i + 1:]
-        else:
-            a, b, c, d = split_street(toks[:i])
-            v_pre, v_name, v_typ, v_post = pre or a, b, c or typ, post or d
-            rest = toks[i:]
-        if not v_name or (v_name, v_typ) in seen:
-            continue
-        seen.add((v_name, v_typ))
-        unit, utype = _unit_in(rest)
-        out.append(Variant(v_pre, v_name, v_typ, v_post, VARIANT_PENALTY, "extra_words_dropped", unit, utype))
-    return out
-
-
-def _unit_in(words: list[str]) -> tuple[str | None, str | None]:
-    """The unit in words cut off a street: after a designator, the word that follows it;
-    else the words themselves when there are one or two.
-
-    >>> _unit_in(["SUITE", "COMML"]), _unit_in(["#", "129", "ON", "ARRIVAL"]), _unit_in(["#805A", "ON"])
-    (('COMML', 'STE'), ('129', '#'), ('805A', '#'))
-    >>> _unit_in(["COMMERCIAL"]), _unit_in([])
-    (('COMMERCIAL', None), (None, None))
-    """
-    words = list(words)
-    if words and words[0].startswith("#") and len(words[0]) > 1:
-        return words[0][1:], "#"
-    if words and words[0] in _UNIT_WORDS:
-        utype = usps.UNIT_DESIGNATORS[words[0]]
-        rest = [w for w in words[1:] if w != "#"]
-        return (rest[0], utype) if rest else (None, None)
-    if not words or len(words) > 2:
-        return None, None
-    return "".join(words), None
-
-
-_NUMBER_UNIT = re.compile(r"^\d+(?:\s*-\s*|\s+)([A-Z0-9]{1,5})$|^\d+([A-Z])$")
-
-
-def unit_tries(p: ParsedAddress, v: Variant | None = None) -> list[tuple[str, str | None, str | None]]:
-    """The units to look for at the matched address, best first: (unit, unit type, the
-    correction code when it is not the parsed unit). Besides the parsed unit, the places a
-    parse may have put one: the first word of a unit with words after it, the house number
-    (``414 A``), the city (``APT C``), a box number, the words cut off the street name.
-    Only a unit the address has is ever used.
-
-    >>> unit_tries(ParsedAddress(house_number="414 A"))
-    [('A', None, 'unit_from_house_number')]
-    >>> unit_tries(ParsedAddress(house_number="380", city="APT C"))
-    [('C', 'APT', 'unit_from_city')]
-    >>> unit_tries(ParsedAddress(house_number="9", unit_type="#", unit="129 ON ARRIVAL"))
-    [('129 ON ARRIVAL', '#', None), ('129', '#', 'unit_corrected')]
-    >>> unit_tries(ParsedAddress(house_number="12"))
-    []
-    """
-    out: list[tuple[str, str | None, str | None]] = []
-    if p.unit:
-        out.append((p.unit, p.unit_type, None))
-        words = p.unit.split()
-        if len(words) > 1:
-            out.append((words[0], p.unit_type, "unit_corrected"))
-    m = _NUMBER_UNIT.match(p.house_number or "")
-    if m:
-        out.append((m.group(1) or m.group(2), None, "unit_from_house_number"))
-    toks = (p.city or "").split()
-    if len(toks) >= 2 and toks[0] in _UNIT_WORDS:
-        out.append((toks[1], usps.UNIT_DESIGNATORS[toks[0]], "unit_from_city"))
-    elif toks and p.unit_type and not p.unit:
-        out.append((toks[0], p.unit_type, "unit_from_city"))
-    if p.po_box and p.house_number:
-        out.append((p.po_box, None, "unit_from_box"))
-    if v is not None and v.unit:
-        out.append((v.unit, v.unit_type, "unit_from_street_name"))
-    return out
-
-
-# --------------------------------------------------------------------------- vectorized scoring
-
-
-def _obj(values) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = [v if v else None for v in values]
-    return out
-
-
-def component_score(q: np.ndarray, c: np.ndarray, q_missing: float, c_missing: float, differ: float) -> np.ndarray:
-    """Agreement of one component over candidate pairs: 1 when equal (or both absent)."""
-    qn = np.equal(q, None)
-    cn = np.equal(c, None)
-    eq = np.asarray(q == c, bool)
-    return np.where(eq | (qn & cn), 1.0, np.where(qn, q_missing, np.where(cn, c_missing, differ)))
-
-
-def zip_score(q: list, c: list) -> np.ndarray:
-    """1 when equal; a wrong ZIP that shares its first four digits with the candidate's
-    (a slip of the last digit, or the next ZIP over) is weak evidence against it, a
-    ZIP from elsewhere is strong evidence.
-
-    >>> zip_score(["94103", "94104", "94188", None, "10001"], ["94103"] * 5).tolist()
-    [1.0, 0.75, 0.65, 0.9, 0.5]
-    """
-    a = np.asarray([z or "" for z in q], dtype="U5")
-    b = np.asarray([z or "" for z in c], dtype="U5")
-    if a.size == 0:
-        return np.array([])
-    same = np.cumprod(a.view(np.uint32).reshape(-1, 5) == b.view(np.uint32).reshape(-1, 5), axis=1).sum(axis=1)
-    qn = np.char.str_len(a) == 0
-    cn = np.char.str_len(b) == 0
-    differ = np.select([same >= 4, same == 3], [0.75, 0.65], 0.5)
-    return np.where(qn, 0.9, np.where(cn, 0.8, np.where(same == 5, 1.0, differ)))
-
-
-def city_score(q_city: list, c_city: list, c_zip: list, postal: dict) -> np.ndarray:
-    """1 when the city is the candidate's or a name USPS accepts for its ZIP."""
-    memo: dict[tuple, float] = {}
-    out = np.empty(len(q_city))
-    for i, key in enumerate(zip(q_city, c_city, c_zip)):
-        s = memo.get(key)
-        if s is None:
-            s = memo[key] = _city_pair(*key, postal)
-        out[i] = s
-    return out
-
-
-def _city_pair(a: str | None, b: str | None, z: str | None, postal: dict) -> float:
-    if not a:
-        return 0.92
-    if a == b:
-        return 1.0
-    info = postal.get(("US", z)) if z else None
-    if info and (a == info.city or a in info.acceptable_cities):
-        return 1.0
-    return max(0.3, fuzz.ratio(a, b or "") / 100.0) * 0.9
-
-
-@lru_cache(maxsize=100_000)
-def _digits(key: str) -> str:
-    return re.sub(r"\D", "", key)
-
-
-def same_digits(a: list[str], b: list[str]) -> np.ndarray:
-    """Whether the numbers in two name keys agree: a route or ordinal number is never a typo
-    the way a letter is (``COUNTY 40`` is not ``COUNTY 43``).
-
-    >>> same_digits(["CR40", "MAIN", "5TH"], ["CR43", "MAINE", "5TH"]).tolist()
-    [False, True, True]
-    """
-    return np.fromiter((_digits(x) == _digits(y) for x, y in zip(a, b)), bool, count=len(a))
-
-
 def q_keys_of(qs: _Queries, vix: np.ndarray) -> list[str]:
     return [qs.keys[v] for v in vix]
-
-
-@lru_cache(maxsize=100_000)
-def unit_norm(unit: str | None) -> str | None:
-    """Units compared without punctuation, spaces or leading zeros: ``#04-B`` ~ ``4B``."""
-    if not unit:
-        return None
-    return re.sub(r"[^A-Z0-9]", "", unit.upper()).lstrip("0") or "0"
 
 
 # --------------------------------------------------------------------------- the stage

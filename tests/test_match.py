@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -316,7 +317,7 @@ def test_raw_score_discounts_a_close_rival():
 
 
 def test_calibration_maps_are_monotone_and_conservative():
-    text = (match.resources.files("addressing") / "data" / "calibration.json").read_text()
+    text = (resources.files("addressing") / "data" / "calibration.json").read_text()
     strata = json.loads(text)["strata"]
     assert set(strata) <= set(match.STRATA)
     assert match.Precision.ADDRESS_POINT.value in strata

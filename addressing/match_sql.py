@@ -1,0 +1,164 @@
+"""The SQL of the match stage: builders return text (values go in as parameters, batches as
+registered Arrow tables ``_q``, ``_r``, ``_c``, ``_l``), and ``run`` is the one place it meets DuckDB.
+
+Tables read: ``streets`` (one row per street and per alternate name of it, ``alt``),
+``addresses``, ``address_points``, ``segments``, ``localities`` (see ``addressing/gazetteer``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from addressing.gazetteer import Gazetteer, query_arrow
+
+# --------------------------------------------------------------------------- SQL builders
+
+#: the name row that matched (``s``: a street's own name or one of its alternate names) is
+#: scored; the street's own name (``m``) is what the result says
+_STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir, s.name_key, "
+                "s.lat, s.lon, s.n_points, s.n_segments, "
+                "m.predir AS out_predir, m.name AS out_name, m.type AS out_type, m.postdir AS out_postdir")
+_MAIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
+
+
+def exact_candidates_sql() -> str:
+    """Streets with a query spelling's exact name key in its state (anywhere without a state):
+    the query's own ZIP and city first, then ZIPs sharing the longest prefix; ``?`` per query."""
+    return f"""
+        SELECT q.vix, {_STREET_COLS}
+        FROM _q q JOIN streets s
+          ON s.name_key = q.name_key AND (q.state IS NULL OR s.state = q.state)
+        {_MAIN}
+        QUALIFY row_number() OVER (
+            PARTITION BY q.vix
+            ORDER BY (s.postal_code IS NOT DISTINCT FROM q.postal_code OR s.city IS NOT DISTINCT FROM q.city) DESC,
+                     CASE WHEN left(s.postal_code, 4) = left(q.postal_code, 4) THEN 4
+                          WHEN left(s.postal_code, 3) = left(q.postal_code, 3) THEN 3 ELSE 0 END DESC,
+                     s.n_points + s.n_segments DESC, s.street_id) <= ?
+    """
+
+
+def fuzzy_candidates_sql() -> str:
+    """Round two: streets in the spelling's ZIP or city, or with its sound key in its state."""
+    return f"""
+        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.postal_code = q.postal_code AND s.country = 'US'
+        {_MAIN}
+        UNION
+        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.city = q.city AND s.state = q.state {_MAIN}
+        UNION
+        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s
+          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state) {_MAIN}
+    """
+
+
+def trigram_candidates_sql() -> str:
+    """Round two: the streets of the state sharing the most name-key trigrams with the
+    spelling (a typo that changes consonants defeats the sound key, not most trigrams);
+    ``?`` = how many per spelling."""
+    grams = ("list_distinct(list_transform(range(1, length(name_key) + 1), "
+             "lambda i: substr('^' || name_key || '$', i, 3)))")
+    return f"""
+        WITH qg AS (
+            SELECT vix, state, unnest({grams}) AS g FROM _r WHERE length(name_key) >= 3
+        ), sg AS (
+            SELECT street_id, state, unnest({grams}) AS g FROM streets
+            WHERE state IN (SELECT DISTINCT state FROM _r WHERE state IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM _r WHERE state IS NULL)
+        ), shared AS (
+            SELECT qg.vix, sg.street_id, count(*) AS n
+            FROM qg JOIN sg ON sg.g = qg.g AND (qg.state IS NULL OR sg.state = qg.state)
+            GROUP BY qg.vix, sg.street_id HAVING count(*) >= 2
+            QUALIFY row_number() OVER (PARTITION BY qg.vix ORDER BY count(*) DESC, sg.street_id) <= ?
+        )
+        SELECT shared.vix, {_STREET_COLS} FROM shared JOIN streets s USING (street_id) {_MAIN}
+    """
+
+
+def point_evidence_sql() -> str:
+    """The address with the query's number on the candidate street, or, when the number is
+    hyphenated, fractional or lettered (``1016-18``, ``12 1/2``, ``32B``), the one of its
+    integer part. ``base_lat``/``base_lon``: where the points without a unit are."""
+    return """
+        SELECT c.cid, a.number = c.number AS exact, a.n_units, a.has_base, a.units, a.lat, a.lon
+        FROM _c c JOIN addresses a
+          ON a.street_id = c.street_id
+         AND (a.number = c.number OR (a.number = CAST(c.number_int AS VARCHAR) AND c.number <> a.number))
+    """
+
+
+def base_point_sql() -> str:
+    return """
+        SELECT c.cid, avg(p.lat) AS lat, avg(p.lon) AS lon
+        FROM _c c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.number AND p.unit IS NULL
+        GROUP BY c.cid
+    """
+
+
+def unit_point_sql() -> str:
+    """The points of the units a query may mean (``units_try``), at its number or at the
+    integer part of the number; units compared without punctuation or leading zeros."""
+    return """
+        SELECT c.cid, p.number = c.number AS exact,
+               ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') AS hit,
+               avg(p.lat) AS lat, avg(p.lon) AS lon
+        FROM _c c JOIN address_points p
+          ON p.street_id = c.street_id AND (p.number = c.number OR p.number = CAST(c.number_int AS VARCHAR))
+         AND list_contains(c.units_try, ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0'))
+        GROUP BY ALL
+    """
+
+
+def range_evidence_sql() -> str:
+    """Segments whose left or right range holds the number, with parity agreement."""
+    side = """
+        SELECT c.cid, g.rowid AS seg, '{s}' AS side, g.from_{side} AS a, g.to_{side} AS b,
+               (g.parity_{side} IS NULL OR g.parity_{side} = 'B'
+                OR (g.parity_{side} = 'O' AND c.number_int % 2 = 1)
+                OR (g.parity_{side} = 'E' AND c.number_int % 2 = 0)) AS parity_ok,
+               g.sided, g.geom
+        FROM _c c JOIN segments g ON g.street_id = c.street_id
+        WHERE c.number_int BETWEEN least(g.from_{side}, g.to_{side}) AND greatest(g.from_{side}, g.to_{side})
+    """
+    return (side.format(s="L", side="left") + " UNION ALL " + side.format(s="R", side="right"))
+
+
+def neighbour_evidence_sql() -> str:
+    """Nearest numbered points below and above the number on the same street and parity."""
+    return """
+        SELECT c.cid,
+               max(a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_n,
+               arg_max(a.lon, a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_lon,
+               arg_max(a.lat, a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_lat,
+               min(a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_n,
+               arg_min(a.lon, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lon,
+               arg_min(a.lat, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lat
+        FROM _c c JOIN addresses a
+          ON a.street_id = c.street_id AND a.number_int % 2 = c.number_int % 2
+        GROUP BY c.cid
+    """
+
+
+def locality_sql() -> str:
+    return "SELECT l.country, l.state, l.city, l.lat, l.lon FROM _l q JOIN localities l USING (country, state, city)"
+
+
+def coverage_sql() -> str:
+    """ZIPs and cities that have street data at all."""
+    return """
+        SELECT DISTINCT 'zip' AS k, postal_code AS v FROM streets WHERE postal_code IS NOT NULL
+        UNION SELECT DISTINCT 'city', state || '|' || city FROM streets WHERE city IS NOT NULL
+    """
+
+
+def run(gaz: Gazetteer, sql: str, tables: dict[str, pa.Table] | None = None, params: list | None = None) -> pa.Table:
+    """The one place SQL meets DuckDB: register the batch tables, run, return Arrow."""
+    cur = gaz.cursor()
+    names = []
+    try:
+        for name, table in (tables or {}).items():
+            cur.register(name, table)
+            names.append(name)
+        return query_arrow(cur, sql, params)
+    finally:
+        for name in names:
+            cur.unregister(name)
