@@ -196,9 +196,17 @@ def insert_select_sql(table: str, columns: list[str], select: str) -> str:
     return f"INSERT INTO {table} (source_name, {cols}) SELECT ?, {cols} FROM ({select})"
 
 
+_NOISE = ("original line", "possible solution", "file =", "delimiter =", "quote =", "escape =", "new_line =",
+          "header =", "skip_rows =", "comment =", "date_format =", "timestamp_format =", "null_padding",
+          "sample_size", "ignore_errors", "all_varchar", "strict_mode", "encoding")
+
+
 def _duck_message(exc: duckdb.Error) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return first[:300]
+    """DuckDB's multi-line error as one line: what went wrong and where, not its advice."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.lower().startswith(_NOISE)]
+    text = "; ".join(keep[:2]) if keep else type(exc).__name__
+    return text[:300]
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: pa.RecordBatch | SqlSelect,
