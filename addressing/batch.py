@@ -36,7 +36,14 @@ from addressing import __version__
 from addressing import io as aio
 from addressing.errors import InputError, OutputError
 from addressing.gazetteer import open_gazetteer, query_arrow
-from addressing.pipeline import Timings, clean_table, output_format, output_paths, review_table
+from addressing.pipeline import (
+    INTERNAL_ERROR,
+    Timings,
+    clean_table_isolating,
+    output_format,
+    output_paths,
+    review_table,
+)
 from addressing.risk import load_risk
 from addressing.risk.config import SEVERITIES
 from addressing.schema import output_schema
@@ -123,7 +130,7 @@ def clean_chunk(chunk_in: str | Path, chunk_out: str | Path, db: str | Path,
     risk = _risk(risk_policy)
     raw = pq.read_table(chunk_in)
     timings = Timings()
-    cleaned = clean_table(raw, gaz, risk, timings, with_keys=True)
+    cleaned = clean_table_isolating(raw, gaz, risk, timings, with_keys=True)
     cleaned = cleaned.replace_schema_metadata({**(cleaned.schema.metadata or {}), STAMP_KEY: stamp.encode()})
     with aio.atomic_path(chunk_out) as tmp:
         pq.write_table(cleaned, tmp, compression="zstd")
@@ -272,7 +279,7 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
     reviews: list[pa.Table] = []
     schema = output_schema(_union_schema(outs))
     writer = aio.BatchWriter(paths["output"], fmt, schema)
-    last_row = 0
+    last_row = internal = 0
     t0 = time.perf_counter()
     try:
         for path in outs:
@@ -285,6 +292,7 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
                 counts[col].update(v for v in table.column(col).to_pylist() if v is not None)
             for col in COUNTED_LISTS:
                 counts[col].update(x for xs in table.column(col).to_pylist() for x in (xs or []))
+            internal += sum(1 for r in table.column("reason").to_pylist() if r and r.startswith(INTERNAL_ERROR))
             rv = review_table(table)
             if rv.num_rows:
                 reviews.append(rv)
@@ -318,6 +326,7 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
         "gazetteer": {"path": str(db), "version": gaz.version},
         "counts": {k: dict(sorted(v.items(), key=lambda kv: (-kv[1], str(kv[0])))) for k, v in counts.items()},
         "order_ids": order_id_report(outs),
+        "internal_errors": internal,
         "chunks": {"count": len(outs), "reused": sum(1 for s in chunk_stats or [] if s.get("reused"))},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "wall_s": round(time.time() - started, 3),

@@ -187,7 +187,11 @@ def _sniff(head: bytes, path: Path) -> tuple[str, bytes]:
 
 def _best_effort(text: str, delimiter: str, width: int) -> list[str | None]:
     """The fields one malformed line seems to hold, padded or cut to the header's width."""
-    rec = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter, strict=False), [])
+    line = text.rstrip("\r\n")
+    try:
+        rec = next(csv.reader([line], delimiter=delimiter, strict=False), [])
+    except csv.Error:  # e.g. a bare carriage return inside the line
+        rec = line.split(delimiter)
     rec = [c[:1000] for c in rec[:width]]
     return rec + [None] * (width - len(rec))
 

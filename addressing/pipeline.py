@@ -7,6 +7,7 @@ in-process. Files of any size go through ``addressing.batch`` in chunks.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,17 +17,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from addressing import io as aio
-from addressing.errors import OutputError
+from addressing.errors import AddressingError, OutputError
 from addressing.gazetteer import Gazetteer
 from addressing.match import MatchResult, match_batch
 from addressing.parse import parse_batch
 from addressing.risk import RiskContext, address_key, assess
 from addressing.schema import OUTPUT_FIELDS, OUTPUT_NAMES, ParsedAddress
 
-FATAL_PROBLEMS = ("malformed CSV row", "broken JSON line", "field longer than")
+INTERNAL_ERROR = "internal error"
+FATAL_PROBLEMS = ("malformed CSV row", "broken JSON line", "field longer than", INTERNAL_ERROR)
 REVIEW_COLUMNS = ["order_id", "input", "line1", "line2", "match_status", "precision", "confidence", "risk_level",
                   "action", "risk_flags", "risk_reasons", "candidates", "reason"]
 STAGES = ("read", "parse", "match", "assess", "emit")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -205,6 +208,50 @@ def _check_rows(raw: pa.Table, table: pa.Table, passthrough: dict[str, str]) -> 
     for c, new in passthrough.items():
         if not table.column(new).equals(raw.column(c)):
             raise OutputError(f"internal error: passthrough column {c!r} changed")
+
+
+def clean_table_isolating(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timings | None = None,
+                          with_keys: bool = False, max_bad: int | None = None) -> pa.Table:
+    """``clean_table``, except that a bug one strange row trips costs that row, not the batch.
+
+    When cleaning raises something that is not an ``AddressingError`` (those are about the
+    set-up: a missing model, a broken gazetteer), the batch is cut in halves until the rows
+    that fail alone are found; each comes out ``invalid`` with the reason ``internal error
+    (TypeError)``, in its place, passthrough intact. More than ``max_bad`` such rows (default
+    1% of the batch, at least 10) means the fault is not in the rows: the error is raised.
+    """
+    budget = [max_bad if max_bad is not None else max(10, raw.num_rows // 100)]
+    first: list[Exception] = []
+
+    def run(part: pa.Table, failed: Exception | None = None) -> pa.Table:
+        if failed is None:
+            try:
+                return clean_table(part, gaz, risk, timings, with_keys=with_keys)
+            except AddressingError:
+                raise
+            except Exception as exc:
+                failed = exc
+                first.append(exc)
+        if part.num_rows > 1:
+            half = part.num_rows // 2
+            return pa.concat_tables([run(part.slice(0, half)), run(part.slice(half))])
+        budget[0] -= 1
+        if budget[0] < 0 or part.num_rows == 0:
+            raise first[0]
+        row = part.column(aio.ROW)[0].as_py() if aio.ROW in part.column_names else None
+        log.warning("row %s: %s while cleaning it; marked invalid", row, type(failed).__name__)
+        log.debug("row %s failed", row, exc_info=failed)
+        return clean_table(_mark(part, f"{INTERNAL_ERROR} ({type(failed).__name__}) while cleaning this row; "
+                                       "please report it"), gaz, risk, timings, with_keys=with_keys)
+
+    return run(raw)
+
+
+def _mark(part: pa.Table, problem: str) -> pa.Table:
+    col = pa.array([problem] * part.num_rows, pa.string())
+    if aio.PROBLEM in part.column_names:
+        return part.set_column(part.schema.get_field_index(aio.PROBLEM), aio.PROBLEM, col)
+    return part.append_column(aio.PROBLEM, col)
 
 
 def _column(table: pa.Table, name: str | None) -> list:

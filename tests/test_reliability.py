@@ -234,3 +234,29 @@ def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path, demo_db):
     run(src, out, demo_db)
     assert sorted(p.name for p in out.parent.iterdir()) == [".other.parquet.z.part", "o.manifest.json",
                                                            "o.parquet", "o.review.csv"]
+
+
+def test_a_row_that_trips_a_bug_costs_that_row_not_the_batch(gaz, risk_ctx):
+    """'A, 000 MAIN 00' crashed matching (TypeError in house-number evidence) when this was
+    written: whether or not it still does, the batch comes out whole."""
+    from addressing.pipeline import clean_table_isolating
+
+    texts = ["7 Octavia St, San Francisco, CA 94102", "A, 000 MAIN 00", "1047 Spring St, Prattville, AL 36067"]
+    raw = pa.table({"order_id": ["a", "b", "c"], "address": texts, "memo": ["x", "y", "z"]})
+    t = clean_table_isolating(raw, gaz, risk_ctx)
+    assert t.column("order_id").to_pylist() == ["a", "b", "c"] and t.column("memo").to_pylist() == ["x", "y", "z"]
+    status, reason = t.column("match_status").to_pylist(), t.column("reason").to_pylist()
+    assert status[0] == status[2] == "matched"
+    assert status[1] != "invalid" or reason[1].startswith(("internal error (", "no house number"))
+
+
+def test_a_fault_that_is_not_in_the_rows_is_raised(demo_db, risk_ctx):
+    from addressing.gazetteer import Gazetteer
+    from addressing.pipeline import clean_table_isolating
+
+    broken = Gazetteer(demo_db)
+    broken.close()  # every query now fails: that is the set-up, not a row, and must not pass quietly
+    raw = pa.table({"order_id": [str(i) for i in range(30)], "address": ["7 Octavia St, San Francisco, CA 94102"] * 30})
+    with pytest.raises(Exception) as info:
+        clean_table_isolating(raw, broken, risk_ctx)
+    assert not isinstance(info.value, AssertionError)
