@@ -22,7 +22,8 @@ CASES = {
     "undeliverable": (["151 3rd St, San Francisco, CA 94103",  # street not in the gazetteer: ZIP centroid only
                        "350 Fifth Avenue, New York, NY 10118"],  # outside gazetteer coverage
                       [GOOD, "PO Box 3344, Prattville, AL 36068", "1047 Spring St, Prattville, AL 36067"]),
-    "ambiguous_match": (["450 S Northington St, Prattville, AL 36067"], [GOOD, "151 3rd St, San Francisco, CA 94103"]),
+    "ambiguous_match": (["227 Autauga County 1, AL"],  # the same road name in two ZIPs, both ranges hold 227
+                        [GOOD, "151 3rd St, San Francisco, CA 94103", "450 S Northington St, Prattville, AL 36067"]),
     "po_box": (["PO Box 3344, Prattville, AL 36068", "P.O. Box 77, San Francisco, CA 94119"],
                [GOOD, "General Delivery, Prattville, AL 36067", "PSC 802 Box 74, APO AE 09499"]),
     "military": (["PSC 802 Box 74, APO AE 09499", "USS Nimitz, FPO AP 96620"],
