@@ -455,7 +455,9 @@ def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazettee
     tried too, and kept only where the address has it."""
     cn = len(C["qid"])
     numbers = [p.house_number for p in cq]
-    number_int = np.asarray([house_number_int(n) if n else -1 for n in numbers], np.int64)
+    # -1 where the number has no integer part ("o23]73") or is too long for int64 (found by fuzzing)
+    number_int = np.asarray([-1 if (v := house_number_int(n) if n else None) is None or v >= 2**62 else v
+                             for n in numbers], np.int64)
     tries = [unit_tries(p, v) for p, v in zip(cq, cv)]
     ctab = pa.table({
         "cid": pa.array(np.arange(cn), pa.int64()),
