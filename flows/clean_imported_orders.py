@@ -2,16 +2,19 @@
 human decides on the orders that need one.
 
 Started by the deployment trigger in prefect.yaml (``event.payload`` -> parameters). An
-import is small (1-500 orders typically), so it is cleaned in-process in one task (no chunk
-tasks: a task costs milliseconds, a flow-run process seconds, the cleaning itself tens of
-milliseconds once the models are loaded). Then:
+import is small (1-500 orders typically), so it is cleaned in one task, in one go (no chunk
+tasks: a task costs milliseconds, the cleaning tens of milliseconds once the models are
+loaded). Loading them costs a fresh process seconds, so the task goes to the warm import
+worker (``flows/import_worker.py``) when one is running, and runs in the flow's process when
+not. Then:
 
 1. the outputs are written as the nightly run writes them (``<out_dir>/<batch_id>/<name>.parquet``,
-   ``.review.csv``, ``.manifest.json``) and published as artifacts: the batch is usable now,
-   with every order needing a human held;
-2. if orders need a human, the run pauses and shows a form in the Prefect UI (``Resume``):
-   per order ``accept``, ``edit`` (type the address) or ``hold``, in pages of ``REVIEW_PAGE``;
-   when nobody answers within ``review_timeout_s`` every open order stays ``hold``;
+   ``.review.csv``, ``.manifest.json``) and published as artifacts (summary, review queue,
+   map): the batch is usable now, the orders needing a human are in its review queue;
+2. if there are any, the run pauses and the Prefect UI shows a form on ``Resume``: per order
+   ``accept``, ``edit`` (type the address; it is cleaned again) or ``hold``, in pages of
+   ``REVIEW_PAGE`` (the worst first, at most ``REVIEW_MAX``); when nobody answers within
+   ``review_timeout_s`` every open order is held;
 3. the decisions are applied, the outputs rewritten (plus ``<name>.decisions.json``, the audit
    trail) and the artifacts published again.
 
@@ -43,6 +46,9 @@ from flows.events import default_batch_id
 
 ARTIFACT_KEYS = {"summary": "import-summary", "review": "import-review-queue", "map": "import-map"}
 REVIEW_PAGE = 25
+#: at most this many orders are put to the operator (the worst first); the rest stay held in the
+#: review queue file, as after a nightly run
+REVIEW_MAX = 500
 DEFAULT_REVIEW_TIMEOUT_S = 900
 #: how long a warm import worker may take to start a task before the flow runs it itself
 WARM_PICKUP_S = 5
@@ -248,8 +254,9 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
         imports.cleanup(first["plan"])
         return manifest
 
+    asked, unasked = items[:REVIEW_MAX], items[REVIEW_MAX:]
     answers: list[tuple[str, str]] = []
-    pages = [items[i:i + REVIEW_PAGE] for i in range(0, len(items), REVIEW_PAGE)]
+    pages = [asked[i:i + REVIEW_PAGE] for i in range(0, len(asked), REVIEW_PAGE)]
     deadline = time.time() + review_timeout_s
     timed_out_pages = 0
     for p, page in enumerate(pages, 1):
@@ -262,6 +269,7 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
                               review_poll_s, key=f"review-{p}")
         answers += got
         timed_out_pages += timed_out
+    answers += [("hold", "")] * len(unasked)
     by = "operator" if not timed_out_pages else "operator (default hold after timeout)"
     done = run_warm(apply_decisions, plan=first["plan"], items=items, answers=answers, by=by, **paths)
     counts = done["counts"]
@@ -271,7 +279,9 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
     publish_batch([done["manifest"]], batch_id, ARTIFACT_KEYS, map_png=done["map_png"], extra_markdown=(
         f"## Operator decisions\n\n| decision | orders |\n|---|---|\n{decided}\n\n"
         + (f"{timed_out_pages} of {len(pages)} page(s) got no answer in time: their orders are held. "
-           if timed_out_pages else "") + f"Audit trail: `{output.with_name(output.name.split('.')[0])}"
+           if timed_out_pages else "")
+        + (f"{len(unasked)} more order(s) were not asked (at most {REVIEW_MAX} are): held. " if unasked else "")
+        + f"Audit trail: `{output.with_name(output.name.split('.')[0])}"
                                           ".decisions.json`"))
     return done["manifest"]
 

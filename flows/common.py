@@ -75,7 +75,8 @@ def publish_batch(manifests: list[dict], batch_id: str, keys: dict[str, str], ri
     if extra_markdown:
         md += "\n\n" + extra_markdown
     ids: dict[str, object] = {}
-    ids["summary"] = create_markdown_artifact(key=keys["summary"], markdown=md, description=f"batch {batch_id}")
+    ids["summary"] = create_markdown_artifact(key=keys["summary"], markdown=md,
+                                              description=summary_line(manifests, batch_id))
     rows: list[dict] = []
     for path in review_files:
         if len(rows) >= REVIEW_CAP:
@@ -91,6 +92,21 @@ def publish_batch(manifests: list[dict], batch_id: str, keys: dict[str, str], ri
         ids["map"] = create_image_artifact(image_url=report.png_data_url(png), key=keys["map"],
                                            description="geocoded orders coloured by action over the service areas")
     return ids
+
+
+def summary_line(manifests: list[dict], batch_id: str) -> str:
+    """The summary in one line (the artifact's description, shown in the run's artifact list)."""
+    rows = sum(m["input"]["rows"] for m in manifests)
+    matched = sum(m["counts"]["match_status"].get("matched", 0) for m in manifests)
+    actions: dict[str, int] = {}
+    for m in manifests:
+        for k, v in m["counts"]["action"].items():
+            actions[k] = actions.get(k, 0) + v
+    acts = ", ".join(f"{k} {actions[k]:,}" for k in ("deliver", "review", "hold") if k in actions)
+    version = manifests[0]["gazetteer"]["version"] if manifests else "-"
+    wall = max((m.get("wall_s") or 0) for m in manifests) if manifests else 0
+    return (f"batch {batch_id}: {rows:,} orders in {len(manifests)} file(s); match rate "
+            f"{100 * matched / rows if rows else 0:.1f}%; {acts}; gazetteer {version}; {wall:.1f} s")
 
 
 def _draw_map(manifests: list[dict], risk) -> bytes | None:

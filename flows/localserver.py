@@ -165,6 +165,20 @@ class LocalPrefect:
             time.sleep(0.2)
         raise RuntimeError(f"{what} not ready within {timeout:.0f} s (logs in {self.logs})")
 
+    def stop_process(self, proc: subprocess.Popen) -> None:
+        """End one process this object started (and its children)."""
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        if proc in self.procs:
+            self.procs.remove(proc)
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:

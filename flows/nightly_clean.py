@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import re
 import sys
 import time
 from datetime import date
@@ -51,7 +52,16 @@ def split_orders(file: Path, work_root: Path, db: str, chunk_rows: int) -> batch
     return batch.split_input(file, work_root, db, chunk_rows)
 
 
-@task(name="clean-chunk", task_run_name="clean-{chunk_in.name}")
+def _chunk_run_name() -> str:
+    """``clean-webshop.csv-00003``: the input file and the chunk number."""
+    from prefect.runtime import task_run
+
+    chunk = Path(task_run.parameters["chunk_in"])
+    m = re.match(r"(.+?)-[0-9a-f]{12}-[0-9]+-", chunk.parent.name)
+    return f"clean-{m.group(1) if m else chunk.parent.name}-{chunk.stem.split('-')[-1]}"
+
+
+@task(name="clean-chunk", task_run_name=_chunk_run_name)
 def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | None) -> dict:
     """One chunk (no retries: cleaning is deterministic). A chunk cleaned by an earlier, killed
     run is not redone; its task run ends in a ``Reused`` state so the UI shows it."""
