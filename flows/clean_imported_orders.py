@@ -41,7 +41,7 @@ from addressing import batch
 from addressing import io as aio
 from addressing.errors import AddressingError, InputError
 from flows import imports, review
-from flows.common import IO_RETRIES, failure_markdown, publish_batch
+from flows.common import IO_RETRIES, api_request, failure_markdown, publish_batch
 from flows.events import default_batch_id
 
 ARTIFACT_KEYS = {"summary": "import-summary", "review": "import-review-queue", "map": "import-map"}
@@ -93,20 +93,9 @@ def apply_decisions(plan: batch.Plan, items: list, answers: list, output: str, d
 
 def warm_worker_ready(t) -> bool:
     """Is a task worker serving ``t`` connected to the API (flows/import_worker.py)?"""
-    import json
-    import urllib.request
-
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
-    if not url:
-        return False
-    body = json.dumps({"task_worker_filter": {"task_keys": [t.task_key]}}).encode()
-    req = urllib.request.Request(f"{url.rstrip('/')}/task_workers/filter", data=body,
-                                 headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=3) as r:
-            return bool(json.loads(r.read()))
+        return bool(api_request("/task_workers/filter", {"task_worker_filter": {"task_keys": [t.task_key]}},
+                                timeout=3))
     except (OSError, ValueError):
         return False
 

@@ -54,6 +54,29 @@ IO_RETRIES = {
 }
 
 
+def api_request(path: str, body: dict | None = None, api_url: str | None = None, timeout: float = 5):
+    """A call to the Prefect REST API (``PREFECT_API_URL``, with its basic auth when set)."""
+    import base64
+    import json
+    import urllib.request
+
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    url = (api_url or settings.api.url or "").rstrip("/")
+    if not url:
+        raise OSError("PREFECT_API_URL is not set")
+    headers = {"Content-Type": "application/json"}
+    auth = settings.api.auth_string
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.get_secret_value().encode()).decode()
+    req = urllib.request.Request(f"{url}{path}", data=json.dumps(body).encode() if body is not None else None,
+                                 headers=headers, method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
 def failure_markdown(flow_name: str, exc: BaseException | str, hint: str | None = None) -> str:
     """The artifact a failed run leaves: what failed and what to do, in words."""
     text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"

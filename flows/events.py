@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.request
+import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +82,17 @@ def read_rows(file: str | Path) -> list[dict]:
 def _api_url(url: str | None = None) -> str:
     from prefect.settings import PREFECT_API_URL
 
+    from flows.common import api_request
+
     url = url or PREFECT_API_URL.value()
     if not url:
         raise AddressingError("PREFECT_API_URL is not set: start the server (`prefect server start`) and "
                               "export PREFECT_API_URL=http://127.0.0.1:4200/api")
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=5) as r:
-            r.read()
+        api_request("/health", api_url=url)
+    except urllib.error.HTTPError as exc:
+        raise AddressingError(f"the Prefect API at {url} refused the request ({exc}); check "
+                              "PREFECT_API_AUTH_STRING") from exc
     except OSError as exc:
         raise AddressingError(f"the Prefect API at {url} does not answer ({exc}); is `prefect server start` "
                               "running?") from exc

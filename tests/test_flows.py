@@ -151,7 +151,11 @@ def test_deployments_from_prefect_yaml(stack):
     api = stack["api"]
     nightly = api.deployment("nightly-clean", "nightly")
     sched = nightly["schedules"][0]["schedule"]
-    assert sched["cron"] == "0 2 * * *" and sched["timezone"]
+    import yaml
+
+    spec = {d["name"]: d for d in yaml.safe_load((PROJECT / "prefect.yaml").read_text())["deployments"]}
+    assert sched["cron"] == "0 2 * * *" == spec["nightly"]["schedules"][0]["cron"]
+    assert sched["timezone"] == spec["nightly"]["schedules"][0]["timezone"]
     assert nightly["global_concurrency_limit"]["limit"] == 1 and nightly["work_pool_name"] == "addressing"
     assert nightly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     weekly = api.deployment("refresh-gazetteer", "weekly")
@@ -308,7 +312,7 @@ def test_killed_nightly_rerun_reuses_chunks_and_writes_same_bytes(stack, orders,
         a, b = Path(ref[0]["outputs"][kind]["path"]), Path(rerun[0]["outputs"][kind]["path"])
         assert a != b and sha(a) == sha(b), kind
     reused = [t for t in api.task_runs(str(run_id)) if t["state"]["name"] == "Reused"]
-    assert sorted(t["name"] for t in reused) == sorted(f"clean-{n.replace('out-', 'in-')}" for n in finished)
+    assert sorted(t["name"] for t in reused) == sorted(f"clean-shop.csv-{n[4:9]}" for n in finished)
 
 
 def test_refresh_gazetteer_deployment(stack, tmp_path):
