@@ -83,6 +83,8 @@ SETTLED = 0.93              # round-one best score at or above this: no fuzzy ro
 AMBIGUOUS_MARGIN = 0.035    # best and a rival elsewhere closer than this: ambiguous
 SAME_PLACE_M = 60.0         # candidates closer than this are the same place, not rivals
 SAME_STREET_M = 1500.0      # street centroids of one name closer than this: one street split by ZIPs
+SAME_NUMBER_M = 150.0       # one number placed on both halves of a street split by ZIPs, this close: one place
+WIDE_GAP_M = 100.0          # neighbours further apart than this: an interpolation between them is rough
 MAX_CANDIDATES = 5
 EXACT_PER_QUERY = 10        # round one keeps this many same-name streets per query spelling
 TRIGRAM_PER_QUERY = 20      # round two keeps this many trigram neighbours per query spelling
@@ -414,7 +416,7 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     number_s = np.where(exact, 1.0,
                np.where(based, 0.9,
                np.where(ev["has_range"] & ev["parity_ok"], 0.97,
-               np.where(ev["has_nbr"], 0.8,
+               np.where(ev["has_nbr"], np.where(ev["nb_span"] <= WIDE_GAP_M, 0.8, 0.7),
                np.where(ev["has_range"], 0.8,
                np.where(ev["has_number"], 0.5, 0.55))))))
     asked = ev["unit_asked"]
@@ -537,6 +539,7 @@ def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazettee
         parity_ok[cids] = [bool(rng["parity_ok"][j]) for j in js]
     nb_lat = np.full(cn, np.nan)
     nb_lon = np.full(cn, np.nan)
+    nb_span = np.full(cn, np.nan)          # metres between the two neighbours: how far off it may be
     if nbr["cid"]:
         cols = {k: np.asarray([np.nan if v is None else v for v in nbr[k]], float)
                 for k in ("lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon", "hi_lat")}
@@ -546,8 +549,10 @@ def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazettee
             lon, lat = geocode.interpolate_between_points(number_int[cids[ok]].astype(float), *(cols[k][ok] for k in (
                 "lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon", "hi_lat")))
             nb_lon[cids[ok]], nb_lat[cids[ok]] = lon, lat
+            nb_span[cids[ok]] = geocode.distance_m(cols["lo_lon"][ok], cols["lo_lat"][ok], cols["hi_lon"][ok],
+                                                   cols["hi_lat"][ok])
     ev.update(rng_lat=rng_lat, rng_lon=rng_lon, parity_ok=parity_ok, has_range=~np.isnan(rng_lat),
-              nb_lat=nb_lat, nb_lon=nb_lon, has_nbr=~np.isnan(nb_lat))
+              nb_lat=nb_lat, nb_lon=nb_lon, has_nbr=~np.isnan(nb_lat), nb_span=nb_span)
     return ev
 
 
@@ -591,14 +596,18 @@ def _decide(qs: _Queries, s: _Scored, results: list[MatchResult], gaz: Gazetteer
 
 def _same_place(s: _Scored, a: int, b: int) -> bool:
     """Two candidates that are not rivals: within SAME_PLACE_M of each other, or the two
-    halves of one street that a ZIP boundary splits (no number on either: street centroids)."""
+    halves of one street that a ZIP boundary splits (same name; both only the street, or
+    both placing the number, and close)."""
     d = geocode.distance_m(s.lon[a], s.lat[a], s.lon[b], s.lat[b])
     if d <= SAME_PLACE_M:
         return True
-    street = Precision.STREET.value
     C = s.C
-    return bool(s.precision[a] == street and s.precision[b] == street and d <= SAME_STREET_M
-                and all(C[k][a] == C[k][b] for k in ("out_predir", "out_name", "out_type", "out_postdir")))
+    if not all(C[k][a] == C[k][b] for k in ("out_predir", "out_name", "out_type", "out_postdir")):
+        return False
+    street = Precision.STREET.value
+    if s.precision[a] == street and s.precision[b] == street:
+        return bool(d <= SAME_STREET_M)
+    return bool(s.precision[a] != street and s.precision[b] != street and d <= SAME_NUMBER_M)
 
 
 def _confidence(results: list[MatchResult]) -> None:

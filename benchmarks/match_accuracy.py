@@ -430,7 +430,7 @@ def replica_csv(gaz, size: int, path: Path) -> int:
     return written
 
 
-def run_scaling(gaz, parsed: list, picks: list[dict], work: Path, repeat: int = 3) -> None:
+def run_scaling(gaz, parsed: list, picks: list[dict], work: Path, repeat: int = 5) -> None:
     """Match-stage time at 10k / 100k / 1M points, each the best of ``repeat`` rounds taken in
     turn (so that load from other processes hits every size alike), against brute-force
     ``extractOne`` over all streets on a sample of the same queries."""
