@@ -43,8 +43,6 @@ def default_batch_id(file: str | Path | None = None, orders: list[dict] | None =
 def order_imported_event(file: str | Path | None = None, orders: list[dict] | None = None,
                          batch_id: str | None = None, extra: dict[str, Any] | None = None):
     """Build (not send) the event for a file or for inline rows."""
-    from prefect.events import Event
-
     if (file is None) == (orders is None):
         raise InputError("give either a file or the order rows")
     payload: dict[str, Any] = {}
@@ -64,6 +62,8 @@ def order_imported_event(file: str | Path | None = None, orders: list[dict] | No
     batch_id = batch_id or default_batch_id(file, orders)
     payload["batch_id"] = batch_id
     payload.update(extra or {})
+    from prefect.events import Event  # after the checks: a bad file fails fast, without Prefect
+
     return Event(event=EVENT, resource={"prefect.resource.id": RESOURCE_PREFIX + batch_id,
                                         "prefect.resource.name": name}, payload=payload)
 

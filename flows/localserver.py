@@ -188,7 +188,7 @@ class LocalPrefect:
                     continue
         for proc in reversed(self.procs):
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)

@@ -273,7 +273,7 @@ def nightly_here(pf: LocalPrefect, **params):
 
     from flows.nightly_clean import nightly_clean
 
-    with temporary_settings({PREFECT_API_URL: pf.api_url}):
+    with temporary_settings({PREFECT_API_URL: pf.api_url}):  # per thread: settings are context variables
         state = nightly_clean(**params, return_state=True)
     return state.state_details.flow_run_id, state.result()
 
@@ -281,6 +281,8 @@ def nightly_here(pf: LocalPrefect, **params):
 def test_killed_nightly_rerun_reuses_chunks_and_writes_same_bytes(stack, orders, tmp_path):
     """SIGKILL a nightly run once a few chunks are done; the rerun reuses exactly those chunks
     (untouched, shown as Reused in the UI) and writes the bytes an uninterrupted run writes."""
+    import concurrent.futures
+
     pf, api, db = stack["pf"], stack["api"], stack["db"]
     day = tmp_path / "orders"
     day.mkdir()
@@ -291,20 +293,23 @@ def test_killed_nightly_rerun_reuses_chunks_and_writes_same_bytes(stack, orders,
         [sys.executable, "-m", "flows.nightly_clean", "--orders", str(day), "--db", str(db), "--out-dir", str(out),
          "--batch-id", "night", "--chunk-rows", "30", "--risk-policy", str(POLICY)],
         cwd=PROJECT, env=pf.env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and victim.poll() is None:
-        if len(list(out.glob(".work/*/out-*.parquet"))) >= 2:
-            os.killpg(victim.pid, signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    victim.wait(timeout=30)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # the uninterrupted reference runs here meanwhile
+        reference = pool.submit(nightly_here, pf, out_dir=str(tmp_path / "reference"), **params)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and victim.poll() is None:
+            if len(list(out.glob(".work/*/out-*.parquet"))) >= 2:
+                os.killpg(victim.pid, signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        victim.wait(timeout=30)
+        _, ref = reference.result(timeout=300)
     assert victim.returncode == -signal.SIGKILL, "the run finished (or failed) before it could be killed"
     finished = {p.name: p.stat().st_mtime_ns for p in out.glob(".work/*/out-*.parquet")}
     chunks = len(list(out.glob(".work/*/in-*.parquet")))
     assert 2 <= len(finished) < chunks == 20
     assert not (out / "night" / "shop.manifest.json").exists()
 
-    _, ref = nightly_here(pf, out_dir=str(tmp_path / "reference"), **params)  # uninterrupted
     run_id, rerun = nightly_here(pf, out_dir=str(out), **params)
     assert rerun[0]["chunks"] == {"count": 20, "reused": len(finished)}
     assert {p.name: p.stat().st_mtime_ns for p in out.glob(".work/*/out-*.parquet") if p.name in finished} == finished
