@@ -1,7 +1,7 @@
 """The gazetteer: a DuckDB file built from TIGER, OpenAddresses and postal-code sources.
 
 ``open_gazetteer`` gives read-only access for matching; ``build`` (in ``store``) loads
-sources into it. See ``store`` for the schema.
+sources into it. The schema is described in ``addressing/gazetteer/README.md``.
 """
 
 from __future__ import annotations

@@ -384,11 +384,13 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
             check_gazetteer(db, upgrade=True)
             schema, loaded, version = _existing_sources(db)
         changed = []
+        # a file of an older schema was loaded by older loaders: reload what this build lists
+        upgrading = schema is not None and schema != SCHEMA_VERSION
         for spec in todo:
             name = spec.source_name()
             checksum = spec.checksum()
             have = loaded.get(name)
-            if have and have[0] == checksum and have[1] == spec.options():
+            if have and have[0] == checksum and have[1] == spec.options() and not upgrading:
                 say(f"  {name}: unchanged, skipped")
                 result.unchanged.append(name)
                 continue

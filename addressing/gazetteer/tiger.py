@@ -56,6 +56,8 @@ STATE_FIPS = {
     "45": "SC", "46": "SD", "47": "TN", "48": "TX", "49": "UT", "50": "VT", "51": "VA", "53": "WA",
     "54": "WV", "55": "WI", "56": "WY", "60": "AS", "66": "GU", "69": "MP", "72": "PR", "78": "VI",
 }
+# segments carry their vertices as Python tuples until shapely takes them: smaller batches
+SEGMENT_BATCH_ROWS = 10_000
 REQUIRED = ("TLID", "FULLNAME", "LFROMHN", "LTOHN", "RFROMHN", "RTOHN", "ZIPL", "ZIPR")
 
 
@@ -162,7 +164,7 @@ def _alt_batch(rows: list[dict]) -> pa.RecordBatch:
 
 def _batches(rows: Iterator[dict], report: LoadReport, path: Path) -> Iterator[tuple[str, pa.RecordBatch]]:
     done = 0
-    for chunk in chunked(rows):
+    for chunk in chunked(rows, SEGMENT_BATCH_ROWS):
         segs = [r for r in chunk if "of_full_name" not in r]
         alts = [r for r in chunk if "of_full_name" in r]
         if segs:
