@@ -287,3 +287,40 @@ def test_keys_agree_with_the_parser(tmp_path, real):
     assert len(rows) > 1500
     for source, rate in rates.items():  # TIGER's numbered highways and letter streets trip the parser at times
         assert rate >= (0.97 if source.startswith("tiger") else 1.0), (source, rate, misses[:20])
+
+
+def test_sources_toml_with_mappings(tmp_path, real):
+    from addressing.errors import ConfigError
+    from addressing.gazetteer.sources import read_sources_toml
+
+    toml = tmp_path / "sources.toml"
+    toml.write_text(f'''
+[[source]]
+kind = "openaddresses"
+path = "{real / 'openaddresses/trumbull_county_oh_points.csv'}"
+name = "oa:us-oh-trumbull"
+constants = {{ region = "OH" }}
+encoding = "utf-8"
+
+[source.columns]
+number = "HOUSENUM"
+street = ["ST_PREFIX", "ST_NAME", "ST_TYPE", "ST_SUFFIX"]
+alt_street = ["ALTPREFIX", "ALTNAME", "ALTTYPE", "ALTSUFFIX"]
+postcode = "ZIPCODE"
+city = "USPS_CITY"
+
+[[source]]
+kind = "tiger"
+path = "{real / 'tiger/meagher_mt_30059/2021.geojsonl'}"
+''', encoding="utf-8")
+    specs = read_sources_toml(toml)
+    assert [s.source_name() for s in specs] == ["oa:us-oh-trumbull", "tiger:30059"]
+    db = tmp_path / "g.duckdb"
+    build(db, specs, with_zipcodes=False)
+    assert q(db, "SELECT count(*) FROM alt_names WHERE source_name = 'oa:us-oh-trumbull'")[0][0] == 14
+    toml.write_text('[[source]]\nkind = "openaddresses"\npath = "x.csv"\ncolumns = { housenumber = "N" }\n')
+    with pytest.raises(ConfigError, match="unknown field 'housenumber'"):
+        read_sources_toml(toml)
+    toml.write_text('[[source]]\nkind = "openaddresses"\npath = "x.csv"\nencoding = "klingon"\n')
+    with pytest.raises(ConfigError, match="unknown text encoding"):
+        read_sources_toml(toml)
