@@ -123,12 +123,14 @@ def map_png(tables: list[pa.Table], service_areas=None, width_in: float = 11, he
         for act, colour in ACTION_COLOURS.items():
             sel = ok & np.asarray([a == act for a in action])
             ax.scatter(lon[sel], lat[sel], s=6, c=colour, label=f"{act} ({int(sel.sum()):,})", alpha=0.7, lw=0)
-        pad_x, pad_y = (x1 - x0) * 0.08 + 1e-3, (y1 - y0) * 0.08 + 1e-3
+        span = max(x1 - x0, y1 - y0, 0.02)
+        pad_x, pad_y = (span - (x1 - x0)) / 2 + span * 0.08, (span - (y1 - y0)) / 2 + span * 0.08
         ax.set_xlim(x0 - pad_x, x1 + pad_x)
         ax.set_ylim(y0 - pad_y, y1 + pad_y)
         ax.set_aspect(1 / np.cos(np.radians((y0 + y1) / 2)))
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
+        ax.ticklabel_format(useOffset=False, style="plain")
     axes[0][0].legend(loc="lower left", fontsize=8, markerscale=2)
     fig.suptitle("Geocoded orders by action (blue: service areas)", fontsize=11)
     fig.tight_layout()
@@ -148,6 +150,7 @@ def _regions(lon, lat, max_regions: int = 3) -> list[tuple[float, float, float, 
     for i, (x, y) in enumerate(zip(np.floor(lon), np.floor(lat))):
         cells.setdefault((int(x), int(y)), []).append(i)
     top = sorted(cells.items(), key=lambda kv: -len(kv[1]))[:max_regions]
+    top = top[:1] + [kv for kv in top[1:] if len(kv[1]) >= 0.05 * lon.size]  # no panel for a handful
     out = []
     for (_cx, _cy), idx in top:
         xs, ys = lon[idx], lat[idx]
