@@ -161,6 +161,20 @@ def _log_chunk(chunk_out: Path, cleaned: pa.Table) -> None:
 
 
 _stamp_cache: dict[str, str] = {}
+_program: list[str] = []
+
+
+def program_fingerprint() -> str:
+    """The package version and a digest of its code and data files (calibration, tables): a
+    chunk cleaned before an upgrade that kept the version number is not reused after it."""
+    if not _program:
+        pkg = Path(__file__).resolve().parent
+        digest = hashlib.sha256(__version__.encode())
+        for f in sorted(pkg.rglob("*")):
+            if f.is_file() and f.suffix in (".py", ".json", ".tsv", ".csv", ".txt", ".toml"):
+                digest.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes())
+        _program.append(f"{__version__}+{digest.hexdigest()[:12]}")
+    return _program[0]
 
 
 def chunk_stamp(gazetteer_version: str, risk_policy: str | Path | None) -> str:
@@ -168,7 +182,7 @@ def chunk_stamp(gazetteer_version: str, risk_policy: str | Path | None) -> str:
     (the policy file and every zone or forwarder file it names, by content)."""
     key = str(risk_policy)
     if key not in _stamp_cache:
-        digest = hashlib.sha256(__version__.encode())
+        digest = hashlib.sha256(program_fingerprint().encode())
         if risk_policy is not None:
             policy = _risk(risk_policy).policy
             digest.update(Path(risk_policy).read_bytes())
