@@ -30,6 +30,7 @@ import argparse
 import json
 import logging
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -240,6 +241,7 @@ def worker(args: argparse.Namespace) -> int:
             last_stats = time.monotonic()
     stats()
     current.unlink(missing_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
