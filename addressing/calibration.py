@@ -21,11 +21,13 @@ from addressing.schema import Precision
 #: numbered points either side (or at the integer part of a number); a position interpolated
 #: along a TIGER range; only the street (the number is outside every known range)
 RANGE = "interpolated_range"
-STRATA = (Precision.ADDRESS_POINT.value, Precision.INTERPOLATED.value, RANGE, Precision.STREET.value)
+WIDE = "interpolated_wide"          # between numbered points far apart (WIDE_GAP_M in match)
+STRATA = (Precision.ADDRESS_POINT.value, Precision.INTERPOLATED.value, WIDE, RANGE, Precision.STREET.value)
 #: used when addressing/data/calibration.json is absent: deliberately timid
 DEFAULT_CALIBRATION = {
     Precision.ADDRESS_POINT.value: ([0.0, 0.72, 0.9, 1.0], [0.0, 0.3, 0.6, 0.9]),
     Precision.INTERPOLATED.value: ([0.0, 0.72, 1.0], [0.0, 0.2, 0.6]),
+    WIDE: ([0.0, 0.72, 1.0], [0.0, 0.2, 0.6]),
     RANGE: ([0.0, 0.72, 1.0], [0.0, 0.2, 0.6]),
     Precision.STREET.value: ([0.0, 1.0], [0.0, 0.2]),
 }

@@ -39,6 +39,7 @@ from addressing.calibration import (  # noqa: F401  (re-exported: the stage's pu
     DEFAULT_CALIBRATION,
     RANGE,
     STRATA,
+    WIDE,
     calibrate,
     calibration,
     raw_score,
@@ -74,9 +75,9 @@ from addressing.parse.standardize import house_number_int
 from addressing.schema import Kind, MatchStatus, ParsedAddress, Precision
 
 #: component weights of the match score (they sum to 1), from ``benchmarks/match_accuracy.py --tune``
-#: (coordinate search on the fit half of the SF + Oakland queries)
-WEIGHTS = {"name": 0.266, "number": 0.246, "unit": 0.098, "postal": 0.074, "city": 0.073, "type": 0.059,
-           "dirs": 0.185}
+#: (coordinate search on the fit half of the SF + Oakland queries and on Autauga TIGER-range queries)
+WEIGHTS = {"name": 0.2, "number": 0.139, "unit": 0.097, "postal": 0.153, "city": 0.092, "type": 0.097,
+           "dirs": 0.222}
 FUZZY_NAME_MIN = 72.0       # name-key similarity (0..100) a fuzzy-blocked street needs
 MATCH_MIN = 0.72            # best score below this: unmatched
 SETTLED = 0.93              # round-one best score at or above this: no fuzzy round
@@ -444,7 +445,8 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     precision = np.where(exact, Precision.ADDRESS_POINT.value,
                 np.where(based | ev["has_range"] | ev["has_nbr"], Precision.INTERPOLATED.value,
                          Precision.STREET.value))
-    stratum = np.where(~has_point & ev["has_range"], RANGE, precision)
+    stratum = np.where(~has_point & ev["has_range"], RANGE,
+              np.where(~has_point & ev["has_nbr"] & (ev["nb_span"] > WIDE_GAP_M), WIDE, precision))
     flags = {k: ev[k] for k in ("exact", "base", "has_range", "parity_ok", "has_nbr", "has_number", "n_units",
                                 "has_base", "unit_known", "unit_found", "units", "guess", "number_int")}
     return _Scored(C, score, lat, lon, precision, stratum, flags)

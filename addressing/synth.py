@@ -328,5 +328,23 @@ def messy_queries(points: list[dict], n: int, seed: int, hard: bool = False) -> 
     return texts, picks
 
 
+def range_queries(gaz: Gazetteer, n: int, seed: int) -> tuple[list[str], list[dict]]:
+    """Messy one-line queries for numbers inside real TIGER ranges of the gazetteer, with the
+    truth: where the range puts the number (``range_truth``). For benchmarks."""
+    rng = random.Random(seed)
+    segs = [s for s in ranges(gaz) if s["a"] and s["b"]]
+    texts, truths = [], []
+    for s in rng.sample(segs, min(n, len(segs))):
+        num = _range_number(s, rng)
+        if num is None:
+            continue
+        lat, lon = range_truth(s, num)
+        rec = {**s, "number": num}
+        text, line2, _ = messify(rec, rng, None)
+        texts.append(f"{text} {line2}" if line2 else text)
+        truths.append({**rec, "number": str(num), "unit": None, "lat": lat, "lon": lon})
+    return texts, truths
+
+
 def lat_lon_error_m(lat: np.ndarray, lon: np.ndarray, true_lat: np.ndarray, true_lon: np.ndarray) -> np.ndarray:
     return geocode.distance_m(lon, lat, true_lon, true_lat)
