@@ -37,10 +37,8 @@ from prefect.context import get_run_context
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 
-from addressing import batch
 from addressing import io as aio
 from addressing.errors import AddressingError, InputError
-from flows import imports, review
 from flows.common import IO_RETRIES, api_request, failure_markdown, publish_batch
 from flows.events import default_batch_id
 
@@ -81,13 +79,17 @@ def stage_import(orders: list[dict], path: Path) -> Path:
 def clean_import(input_path: str, output: str, db: str, output_format: str, batch_id: str,
                  risk_policy: str | None, redact: bool = False) -> dict:
     """Clean the whole import in one go (split, clean, assemble); no retries: deterministic."""
+    from flows import imports  # the library, loaded only where the cleaning runs
+
     return imports.first_pass(input_path, output, db, output_format, batch_id, risk_policy, redact)
 
 
 @task(name="apply-decisions", persist_result=True, **IO_RETRIES)
-def apply_decisions(plan: batch.Plan, items: list, answers: list, output: str, db: str, output_format: str,
+def apply_decisions(plan: dict, items: list[dict], answers: list, output: str, db: str, output_format: str,
                     batch_id: str, risk_policy: str | None, redact: bool, by: str) -> dict:
     """Apply the operator's answers and rewrite the outputs (edited addresses are cleaned again)."""
+    from flows import imports
+
     return imports.decide(plan, items, answers, output, db, output_format, batch_id, risk_policy, redact, by)
 
 
@@ -125,16 +127,16 @@ def run_warm(t, **params):
     return fut.result(timeout=WARM_RESULT_S)
 
 
-def _form(items: list[review.Item], page: int, pages: int, deadline: float, batch_id: str) -> type[RunInput]:
+def _form(items: list[dict], page: int, pages: int, deadline: float, batch_id: str) -> type[RunInput]:
     """A RunInput model with one ``Decision`` per order: the form the UI shows on Resume."""
     fields = {}
     for k, it in enumerate(items):
-        flags = ", ".join(it.flags) or "-"
+        flags = ", ".join(it["flags"]) or "-"
         fields[f"order_{k + 1}"] = (Decision, pydantic.Field(
-            default=Decision(address=it.suggestion or it.input or ""),
-            title=f"{it.order_id}: {it.input}",
-            description=f"{it.action.upper()} ({flags}). Suggested: {it.suggestion or '-'}. "
-                        f"Why: {'; '.join(it.why) or '-'}"))
+            default=Decision(address=it["suggestion"] or it["input"] or ""),
+            title=f"{it['order_id']}: {it['input']}",
+            description=f"{it['action'].upper()} ({flags}). Suggested: {it['suggestion'] or '-'}. "
+                        f"Why: {'; '.join(it['why']) or '-'}"))
     model = pydantic.create_model(f"ImportReviewPage{page}", __base__=RunInput, **fields)
     until = time.strftime("%H:%M:%S", time.localtime(deadline))
     lines = [f"### Batch `{batch_id}`: {len(items)} order(s) need a decision (page {page} of {pages})", "",
@@ -143,8 +145,8 @@ def _form(items: list[review.Item], page: int, pages: int, deadline: float, batc
              f"Unanswered by {until} (server time) means **hold** for every order on this page.", "",
              "| # | order | address as given | suggested | action | flags |", "|---|---|---|---|---|---|"]
     for k, it in enumerate(items):
-        lines.append(f"| {k + 1} | {it.order_id} | {_cell(it.input)} | {_cell(it.suggestion)} | {it.action} | "
-                     f"{', '.join(it.flags) or '-'} |")
+        lines.append(f"| {k + 1} | {it['order_id']} | {_cell(it['input'])} | {_cell(it['suggestion'])} | "
+                     f"{it['action']} | {', '.join(it['flags']) or '-'} |")
     return model.with_initial_data(description="\n".join(lines))
 
 
@@ -240,7 +242,7 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
     print(f"batch {batch_id}: {manifest['input']['rows']:,} orders cleaned on {first['where']} "
           f"({first['clean_s']:.2f} s), outputs ready {ready_s:.1f} s after start; {len(items)} need a human")
     if not waiting:
-        imports.cleanup(first["plan"])
+        _cleanup(first["plan"]["work"])
         return manifest
 
     asked, unasked = items[:REVIEW_MAX], items[REVIEW_MAX:]
@@ -273,6 +275,17 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
         + f"Audit trail: `{output.with_name(output.name.split('.')[0])}"
                                           ".decisions.json`"))
     return done["manifest"]
+
+
+def _cleanup(work: str) -> None:
+    """Remove the import's kept chunks (and the empty folders above them)."""
+    import contextlib
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+    for folder in (Path(work).parent, Path(work).parent.parent):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ needs for its artifacts (map image included), so the flow's own process loads no
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -63,15 +64,29 @@ def first_pass(input_path: str, output: str, db: str, output_format: str, batch_
     risk = risk_context(risk_policy)
     plan = batch.split_input(input_path, work_root(Path(output)), db, IMPORT_CHUNK_ROWS)  # the split kept above
     items = review.review_items(review.load_chunks(plan, risk))
-    return {"manifest": manifest, "plan": plan, "items": items, "map_png": _map(manifest, risk),
-            "clean_s": round(t_clean, 3), "seconds": round(time.perf_counter() - t0, 3), "where": where()}
+    # plain data only: the flow's process then needs none of the library to read the result
+    return {"manifest": manifest, "plan": _plan_data(plan), "items": [dataclasses.asdict(i) for i in items],
+            "map_png": _map(manifest, risk), "clean_s": round(t_clean, 3),
+            "seconds": round(time.perf_counter() - t0, 3), "where": where()}
 
 
-def decide(plan: batch.Plan, items: list[review.Item], answers: list[tuple[str, str]], output: str, db: str,
+def _plan_data(plan: batch.Plan) -> dict:
+    return {"input": str(plan.input), "work": str(plan.work), "chunks": [str(c) for c in plan.chunks],
+            "input_sha256": plan.input_sha256, "rows": plan.rows}
+
+
+def _plan(data: dict) -> batch.Plan:
+    return batch.Plan(Path(data["input"]), Path(data["work"]), [Path(c) for c in data["chunks"]],
+                      data["input_sha256"], data["rows"])
+
+
+def decide(plan_data: dict, item_data: list[dict], answers: list[tuple[str, str]], output: str, db: str,
            output_format: str, batch_id: str, risk_policy: str | None, redact: bool, by: str) -> dict:
     """Apply the decisions to the kept chunks, rewrite the outputs (with ``<name>.decisions.json``),
-    and remove the chunks."""
+    and remove the chunks. ``plan_data`` and ``item_data`` are what ``first_pass`` returned."""
     output = Path(output)
+    plan = _plan(plan_data)
+    items = [review.Item(**{**d, "flags": tuple(d["flags"]), "why": tuple(d["why"])}) for d in item_data]
     risk = risk_context(risk_policy)
     gaz = open_gazetteer(db) if any(a == "edit" for a, _ in answers) else None
     with BatchLock(output):
@@ -88,13 +103,14 @@ def decide(plan: batch.Plan, items: list[review.Item], answers: list[tuple[str, 
     return {"manifest": manifest, "log": log, "counts": counts, "map_png": _map(manifest, risk), "where": where()}
 
 
-def cleanup(plan: batch.Plan) -> None:
+def cleanup(plan: batch.Plan | dict) -> None:
     """Remove an import's chunk folder (and the empty folders above it)."""
     import contextlib
     import shutil
 
-    shutil.rmtree(plan.work, ignore_errors=True)
-    for folder in (plan.work.parent, plan.work.parent.parent):
+    work = Path(plan["work"] if isinstance(plan, dict) else plan.work)
+    shutil.rmtree(work, ignore_errors=True)
+    for folder in (work.parent, work.parent.parent):
         with contextlib.suppress(OSError):
             folder.rmdir()
 

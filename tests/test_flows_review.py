@@ -86,17 +86,18 @@ def test_decisions_must_match_items(chunks, risk_ctx):
 
 
 def test_review_form_defaults_to_hold(chunks):
+    import dataclasses
     import time
 
     from flows.clean_imported_orders import _form
 
-    items = review.review_items(chunks)
+    items = [dataclasses.asdict(i) for i in review.review_items(chunks)]
     form = _form(items, 1, 1, time.time() + 60, "b1")
     schema = form.model_json_schema()
     assert len(schema["properties"]) == len(items)
     first = schema["properties"]["order_1"]
-    assert first["title"].startswith(f"{items[0].order_id}: ")
-    assert form().order_1.decision == "hold" and form().order_1.address == items[0].suggestion
+    assert first["title"].startswith(f"{items[0]['order_id']}: ")
+    assert form().order_1.decision == "hold" and form().order_1.address == items[0]["suggestion"]
     assert "page 1 of 1" in form._description
 
 
