@@ -32,9 +32,12 @@ from addressing.pipeline import clean_table
 POLICY = DEMO / "risk.toml"
 MIN_KILLS = 20
 VOLATILE = ("timings_s", "wall_s", "chunks")
+#: files whose appearance marks a moment to kill at: (glob under the output folder, up to how many)
+AIMED = [(".work/*/*/out-*.parquet", 10), (".c.parquet.*.part", 1), ("c.parquet", 1), (".c.review.csv.*.part", 1),
+         ("c.manifest.json", 1)]
 
 ZYGOTE = r"""
-import json, os, signal, sys, time, traceback
+import glob, json, os, signal, sys, time, traceback
 from pathlib import Path
 from addressing.batch import clean_file
 from addressing.errors import AddressingError
@@ -64,12 +67,13 @@ for line in sys.stdin:
             code = 3
         os._exit(code)
     after = req.get("kill_after")
-    killed = False
+    on = req.get("kill_on")  # [folder, glob pattern, how many matches]
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
-        if after is not None and time.monotonic() - t0 >= after:
+        hit = on is not None and len(glob.glob(os.path.join(on[0], on[1]))) >= on[2]
+        if hit or (after is not None and time.monotonic() - t0 >= after):
             os.kill(pid, signal.SIGKILL)
             _, status = os.waitpid(pid, 0)
             break
@@ -87,8 +91,9 @@ class Zygote:
                                      text=True, env=env)
         assert self.proc.stdout.readline().strip() == "ready"
 
-    def run(self, op: str, args: dict, kill_after: float | None = None) -> dict:
-        self.proc.stdin.write(json.dumps({"op": op, "args": args, "kill_after": kill_after}) + "\n")
+    def run(self, op: str, args: dict, kill_after: float | None = None, kill_on: list | None = None) -> dict:
+        self.proc.stdin.write(json.dumps({"op": op, "args": args, "kill_after": kill_after, "kill_on": kill_on})
+                              + "\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
@@ -155,44 +160,63 @@ def test_killed_batch_run_restarts_to_identical_output(tmp_path, demo_db, zygote
 
     kills, trials, finished_early = 0, 0, 0
     phases: Counter = Counter()
+    aimed: Counter = Counter()
+    attempts = 0
     cli_kills = 0
     while kills < MIN_KILLS:
         shutil.rmtree(out_dir)
         trials += 1
-        for _ in range(rng.choice([1, 2, 3])):  # most trials kill the recovery run too
-            if trials % 8 == 0:  # now and then kill the real console script
-                cli_kills += _kill_cli(args, rng.uniform(0.3, 1.0) * (span + 2.0))
+        for k in range(rng.choice([2, 2, 3])):  # kill the recovery runs too, then let one finish
+            if trials % 4 == 0 and k == 0:  # now and then kill the real console script
+                if not _kill_cli(args, rng.uniform(0.4, 0.9) * (span + 2.5)):
+                    finished_early += 1
+                    continue
+                cli_kills += 1
                 kills += 1
-            else:
-                r = zygote.run("clean", args, kill_after=rng.uniform(0, span))
+                phases[phase(out_dir)] += 1
+            elif kills % 3 == 2:  # aimed at a moment: mid-chunks, output half written, output renamed...
+                pattern, n = AIMED[attempts % len(AIMED)]
+                attempts += 1
+                r = zygote.run("clean", args, kill_on=[str(out_dir), pattern, rng.randint(1, n)])
                 if not r["killed"]:
                     finished_early += 1
                     continue
                 kills += 1
-            phases[phase(out_dir)] += 1
+                aimed[phase(out_dir)] += 1
+            else:
+                fresh = k == 0
+                r = zygote.run("clean", args, kill_after=rng.uniform(0, span if fresh else span * 0.6))
+                if not r["killed"]:
+                    finished_early += 1
+                    if fresh:  # the machine got faster: aim the next kills inside a run
+                        span = min(span, r["seconds"])
+                    continue
+                kills += 1
+                phases[phase(out_dir)] += 1
         final = zygote.run("clean", args)
         assert final["exit"] == 0, final
         got = snapshot(out_dir)
         assert got == expected, f"trial {trials}: output differs from an uninterrupted run"
     print(f"\nclean crash loop: {kills} SIGKILLs ({cli_kills} of the console script) in {trials} trials, "
-          f"{finished_early} runs finished before their kill time; kills landed: {dict(phases)}; "
-          f"every restart gave byte-identical outputs ({len(rows)} rows, none lost or doubled)")
+          f"{finished_early} runs finished before their kill time; random-time kills landed: {dict(phases)}; "
+          f"aimed kills landed: {dict(aimed)}; every restart gave byte-identical outputs ({len(rows)} rows, "
+          "none lost or doubled)")
     assert kills >= MIN_KILLS
-    assert len(phases) >= 3, phases  # the kills were spread over the run, not all at start-up
+    assert {"cleaning chunks", "assembling"} <= set(aimed), aimed
 
 
-def _kill_cli(args: dict, after: float) -> int:
+def _kill_cli(args: dict, after: float) -> bool:
     cmd = [sys.executable, "-m", "addressing.cli", "clean", args["input_path"], "-o", args["output"], "--db",
            args["db"], "--risk-policy", args["risk_policy"], "--chunk-rows", str(args["chunk_rows"]),
            "--batch-id", args["batch_id"]]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         p.wait(timeout=after)
-        return 0
+        return False
     except subprocess.TimeoutExpired:
         p.send_signal(signal.SIGKILL)
         p.wait()
-        return 1
+        return True
 
 
 def _sources(tmp_path: Path) -> tuple[Path, Path]:
