@@ -450,7 +450,8 @@ def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: 
     _risk(risk_policy)
     open_gazetteer(db)
     try:
-        with BatchLock(output):
+        # one lock per stem: c.parquet and c.csv share c.review.csv and c.manifest.json
+        with BatchLock(output.with_name(output.name.split(".")[0])):
             for path in side.values():
                 aio.remove_stale_parts(path)
             plan = split_input(input_path, work_root, db, chunk_rows)

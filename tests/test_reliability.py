@@ -178,14 +178,15 @@ with BatchLock(Path(sys.argv[1])):
 def test_second_run_on_a_batch_is_refused_while_the_first_holds_it(tmp_path, demo_db):
     src = write_csv(tmp_path / "orders.csv", sf_orders(5, seed=12))
     out = tmp_path / "out" / "o.parquet"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD, str(out.with_name("o"))], stdout=subprocess.PIPE,
+                              text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         r = subprocess.run([sys.executable, "-m", "addressing.cli", "clean", str(src), "-o", str(out), "--db",
                             str(demo_db)], capture_output=True, text=True)
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 1, r.stderr
-        assert "another run is writing this batch" in lines[0] and str(out) in lines[0]
+        assert "another run is writing this batch" in lines[0] and str(out.with_name("o")) in lines[0]
         assert not out.exists()
         with pytest.raises(OutputError, match="another run"):
             run(src, out, demo_db)
@@ -194,7 +195,7 @@ def test_second_run_on_a_batch_is_refused_while_the_first_holds_it(tmp_path, dem
         holder.wait()
     m = run(src, out, demo_db)
     assert m["outputs"]["cleaned"]["rows"] == 5
-    assert not (out.parent / ".o.parquet.lock").exists()
+    assert not (out.parent / ".o.lock").exists()
 
 
 def test_two_runs_started_together_do_not_interleave(tmp_path, demo_db):
@@ -218,7 +219,7 @@ def test_lock_file_symlink_is_not_followed(tmp_path):
     victim.write_text("precious")
     out = tmp_path / "out" / "o.parquet"
     out.parent.mkdir()
-    (out.parent / ".o.parquet.lock").symlink_to(victim)
+    (out.parent / ".o.parquet.lock").symlink_to(victim)  # BatchLock(path) locks .<name>.lock
     with pytest.raises(OutputError, match="symlink"), BatchLock(out):
         pass
     assert victim.read_text() == "precious"
@@ -260,3 +261,10 @@ def test_a_fault_that_is_not_in_the_rows_is_raised(demo_db, risk_ctx):
     with pytest.raises(Exception) as info:
         clean_table_isolating(raw, broken, risk_ctx)
     assert not isinstance(info.value, AssertionError)
+
+
+def test_outputs_sharing_a_manifest_share_the_lock(tmp_path, demo_db):
+    """c.parquet and c.csv write the same c.review.csv and c.manifest.json: one at a time."""
+    src = write_csv(tmp_path / "orders.csv", sf_orders(5, seed=15))
+    with BatchLock(tmp_path / "out" / "c"), pytest.raises(OutputError, match="another run"):
+        run(src, tmp_path / "out" / "c.csv", demo_db)
