@@ -7,6 +7,8 @@ fix it, and the cleaning itself is deterministic, so it is never retried.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from pathlib import Path
 
 import pyarrow as pa
@@ -75,6 +77,57 @@ def api_request(path: str, body: dict | None = None, api_url: str | None = None,
     with urllib.request.urlopen(req, timeout=timeout) as r:
         raw = r.read()
     return json.loads(raw) if raw else None
+
+
+class ProgressReporter:
+    """Updates a progress artifact from a background thread, so that the flow never waits on the
+    API for it: every chunk reports, the thread sends the latest value (coalescing reports that
+    arrive while a send is under way), and ``close`` sends the last one."""
+
+    def __init__(self, artifact_id):
+        import threading
+
+        self.artifact_id = artifact_id
+        self._latest: tuple[float, str] | None = None
+        self._cond = threading.Condition()
+        self._closed = False
+        ctx = contextvars.copy_context()  # Prefect settings and run context live in context variables
+        self._thread = threading.Thread(target=ctx.run, args=(self._loop,), daemon=True, name="progress")
+        if artifact_id is not None:
+            self._thread.start()
+
+    def report(self, progress: float, description: str) -> None:
+        with self._cond:
+            self._latest = (progress, description)
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        from prefect.artifacts import update_progress_artifact
+
+        while True:
+            with self._cond:
+                while self._latest is None and not self._closed:
+                    self._cond.wait()
+                if self._latest is None:
+                    return
+                progress, description = self._latest
+                self._latest = None
+            with contextlib.suppress(Exception):  # progress is for people: never fail a run over it
+                update_progress_artifact(self.artifact_id, progress=progress, description=description)
+
+    def close(self) -> None:
+        if self.artifact_id is None:
+            return
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=30)
+
+    def __enter__(self) -> ProgressReporter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def failure_markdown(flow_name: str, exc: BaseException | str, hint: str | None = None) -> str:

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from prefect import flow, task, unmapped
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.futures import as_completed
 from prefect.states import Completed
 
@@ -27,7 +27,7 @@ from addressing import batch, report
 from addressing.errors import AddressingError, InputError
 from addressing.pipeline import BatchLock
 from addressing.risk import load_risk
-from flows.common import IO_RETRIES, failure_markdown, publish_batch
+from flows.common import IO_RETRIES, ProgressReporter, failure_markdown, publish_batch
 
 ORDER_PATTERNS = ("*.csv", "*.tsv", "*.parquet", "*.jsonl", "*.ndjson")
 ARTIFACT_KEYS = {"summary": "nightly-clean-summary", "review": "review-queue", "map": "batch-map"}
@@ -98,13 +98,12 @@ def _clean_chunks(plan: batch.Plan, db: str, risk_policy: str | None, progress_i
     futures = clean_chunk.map(plan.chunks, plan.outputs(), unmapped(db), unmapped(risk_policy))
     stats = []
     done = done_before
-    for fut in as_completed(futures):
-        s = fut.result()
-        stats.append(s)
-        done += s["rows"]
-        if progress_id is not None:
-            update_progress_artifact(progress_id, progress=min(100.0, 100.0 * done / max(total, 1)),
-                                     description=f"{done:,} of {total:,} orders cleaned")
+    with ProgressReporter(progress_id) as progress:  # per chunk, without waiting for the API
+        for fut in as_completed(futures):
+            s = fut.result()
+            stats.append(s)
+            done += s["rows"]
+            progress.report(min(100.0, 100.0 * done / max(total, 1)), f"{done:,} of {total:,} orders cleaned")
     return sorted(stats, key=lambda s: s["chunk"])
 
 

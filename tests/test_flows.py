@@ -316,6 +316,10 @@ def test_killed_nightly_rerun_reuses_chunks_and_writes_same_bytes(stack, orders,
     for kind in ("cleaned", "review"):
         a, b = Path(ref[0]["outputs"][kind]["path"]), Path(rerun[0]["outputs"][kind]["path"])
         assert a != b and sha(a) == sha(b), kind
+    arts = {a["key"]: a for a in api.artifacts(str(run_id))}
+    assert {"nightly-clean-summary", "review-queue", "batch-map", "nightly-clean-progress"} <= set(arts)
+    assert float(arts["nightly-clean-progress"]["data"]) == 100.0
+    assert "600 of 600 orders cleaned" in arts["nightly-clean-progress"]["description"]
     reused = [t for t in api.task_runs(str(run_id)) if t["state"]["name"] == "Reused"]
     assert sorted(t["name"] for t in reused) == sorted(f"clean-shop.csv-{n[4:9]}" for n in finished)
 
