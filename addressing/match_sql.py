@@ -38,17 +38,31 @@ def exact_candidates_sql() -> str:
     """
 
 
-def fuzzy_candidates_sql() -> str:
-    """Round two: streets in the spelling's ZIP or city, or with its sound key in its state."""
+def block_members_sql() -> str:
+    """Round two's ZIP and city blocks: every name row of the streets in the spellings' ZIPs
+    and cities (``block`` = ZIP, or ``STATE|CITY``). Names are compared in Python with
+    rapidfuzz, one block at a time, rather than pair by pair in SQL."""
+    return """
+        SELECT 'zip' AS kind, s.postal_code AS block, s.street_id, s.name_key
+        FROM streets s SEMI JOIN (SELECT DISTINCT postal_code FROM _r) r ON s.postal_code = r.postal_code
+        WHERE s.country = 'US'
+        UNION ALL
+        SELECT 'city', s.state || '|' || s.city, s.street_id, s.name_key
+        FROM streets s SEMI JOIN (SELECT DISTINCT state, city FROM _r) r ON s.state = r.state AND s.city = r.city
+    """
+
+
+def sound_candidates_sql() -> str:
+    """Round two: streets with the spelling's sound key in its state."""
     return f"""
-        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.postal_code = q.postal_code AND s.country = 'US'
-        {_MAIN}
-        UNION
-        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s ON s.city = q.city AND s.state = q.state {_MAIN}
-        UNION
         SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s
           ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state) {_MAIN}
     """
+
+
+def pair_candidates_sql() -> str:
+    """The streets of (spelling, street) pairs found in Python (``_p``), every name row."""
+    return f"SELECT p.vix, {_STREET_COLS} FROM _p p JOIN streets s ON s.street_id = p.street_id {_MAIN}"
 
 
 def trigram_candidates_sql() -> str:
@@ -74,15 +88,24 @@ def trigram_candidates_sql() -> str:
     """
 
 
+#: each candidate's number as written (``exact``) and, when that differs, its integer part
+#: (``1016-18`` -> ``1016``): two equi-join keys instead of an OR in the join condition
+_NUMBER_SPELLINGS = """
+    SELECT *, number AS num, true AS exact FROM _c
+    UNION ALL
+    SELECT *, CAST(number_int AS VARCHAR) AS num, false AS exact FROM _c
+    WHERE number_int IS NOT NULL AND CAST(number_int AS VARCHAR) <> number
+"""
+
+
 def point_evidence_sql() -> str:
     """The address with the query's number on the candidate street, or, when the number is
     hyphenated, fractional or lettered (``1016-18``, ``12 1/2``, ``32B``), the one of its
     integer part. ``base_lat``/``base_lon``: where the points without a unit are."""
-    return """
-        SELECT c.cid, a.number = c.number AS exact, a.n_units, a.has_base, a.units, a.lat, a.lon
-        FROM _c c JOIN addresses a
-          ON a.street_id = c.street_id
-         AND (a.number = c.number OR (a.number = CAST(c.number_int AS VARCHAR) AND c.number <> a.number))
+    return f"""
+        WITH c AS ({_NUMBER_SPELLINGS})
+        SELECT c.cid, c.exact, a.n_units, a.has_base, a.units, a.lat, a.lon
+        FROM c JOIN addresses a ON a.street_id = c.street_id AND a.number = c.num
     """
 
 
@@ -97,13 +120,14 @@ def base_point_sql() -> str:
 def unit_point_sql() -> str:
     """The points of the units a query may mean (``units_try``), at its number or at the
     integer part of the number; units compared without punctuation or leading zeros."""
-    return """
-        SELECT c.cid, p.number = c.number AS exact,
+    return f"""
+        WITH c AS ({_NUMBER_SPELLINGS})
+        SELECT c.cid, c.exact,
                ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') AS hit,
                avg(p.lat) AS lat, avg(p.lon) AS lon
-        FROM _c c JOIN address_points p
-          ON p.street_id = c.street_id AND (p.number = c.number OR p.number = CAST(c.number_int AS VARCHAR))
-         AND list_contains(c.units_try, ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0'))
+        FROM c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.num
+        WHERE p.unit IS NOT NULL
+          AND list_contains(c.units_try, ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0'))
         GROUP BY ALL
     """
 
