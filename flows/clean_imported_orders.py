@@ -40,7 +40,7 @@ from prefect.input import RunInput
 from addressing import io as aio
 from addressing.errors import AddressingError, InputError
 from flows.common import IO_RETRIES, api_request, failure_markdown, publish_batch
-from flows.events import default_batch_id
+from flows.events import check_batch_id, default_batch_id
 
 ARTIFACT_KEYS = {"summary": "import-summary", "review": "import-review-queue", "map": "import-map"}
 REVIEW_PAGE = 25
@@ -219,7 +219,7 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
     if file is not None:
         input_path = Path(file).resolve()
         aio.check_readable(input_path)
-    batch_id = batch_id or default_batch_id(file, orders)
+    batch_id = check_batch_id(batch_id or default_batch_id(file, orders))  # it names a folder: no paths
     out = Path(out_dir).resolve() / batch_id
     if orders is not None:
         input_path = stage_import(orders, Path(out_dir).resolve() / ".imports" / f"{batch_id}.jsonl")

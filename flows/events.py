@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import urllib.error
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,17 @@ EVENT = "order.imported"
 RESOURCE_PREFIX = "order.import."
 #: rows sent inline at most; bigger imports are sent as a file path
 MAX_INLINE_ROWS = 500
+
+
+_BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_batch_id(batch_id: str) -> str:
+    """A batch id names a folder under the output folder: letters, digits, ``._-``, no path."""
+    if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id) or ".." in batch_id:
+        raise InputError(f"batch id {batch_id!r} must be 1-128 letters, digits, '.', '_' or '-' "
+                         "(not starting with '.' or '-', no '..')")
+    return batch_id
 
 
 def default_batch_id(file: str | Path | None = None, orders: list[dict] | None = None) -> str:
@@ -59,7 +71,7 @@ def order_imported_event(file: str | Path | None = None, orders: list[dict] | No
                              "send the file instead")
         payload["orders"] = orders
         name = f"{len(orders)} orders"
-    batch_id = batch_id or default_batch_id(file, orders)
+    batch_id = check_batch_id(batch_id or default_batch_id(file, orders))
     payload["batch_id"] = batch_id
     payload.update(extra or {})
     from prefect.events import Event  # after the checks: a bad file fails fast, without Prefect

@@ -28,6 +28,7 @@ from addressing.errors import AddressingError, InputError
 from addressing.pipeline import BatchLock
 from addressing.risk import load_risk
 from flows.common import IO_RETRIES, ProgressReporter, failure_markdown, publish_batch
+from flows.events import check_batch_id
 
 ORDER_PATTERNS = ("*.csv", "*.tsv", "*.parquet", "*.jsonl", "*.ndjson")
 ARTIFACT_KEYS = {"summary": "nightly-clean-summary", "review": "review-queue", "map": "batch-map"}
@@ -138,7 +139,7 @@ def nightly_clean(
 def _nightly(orders: str, db: str, out_dir: str, batch_id: str | None, risk_policy: str | None, chunk_rows: int,
              output_format: str, runner: str, redact: bool) -> list[dict]:
     started = time.time()
-    batch_id = batch_id or date.today().isoformat()
+    batch_id = check_batch_id(batch_id or date.today().isoformat())
     risk = load_risk(risk_policy)  # a bad policy fails here, before any batch is processed
     files = order_files(orders)
     out = Path(out_dir) / batch_id

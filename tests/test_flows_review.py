@@ -122,6 +122,9 @@ def test_import_event_refuses_bad_requests(tmp_path):
         order_imported_event(tmp_path / "x.xlsx")
     with pytest.raises(InputError, match="either a file or"):
         order_imported_event()
+    for bad in ("../etc", "a/b", ".hidden", "x" * 200, "a..b", "-rf"):
+        with pytest.raises(InputError, match="batch id"):
+            order_imported_event(orders=[{"order_id": "1"}], batch_id=bad)
     rows = [{"order_id": str(i), "address": "1 Main St"} for i in range(MAX_INLINE_ROWS + 1)]
     with pytest.raises(InputError, match="too many"):
         order_imported_event(orders=rows)
