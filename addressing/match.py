@@ -25,7 +25,6 @@ Helpers live beside it: ``match_sql`` (the SQL, and the one place it runs), ``ma
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -75,6 +74,7 @@ from addressing.match_sql import (  # noqa: F401
     unit_point_sql,
 )
 from addressing.parse.standardize import house_number_int
+from addressing.runtime import freeze_long_lived
 from addressing.schema import Kind, MatchStatus, ParsedAddress, Precision
 
 #: component weights of the match score (they sum to 1), from ``benchmarks/match_accuracy.py --tune``
@@ -154,26 +154,11 @@ def q_keys_of(qs: _Queries, vix: np.ndarray) -> list[str]:
 # --------------------------------------------------------------------------- the stage
 
 
-_frozen = False
-
-
-def _freeze_tables() -> None:
-    """Move the process's long-lived tables (ZIPs, city names, postal codes, caches: about a
-    million objects, loaded once) out of the cyclic garbage collector's reach. Without this
-    every full collection during a batch walks them all again, which cost a quarter of the
-    assess stage and a tenth of matching in profiles."""
-    global _frozen
-    if not _frozen:
-        gc.collect()
-        gc.freeze()
-        _frozen = True
-
-
 def match_batch(parsed: list[ParsedAddress], gaz: Gazetteer) -> list[MatchResult]:
     """Match and geocode a batch of parsed addresses (distinct ones; callers dedupe)."""
     results = [MatchResult() for _ in parsed]
     postal = gaz.postal()
-    _freeze_tables()
+    freeze_long_lived(f"gazetteer:{gaz.path}")
     street_q: list[int] = []
     for i, p in enumerate(parsed):
         r = results[i]

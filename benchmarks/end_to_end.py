@@ -36,20 +36,30 @@ def realdata() -> Path:
 
 
 def scaled_points(src: Path, dest: Path, copies: int) -> Path:
-    """The SF points copied ``copies`` times onto renamed streets a few km apart."""
+    """The SF points, and ``copies - 1`` copies of them moved to other real California towns
+    (their real ZIP, city and centroid): the same street names recur in many towns, as they
+    do in a national gazetteer."""
+    from addressing.parse.places import zip_table
+
+    towns = sorted({(z.city, z.zip_code, z.lat, z.lon) for z in zip_table().values()
+                    if z.state == "CA" and z.type == "STANDARD" and z.lat and z.city != "SAN FRANCISCO"},
+                   key=lambda t: t[1])
+    step = max(1, len(towns) // max(copies, 1))
+    picks = towns[::step][: copies - 1]
     with open(src, newline="") as f, open(dest, "w", newline="") as out:
         r = csv.DictReader(f)
-        w = csv.DictWriter(out, fieldnames=r.fieldnames)
+        fields = list(r.fieldnames) + ["CITY"]
+        w = csv.DictWriter(out, fieldnames=fields)
         w.writeheader()
         rows = list(r)
-        for k in range(copies):
+        lat0 = sum(float(x["lat"]) for x in rows) / len(rows)
+        lon0 = sum(float(x["lon"]) for x in rows) / len(rows)
+        for row in rows:
+            w.writerow({**row, "CITY": "SAN FRANCISCO"})
+        for city, zip_code, lat, lon in picks:
             for row in rows:
-                row2 = dict(row)
-                if k:
-                    row2["ST_NAME"] = f"{row['ST_NAME']} {chr(65 + k % 26)}{k // 26 or ''}".strip()
-                    row2["lon"] = str(float(row["lon"]) + 0.03 * (k % 10))
-                    row2["lat"] = str(float(row["lat"]) - 0.03 * (k // 10))
-                w.writerow(row2)
+                w.writerow({**row, "CITY": city, "ZIPCODE": zip_code,
+                            "lat": f"{float(row['lat']) - lat0 + lat:.7f}", "lon": f"{float(row['lon']) - lon0 + lon:.7f}"})
     return dest
 
 
@@ -60,8 +70,8 @@ def build_gazetteer(data: Path, work: Path, copies: int) -> Path:
     sf = scaled_points(data / "openaddresses/sf_eas_addresses_with_units.csv", work / "sf_scaled.csv", copies)
     specs = [
         SourceSpec("openaddresses", sf, name="oa:sf-scaled", columns=ColumnMap.parse(
-            "lon=lon,lat=lat,number=ADDR_NUM+ADDR_N_SFX,street=ST_NAME+ST_TYPE,unit=UNIT_NUM,postcode=ZIPCODE",
-            "city=SAN FRANCISCO,region=CA")),
+            "lon=lon,lat=lat,number=ADDR_NUM+ADDR_N_SFX,street=ST_NAME+ST_TYPE,unit=UNIT_NUM,postcode=ZIPCODE,"
+            "city=CITY", "region=CA")),
         SourceSpec("openaddresses", data / "openaddresses/alameda_spad_oakland.csv", name="oa:oakland",
                    columns=ColumnMap.parse("lon=lon,lat=lat,number=ST_NUM,street=DIRPRE+FEANME+FEATYP+DIRSUF,"
                                            "unit=UNIT,postcode=ZIPCODE,city=CITY", "region=CA")),
@@ -74,7 +84,8 @@ def build_gazetteer(data: Path, work: Path, copies: int) -> Path:
 
 
 def write_orders(db: Path, n: int, path: Path, seed: int = 7) -> list[str]:
-    """N messy orders from the gazetteer's real addresses (points and ranges)."""
+    """N messy orders from the gazetteer's real addresses (points and ranges); a unit written
+    on line 2 is joined with a comma, as ``address, address2`` come out of an order form."""
     from addressing.gazetteer import open_gazetteer
     from addressing.synth import _range_number, address_points, messify, ranges
 
@@ -95,7 +106,7 @@ def write_orders(db: Path, n: int, path: Path, seed: int = 7) -> list[str]:
                 num = _range_number(s, rng) or s["a"]
                 text, line2, _ = messify({**s, "number": num}, rng, None)
             if line2:
-                text = f"{text} {line2}"
+                text = f"{text}, {line2}"
             texts.append(text)
             w.writerow([f"O{i:08d}", f"C{rng.randrange(10**6)}", text])
     return texts
@@ -133,7 +144,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, nargs="+", default=[100_000])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--copies", type=int, default=12, help="copies of the SF points in the gazetteer")
-    ap.add_argument("--chunk-rows", type=int, default=20_000)
+    ap.add_argument("--chunk-rows", type=int, default=5_000)
     ap.add_argument("--baseline-sample", type=int, default=50_000)
     args = ap.parse_args()
     data = realdata()

@@ -23,6 +23,7 @@ from addressing.parse.backends import parse_libpostal, parse_usaddress, usaddres
 from addressing.parse.clean import prepare
 from addressing.parse.rules import parse_rules
 from addressing.parse.standardize import tokens_of
+from addressing.runtime import freeze_long_lived
 from addressing.schema import Kind, ParsedAddress
 
 __all__ = ["parse", "parse_batch", "detect_country"]
@@ -126,6 +127,16 @@ def parse(text: object, country: str | None = None) -> ParsedAddress:
     return parse_batch([text], [country])[0]
 
 
+def _load_tables() -> None:
+    """The ZIP and city tables every US parse reads, loaded once and kept out of the GC's way."""
+    from addressing.parse import places
+
+    places.zip_table()
+    places.cities_by_state()
+    places.city_states()
+    freeze_long_lived("parse-tables")
+
+
 def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None = None) -> list[ParsedAddress]:
     """Parse many addresses, each distinct (text, country) once; never raises for bad input.
 
@@ -137,6 +148,8 @@ def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None 
     []
     """
     n = len(texts)
+    if n:
+        _load_tables()
     countries = countries if countries is not None else [None] * n
     by_input: dict[tuple, ParsedAddress] = {}
     by_text: dict[tuple, list] = {}
