@@ -79,7 +79,7 @@ def stage_import(orders: list[dict], path: Path) -> Path:
 def clean_import(input_path: str, output: str, db: str, output_format: str, batch_id: str,
                  risk_policy: str | None, redact: bool = False) -> dict:
     """Clean the whole import in one go (split, clean, assemble); no retries: deterministic."""
-    from flows import imports  # the library, loaded only where the cleaning runs
+    from addressing import imports  # the library, loaded only where the cleaning runs
 
     return imports.first_pass(input_path, output, db, output_format, batch_id, risk_policy, redact)
 
@@ -88,7 +88,7 @@ def clean_import(input_path: str, output: str, db: str, output_format: str, batc
 def apply_decisions(plan: dict, items: list[dict], answers: list, output: str, db: str, output_format: str,
                     batch_id: str, risk_policy: str | None, redact: bool, by: str) -> dict:
     """Apply the operator's answers and rewrite the outputs (edited addresses are cleaned again)."""
-    from flows import imports
+    from addressing import imports
 
     return imports.decide(plan, items, answers, output, db, output_format, batch_id, risk_policy, redact, by)
 

@@ -19,8 +19,8 @@ import sys
 
 from prefect.task_worker import serve
 
+from addressing.imports import warm_up
 from flows.clean_imported_orders import apply_decisions, clean_import
-from flows.imports import warm_up
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from addressing import decisions as review
 from addressing.errors import GazetteerError, InputError, OutputError
-from flows import review
 from flows.common import is_transient
 from flows.events import MAX_INLINE_ROWS, default_batch_id, order_imported_event
 

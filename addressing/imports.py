@@ -17,11 +17,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from addressing import batch, report
+from addressing import decisions as review
 from addressing import io as aio
 from addressing.gazetteer import open_gazetteer
 from addressing.pipeline import BatchLock
 from addressing.risk import RiskContext, load_risk
-from flows import review
 
 #: a one-shot clean: imports up to this many rows are one chunk
 IMPORT_CHUNK_ROWS = 20_000

@@ -1,4 +1,5 @@
-"""An operator's decisions on the orders of an import that need a human.
+"""An operator's decisions on the orders of an import that need a human (used by the
+``clean-imported-orders`` flow).
 
 No Prefect here: the flow asks (a form in the Prefect UI) and this module applies the
 answers to the batch's cleaned chunk files, after which ``addressing.batch.assemble``
