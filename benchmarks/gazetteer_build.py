@@ -13,7 +13,7 @@ child, after the build, DuckDB's own reader loads the same files into bare table
 ``build / baseline`` is comparable across runs on a busy machine where seconds are not.
 
 Memory should stay flat as the input grows: loaders stream 50,000-row batches, and the build
-connection has a DuckDB memory limit (``ADDRESSING_BUILD_MEMORY``, default 1GB) with spilling
+connection has a DuckDB memory limit (``ADDRESSING_BUILD_MEMORY``, default 512MB) with spilling
 to disk.
 
 Run::
@@ -195,7 +195,7 @@ def main() -> None:
             write_segments(s, m, segs, zips)
         files[n] = (p, s if m else None, m)
     print(f"base: {len(pts):,} real points, {len(segs):,} real ADDRFEAT ranges; memory limit "
-          f"{os.environ.get('ADDRESSING_BUILD_MEMORY', '1GB')}\n")
+          f"{os.environ.get('ADDRESSING_BUILD_MEMORY', '512MB')}\n")
     print(f"{'points':>10} {'segments':>9} {'rows':>10} {'build s':>8} {'rows/s':>9} {'peak RSS':>9} "
           f"{'baseline s':>10} {'build/baseline':>14} {'file MB':>8}")
     for n in sizes:

@@ -112,7 +112,8 @@ BATCH_ROWS = 50_000
 @dataclass
 class SqlSelect:
     """A loader's rows as a SELECT that DuckDB runs over the file itself (for big, simple
-    files); ``checks`` are (SQL counting bad rows of the source, message) run after the insert."""
+    files); ``checks`` are (SQL counting bad rows of the source in ``{table}``, message) run
+    after the insert."""
 
     sql: str
     params: list

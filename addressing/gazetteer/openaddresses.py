@@ -122,9 +122,10 @@ class ColumnMap:
                 missing = [w for w, c in zip(wanted, cols) if c is None]
                 raise GazetteerError(f"column mapping names missing columns {', '.join(missing)} "
                                      f"(have: {_shown(header)})", str(path))
-        if "address" in out:
-            out.pop("number", None) if "number" not in self.columns else None
-            out.pop("street", None) if "street" not in self.columns else None
+        if "address" in out:  # a whole delivery line: the default NUMBER/STREET columns do not apply
+            for key in ("number", "street"):
+                if key not in self.columns:
+                    out.pop(key, None)
         if need_coordinates:
             for key in ("lon", "lat"):
                 if key not in out:

@@ -117,7 +117,7 @@ def geonames_select_sql(fmt: str, skip_us: bool = True) -> str:
 
 
 GEONAMES_CHECKS = [
-    ("SELECT count(*) FROM postal_codes WHERE source_name = ? AND (abs(lat) > 90 OR abs(lon) > 180)",
+    ("SELECT count(*) FROM {table} WHERE source_name = ? AND (abs(lat) > 90 OR abs(lon) > 180)",
      "{n:,} postal codes have coordinates out of range; are latitude and longitude swapped?"),
 ]
 

@@ -41,7 +41,7 @@ from addressing.gazetteer.model import (
 
 SCHEMA_VERSION = "2"
 UPGRADABLE = ("1",)  # older schemas a build upgrades in place (readers ask for a rebuild)
-DEFAULT_MEMORY = os.environ.get("ADDRESSING_BUILD_MEMORY", "1GB")
+DEFAULT_MEMORY = os.environ.get("ADDRESSING_BUILD_MEMORY", "512MB")
 
 DDL = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -211,6 +211,7 @@ def _duck_message(exc: duckdb.Error) -> str:
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: pa.RecordBatch | SqlSelect,
             path: Path) -> int:
+    """Append one batch (or run one SELECT) into ``table``."""
     if isinstance(item, SqlSelect):
         cols = [f.name for f in POSTAL_SCHEMA] if table == "postal_codes" else None
         if cols is None:
@@ -223,7 +224,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: 
                 msg = f"not UTF-8 text ({msg})"
             raise GazetteerError(f"cannot read: {msg}", item.path) from exc
         for sql, message in item.checks:
-            bad = con.execute(sql, [source_name]).fetchone()[0]
+            bad = con.execute(sql.format(table=table), [source_name]).fetchone()[0]
             if bad:
                 raise GazetteerError(message.format(n=bad), item.path)
         return int(n)
@@ -238,37 +239,38 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: 
 
 
 def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable) -> int:
-    """Replace one source's rows in one transaction."""
+    """Replace one source's rows in the build's private copy of the gazetteer.
+
+    The unit of atomicity is the whole build, not one DuckDB transaction per source: every
+    source of a build lands (the copy is renamed over the file) or none does (the copy is
+    deleted), and no reader ever sees the copy before that. Inside the copy each batch is
+    committed on its own, because DuckDB keeps the rows of an open transaction in memory:
+    one transaction per source would make memory grow with the size of the source.
+    """
     name = spec.source_name()
     report = LoadReport()
     start = time.perf_counter()
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table in DATA_TABLES:
-            con.execute(f"DELETE FROM {table} WHERE source_name = ?", [name])
-        total = 0
-        for table, item in _stream(spec, report):
-            n = _insert(con, table, name, item, spec.path)
-            report.rows[table] = report.rows.get(table, 0) + n
-            if table != "alt_names":
-                total += n
-        if total == 0:
-            why = f"skipped: {report.skipped}" if report.skipped else "the file holds no rows"
-            raise GazetteerError(f"no usable rows ({why})", str(spec.path))
-        seconds = time.perf_counter() - start
-        nbytes = sum(f.stat().st_size for f in spec.files())
-        path = str(spec.path.resolve()) if spec.kind != "zipcodes" else str(spec.path)
-        con.execute("DELETE FROM sources WHERE source_name = ?", [name])
-        con.execute(
-            "INSERT INTO sources (source_name, kind, path, vintage, checksum, options, rows, skipped, loaded_at, "
-            "bytes, seconds, table_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)",
-            [name, spec.kind, path, vintage_of(spec.path), checksum, spec.options(), total,
-             json.dumps(report.skipped), nbytes, round(seconds, 3), json.dumps(report.rows)],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    for table in DATA_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE source_name = ?", [name])
+    total = 0
+    for table, item in _stream(spec, report):
+        n = _insert(con, table, name, item, spec.path)
+        report.rows[table] = report.rows.get(table, 0) + n
+        if table != "alt_names":
+            total += n
+    if total == 0:
+        why = f"skipped: {report.skipped}" if report.skipped else "the file holds no rows"
+        raise GazetteerError(f"no usable rows ({why})", str(spec.path))
+    seconds = time.perf_counter() - start
+    nbytes = sum(f.stat().st_size for f in spec.files())
+    path = str(spec.path.resolve()) if spec.kind != "zipcodes" else str(spec.path)
+    con.execute("DELETE FROM sources WHERE source_name = ?", [name])
+    con.execute(
+        "INSERT INTO sources (source_name, kind, path, vintage, checksum, options, rows, skipped, loaded_at, "
+        "bytes, seconds, table_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)",
+        [name, spec.kind, path, vintage_of(spec.path), checksum, spec.options(), total,
+         json.dumps(report.skipped), nbytes, round(seconds, 3), json.dumps(report.rows)],
+    )
     skipped = f" (skipped {sum(report.skipped.values()):,}: {report.skipped})" if report.skipped else ""
     extra = f" + {report.rows['alt_names']:,} alternate names" if report.rows.get("alt_names") else ""
     say(f"  {name}: {total:,} rows{extra} in {seconds:.1f} s{skipped}")
@@ -358,6 +360,7 @@ def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str, tmp: Path) -> 
     con.execute("SET memory_limit = ?", [memory_limit])
     con.execute("SET temp_directory = ?", [str(tmp) + ".spill"])
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET checkpoint_threshold = '64MB'")  # fewer rewrites of half-full row groups: a compact file
 
 
 def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
@@ -366,9 +369,9 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
     """Load sources into the gazetteer at ``db``, atomically and idempotently.
 
     A source already loaded with the same checksum and options is skipped; a changed one
-    replaces its rows in one transaction. A source whose file is an older vintage than the
-    one loaded is refused unless ``allow_older``. Nothing changes on disk unless every source
-    loads: the work happens on a copy that replaces the file at the end.
+    replaces its rows. A source whose file is an older vintage than the one loaded is refused
+    unless ``allow_older``. Nothing changes on disk unless every source loads: the work happens
+    on a copy that replaces the file at the end, in one rename.
     """
     say = progress or (lambda msg: None)
     db = Path(db)
