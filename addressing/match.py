@@ -59,9 +59,11 @@ from addressing.match_score import (  # noqa: F401
     zip_score,
 )
 from addressing.match_sql import (  # noqa: F401
+    EVIDENCE_PARTS,
     base_point_sql,
     block_members_sql,
     coverage_sql,
+    evidence_sql,
     exact_candidates_sql,
     locality_sql,
     neighbour_evidence_sql,
@@ -507,11 +509,9 @@ def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazettee
         "units_try": [[unit_norm(t[0]) for t in ts] or None for ts in tries],
     })
     numbered = ctab.filter(pc.is_valid(ctab["number_int"]))
-    pts = run(gaz, point_evidence_sql(), {"_c": numbered}).to_pydict()
-    base = run(gaz, base_point_sql(), {"_c": numbered}).to_pydict()
-    upts = run(gaz, unit_point_sql(), {"_c": numbered.filter(pc.is_valid(numbered["units_try"]))}).to_pydict()
-    rng = run(gaz, range_evidence_sql(), {"_c": numbered}).to_pydict()
-    nbr = run(gaz, neighbour_evidence_sql(), {"_c": numbered}).to_pydict()
+    found_ev = run(gaz, evidence_sql(), {"_c": numbered})
+    tagged = found_ev.column("ev")
+    pts, base, upts, rng, nbr = (found_ev.filter(pc.equal(tagged, name)).to_pydict() for name in EVIDENCE_PARTS)
 
     exact = np.zeros(cn, bool)
     based = np.zeros(cn, bool)

@@ -162,6 +162,17 @@ def neighbour_evidence_sql() -> str:
     """
 
 
+EVIDENCE_PARTS = ("point", "base", "unit", "range", "neighbour")
+
+
+def evidence_sql() -> str:
+    """All house-number and unit evidence for the candidates ``_c`` in one query (one round trip:
+    what a single order's latency is made of), rows tagged by ``ev``, columns by name."""
+    parts = {"point": point_evidence_sql(), "base": base_point_sql(), "unit": unit_point_sql(),
+             "range": range_evidence_sql(), "neighbour": neighbour_evidence_sql()}
+    return "\nUNION ALL BY NAME\n".join(f"SELECT '{name}' AS ev, * FROM ({sql})" for name, sql in parts.items())
+
+
 def locality_sql() -> str:
     return "SELECT l.country, l.state, l.city, l.lat, l.lon FROM _l q JOIN localities l USING (country, state, city)"
 
