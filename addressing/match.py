@@ -509,9 +509,22 @@ def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazettee
         "units_try": [[unit_norm(t[0]) for t in ts] or None for ts in tries],
     })
     numbered = ctab.filter(pc.is_valid(ctab["number_int"]))
-    found_ev = run(gaz, evidence_sql(), {"_c": numbered})
+    numbered_ix = np.flatnonzero(number_int >= 0)
+    has_points = bool(np.any(np.asarray(C["n_points"], np.int64)[numbered_ix] > 0))
+    has_ranges = bool(np.any(np.asarray(C["n_segments"], np.int64)[numbered_ix] > 0))
+    any_units = any(ctab["units_try"][int(i)].is_valid for i in numbered_ix)
+    found_ev = run(gaz, evidence_sql(has_points, any_units, has_ranges), {"_c": numbered})
+    empty = {k: [] for k in ("cid", "exact", "n_units", "has_base", "units", "lat", "lon", "hit", "seg", "side",
+                             "a", "b", "parity_ok", "sided", "geom", "lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon",
+                             "hi_lat")}
     tagged = found_ev.column("ev")
-    pts, base, upts, rng, nbr = (found_ev.filter(pc.equal(tagged, name)).to_pydict() for name in EVIDENCE_PARTS)
+
+    def part(name: str) -> dict:
+        rows = found_ev.filter(pc.equal(tagged, name)).to_pydict() if found_ev.num_rows else {}
+        n = len(rows.get("cid", []))
+        return {k: rows.get(k, [None] * n) for k in empty}
+
+    pts, base, upts, rng, nbr = (part(name) for name in EVIDENCE_PARTS)
 
     exact = np.zeros(cn, bool)
     based = np.zeros(cn, bool)

@@ -165,11 +165,20 @@ def neighbour_evidence_sql() -> str:
 EVIDENCE_PARTS = ("point", "base", "unit", "range", "neighbour")
 
 
-def evidence_sql() -> str:
+def evidence_sql(points: bool = True, units: bool = True, ranges: bool = True) -> str:
     """All house-number and unit evidence for the candidates ``_c`` in one query (one round trip:
-    what a single order's latency is made of), rows tagged by ``ev``, columns by name."""
-    parts = {"point": point_evidence_sql(), "base": base_point_sql(), "unit": unit_point_sql(),
-             "range": range_evidence_sql(), "neighbour": neighbour_evidence_sql()}
+    what a single order's latency is made of), rows tagged by ``ev``, columns by name. Parts the
+    candidates cannot have (no address points, no unit asked, no ranges) are left out: each
+    costs milliseconds of planning even when it finds nothing."""
+    parts = {}
+    if points:
+        parts.update(point=point_evidence_sql(), base=base_point_sql(), neighbour=neighbour_evidence_sql())
+        if units:
+            parts["unit"] = unit_point_sql()
+    if ranges:
+        parts["range"] = range_evidence_sql()
+    if not parts:
+        return "SELECT NULL::VARCHAR AS ev, NULL::BIGINT AS cid WHERE false"
     return "\nUNION ALL BY NAME\n".join(f"SELECT '{name}' AS ev, * FROM ({sql})" for name, sql in parts.items())
 
 
