@@ -1,0 +1,79 @@
+"""Scale-out: the same batch gives the same output on one process, on a Dask LocalCluster of
+two worker processes, and on a process pool (``addressing clean --workers 2``)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from addressing.batch import clean_file
+
+ORDERS = [
+    "7 Octavia St, San Francisco, CA 94102",
+    "27 OCTAVIA STREET SAN FRANCISCO CA",
+    "650 Turk St Apt 201, San Francisco CA 94102",
+    "342 hayes st #0A 94102",
+    "1047 Spring St, Prattville, AL 36067",
+    "1050 Sprng Street Prattville AL",
+    "99999 Spring St Prattville AL 36067",
+    "P.O. Box 12, Prattville, AL 36067",
+    "PSC 802 Box 74, APO AE 09499",
+    "3359 QUEEN CITY AVE CINCINNATI OH 45238",
+    "",
+    "asdf qwer",
+]
+
+
+def _write_orders(path: Path, n: int) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["order_id", "customer_id", "address"])
+        for i in range(n):
+            w.writerow([f"S{i:05d}", f"C{i % 7}", ORDERS[i % len(ORDERS)]])
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def orders_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("scale-orders")
+    _write_orders(d / "day.csv", 600)
+    return d
+
+
+def test_process_pool_gives_the_same_output(orders_dir, demo_db, tmp_path):
+    one = clean_file(orders_dir / "day.csv", tmp_path / "one" / "day.parquet", demo_db, chunk_rows=100, workers=1)
+    two = clean_file(orders_dir / "day.csv", tmp_path / "two" / "day.parquet", demo_db, chunk_rows=100, workers=2)
+    assert one["outputs"]["cleaned"]["rows"] == two["outputs"]["cleaned"]["rows"] == 600
+    assert _digest(tmp_path / "one" / "day.parquet") == _digest(tmp_path / "two" / "day.parquet")
+    assert _digest(tmp_path / "one" / "day.review.csv") == _digest(tmp_path / "two" / "day.review.csv")
+
+
+@pytest.mark.slow
+def test_nightly_clean_on_a_local_dask_cluster_gives_the_same_output(orders_dir, demo_db, tmp_path, monkeypatch):
+    from prefect.testing.utilities import prefect_test_harness
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    from flows.nightly_clean import nightly_clean
+
+    out = {}
+    with prefect_test_harness(server_startup_timeout=120):
+        for runner in ("local", "processes:2"):
+            manifests = nightly_clean(orders=str(orders_dir), db=str(demo_db), out_dir=str(tmp_path / runner.replace(":", "-")),
+                                      batch_id="same", risk_policy=None, chunk_rows=100, runner=runner)
+            assert [m["outputs"]["cleaned"]["rows"] for m in manifests] == [600]
+            out[runner] = tmp_path / runner.replace(":", "-") / "same"
+    local, dask = out["local"], out["processes:2"]
+    assert pq.read_table(local / "day.parquet").equals(pq.read_table(dask / "day.parquet"))
+    assert _digest(local / "day.parquet") == _digest(dask / "day.parquet")
+    assert _digest(local / "day.review.csv") == _digest(dask / "day.review.csv")
+    assert os.path.getsize(local / "day.manifest.json") > 0
