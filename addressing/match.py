@@ -344,9 +344,14 @@ def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
     if vix is None:
         return run(gaz, exact_candidates_sql(), {"_q": qs.table}, [EXACT_PER_QUERY])
     sub = qs.table.take(pa.array(vix))
-    parts = [run(gaz, pair_candidates_sql(), {"_p": _block_pairs(gaz, sub)}),
-             run(gaz, sound_candidates_sql(), {"_r": sub}),
-             run(gaz, trigram_candidates_sql(), {"_r": sub}, [TRIGRAM_PER_QUERY])]
+    pairs = _block_pairs(gaz, sub)
+    parts = [run(gaz, pair_candidates_sql(), {"_p": pairs}), run(gaz, sound_candidates_sql(), {"_r": sub})]
+    # trigrams (the costliest block) only for queries none of whose spellings found a close
+    # name in its ZIP or city
+    found_q = np.unique(qs.qid[pairs["vix"].to_numpy()]) if pairs.num_rows else np.empty(0, np.int64)
+    lost = sub.filter(pa.array(~np.isin(qs.qid[sub["vix"].to_numpy()], found_q)))
+    if lost.num_rows:
+        parts.append(run(gaz, trigram_candidates_sql(), {"_r": lost}, [TRIGRAM_PER_QUERY]))
     return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1])
 
 
@@ -402,9 +407,13 @@ def _match_streets(parsed: list[ParsedAddress], results: list[MatchResult], gaz:
         return
     first = _evaluate(_blocked(gaz, qs, None), qs, gaz, postal)
     best = np.zeros(len(parsed))
+    local = np.zeros(len(parsed), bool)
     if first is not None:
         np.maximum.at(best, first.C["qid"], first.score)
-    unsettled = np.flatnonzero(best < SETTLED)
+        local[first.C["qid"][_exact_and_local(first, qs)]] = True
+    # a street found by its exact name in the query's own ZIP or city is settled: a fuzzy
+    # search can only find worse names (a low score there is about the number or the unit)
+    unsettled = np.flatnonzero((best < SETTLED) & ~local)
     scored = first
     if unsettled.size:
         vix = np.flatnonzero(np.isin(qs.qid, unsettled))
@@ -415,6 +424,15 @@ def _match_streets(parsed: list[ParsedAddress], results: list[MatchResult], gaz:
             _street_unmatched(p, r, postal, gaz)
         return
     _decide(qs, scored, results, gaz, postal)
+
+
+def _exact_and_local(s: _Scored, qs: _Queries) -> np.ndarray:
+    """Candidates whose name is exactly the query's (as spelled) and that lie in its ZIP or city."""
+    out = np.zeros(len(s.score), bool)
+    for j, (q, sim, z, c) in enumerate(zip(s.C["qid"], s.C["name_sim"], s.C["postal_code"], s.C["city"])):
+        p = qs.parsed[q]
+        out[j] = sim >= 1.0 and ((p.postal_code is not None and z == p.postal_code) or (p.city is not None and c == p.city))
+    return out
 
 
 def _concat(a: _Scored | None, b: _Scored | None) -> _Scored | None:
