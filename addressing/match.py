@@ -25,6 +25,8 @@ Helpers live beside it: ``match_sql`` (the SQL, and the one place it runs), ``ma
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -345,7 +347,7 @@ def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
         return run(gaz, exact_candidates_sql(), {"_q": qs.table}, [EXACT_PER_QUERY])
     sub = qs.table.take(pa.array(vix))
     pairs = _block_pairs(gaz, sub)
-    parts = [run(gaz, pair_candidates_sql(), {"_p": pairs}), run(gaz, sound_candidates_sql(), {"_r": sub})]
+    parts = [run(gaz, f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()}", {"_p": pairs, "_r": sub})]
     # trigrams (the costliest block) only for queries none of whose spellings found a close
     # name in its ZIP or city
     found_q = np.unique(qs.qid[pairs["vix"].to_numpy()]) if pairs.num_rows else np.empty(0, np.int64)
@@ -355,13 +357,47 @@ def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
     return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1])
 
 
+_BLOCK_CACHE_SIZE = 4096
+_block_cache: OrderedDict[tuple, dict[str, list[int]]] = OrderedDict()
+_block_lock = threading.Lock()
+
+
+def _blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, list[int]]]:
+    """The streets of ZIP and city blocks by name key, cached per gazetteer version: deliveries
+    come from a few hundred ZIPs, so a warm process rarely asks the file again."""
+    out: dict[tuple[str, str], dict[str, list[int]]] = {}
+    missing = []
+    with _block_lock:
+        for b in wanted:
+            hit = _block_cache.get((gaz.version, *b))
+            if hit is None:
+                missing.append(b)
+            else:
+                _block_cache.move_to_end((gaz.version, *b))
+                out[b] = hit
+    if missing:
+        zips = [z for k, z in missing if k == "zip"]
+        cities = [c.split("|", 1) for k, c in missing if k == "city"]
+        ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
+                        "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),
+                        "city": pa.array([None] * len(zips) + [c[1] for c in cities], pa.string())})
+        members = run(gaz, block_members_sql(), {"_r": ask}).to_pydict()
+        found: dict[tuple[str, str], dict[str, list[int]]] = {b: {} for b in missing}
+        for kind, block, sid, key in zip(members["kind"], members["block"], members["street_id"], members["name_key"]):
+            if (kind, block) in found:
+                found[(kind, block)].setdefault(key or "", []).append(sid)
+        with _block_lock:
+            for b, names in found.items():
+                _block_cache[(gaz.version, *b)] = names
+                out[b] = names
+            while len(_block_cache) > _BLOCK_CACHE_SIZE:
+                _block_cache.popitem(last=False)
+    return out
+
+
 def _block_pairs(gaz: Gazetteer, sub: pa.Table) -> pa.Table:
     """(spelling, street) pairs whose names are close enough, within the spelling's ZIP and
     city blocks: one ``rapidfuzz.process.cdist`` per block over its distinct names."""
-    members = run(gaz, block_members_sql(), {"_r": sub}).to_pydict()
-    blocks: dict[tuple[str, str], dict[str, list[int]]] = {}
-    for kind, block, sid, key in zip(members["kind"], members["block"], members["street_id"], members["name_key"]):
-        blocks.setdefault((kind, block), {}).setdefault(key or "", []).append(sid)
     queries: dict[tuple[str, str], list[int]] = {}
     cols = sub.select(["vix", "postal_code", "state", "city", "name_key"]).to_pydict()
     key_of = dict(zip(cols["vix"], cols["name_key"]))
@@ -370,6 +406,7 @@ def _block_pairs(gaz: Gazetteer, sub: pa.Table) -> pa.Table:
             queries.setdefault(("zip", z), []).append(v)
         if st and c:
             queries.setdefault(("city", f"{st}|{c}"), []).append(v)
+    blocks = _blocks(gaz, list(queries))
     out_v: list[int] = []
     out_s: list[int] = []
     for block, vixes in queries.items():
