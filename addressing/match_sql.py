@@ -23,7 +23,9 @@ _MAIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
 
 def exact_candidates_sql() -> str:
     """Streets with a query spelling's exact name key in its state (anywhere without a state):
-    the query's own ZIP and city first, then ZIPs sharing the longest prefix; ``?`` per query."""
+    the query's own ZIP and city first, then ZIPs sharing the longest prefix. At most ``?`` per
+    spelling; when some are in its own ZIP or city, those and the two nearest others only (a
+    name that recurs in every town of a state would otherwise bring them all)."""
     return f"""
         SELECT q.vix, {_STREET_COLS}
         FROM _q q JOIN streets s
@@ -34,7 +36,11 @@ def exact_candidates_sql() -> str:
             ORDER BY (s.postal_code IS NOT DISTINCT FROM q.postal_code OR s.city IS NOT DISTINCT FROM q.city) DESC,
                      CASE WHEN left(s.postal_code, 4) = left(q.postal_code, 4) THEN 4
                           WHEN left(s.postal_code, 3) = left(q.postal_code, 3) THEN 3 ELSE 0 END DESC,
-                     s.n_points + s.n_segments DESC, s.street_id) <= ?
+                     s.n_points + s.n_segments DESC, s.street_id)
+          <= least(?, CASE WHEN bool_or(s.postal_code = q.postal_code OR s.city = q.city) OVER (PARTITION BY q.vix)
+                           THEN count(*) FILTER (WHERE s.postal_code = q.postal_code OR s.city = q.city)
+                                    OVER (PARTITION BY q.vix) + 2
+                           ELSE 1000 END)
     """
 
 
