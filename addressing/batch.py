@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from addressing import __version__
@@ -243,6 +244,9 @@ def apply_shared_address(table: pa.Table, shared: dict[str, int], rule, action_f
 
     if not shared:
         return table
+    hit = pc.is_in(table.column(KEY_COLUMN), value_set=pa.array(list(shared), pa.string()))
+    if not pc.any(hit).as_py():
+        return table
     keys = table.column(KEY_COLUMN).to_pylist()
     flags = table.column("risk_flags").to_pylist()
     reasons = table.column("risk_reasons").to_pylist()
@@ -303,10 +307,10 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
             table = _conform(table.drop_columns([c for c in HIDDEN if c in table.column_names]), schema)
             writer.write(table)
             for col in COUNTED:
-                counts[col].update(v for v in table.column(col).to_pylist() if v is not None)
+                _count(counts[col], table.column(col))
             for col in COUNTED_LISTS:
-                counts[col].update(x for xs in table.column(col).to_pylist() for x in (xs or []))
-            internal += sum(1 for r in table.column("reason").to_pylist() if r and r.startswith(INTERNAL_ERROR))
+                _count(counts[col], pc.list_flatten(table.column(col)))
+            internal += pc.sum(pc.starts_with(table.column("reason"), INTERNAL_ERROR)).as_py() or 0
             rv = review_table(table)
             if rv.num_rows:
                 reviews.append(rv)
@@ -352,6 +356,13 @@ def assemble(plan: Plan, output: str | Path, db: str | Path, fmt: str | None = N
     aio.write_json_atomic(manifest, paths["manifest"])
     log.info("batch %s: %d rows -> %s", batch_id, writer.rows, paths["output"])
     return manifest
+
+
+def _count(counter: Counter, values) -> None:
+    """Add a column's value counts (nulls left out), counted in Arrow."""
+    for item in pc.value_counts(values).to_pylist():
+        if item["values"] is not None:
+            counter[item["values"]] += item["counts"]
 
 
 def _union_schema(outs: list[Path]) -> pa.Schema:

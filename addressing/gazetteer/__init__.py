@@ -66,8 +66,8 @@ class Gazetteer:
         self.path = Path(path)
         check_gazetteer(self.path)
         try:
-            self._con = duckdb.connect(str(self.path), read_only=True,
-                                       config={"threads": _match_threads()})
+            self._con = duckdb.connect(str(self.path), read_only=True)
+            self._con.execute(f"SET threads = {_match_threads():d}")
         except duckdb.Error as exc:
             raise GazetteerError(f"cannot open ({str(exc).splitlines()[0]})", str(self.path)) from exc
         self.version: str = self._con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
