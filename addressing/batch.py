@@ -184,7 +184,7 @@ def chunk_stamp(gazetteer_version: str, risk_policy: str | Path | None) -> str:
     key = str(risk_policy)
     if key not in _stamp_cache:
         digest = hashlib.sha256(program_fingerprint().encode())
-        if risk_policy is not None:
+        if risk_policy:  # None or "": the built-in default policy, part of the program
             policy = _risk(risk_policy).policy
             digest.update(Path(risk_policy).read_bytes())
             for rule in policy.rules.values():

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from addressing.batch import clean_file
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 ORDERS = [
     "7 Octavia St, San Francisco, CA 94102",
@@ -57,23 +62,25 @@ def test_process_pool_gives_the_same_output(orders_dir, demo_db, tmp_path):
 
 
 @pytest.mark.slow
-def test_nightly_clean_on_a_local_dask_cluster_gives_the_same_output(orders_dir, demo_db, tmp_path, monkeypatch):
-    from prefect.testing.utilities import prefect_test_harness
-
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
-    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    monkeypatch.setenv("DO_NOT_TRACK", "1")
-    from flows.nightly_clean import nightly_clean
-
+def test_nightly_clean_on_a_local_dask_cluster_gives_the_same_output(orders_dir, demo_db, tmp_path):
+    """Both runs go through the CLI entry point of the flow, each in its own process with its own
+    Prefect home (Prefect's temporary local server), as an operator would run them."""
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "DO_NOT_TRACK": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    env.pop("PREFECT_API_URL", None)
     out = {}
-    with prefect_test_harness(server_startup_timeout=120):
-        for runner in ("local", "processes:2"):
-            manifests = nightly_clean(orders=str(orders_dir), db=str(demo_db), out_dir=str(tmp_path / runner.replace(":", "-")),
-                                      batch_id="same", risk_policy=None, chunk_rows=100, runner=runner)
-            assert [m["outputs"]["cleaned"]["rows"] for m in manifests] == [600]
-            out[runner] = tmp_path / runner.replace(":", "-") / "same"
+    for runner in ("local", "processes:2"):
+        out_dir = tmp_path / runner.replace(":", "-")
+        proc = subprocess.run(
+            [sys.executable, "-m", "flows.nightly_clean", "--orders", str(orders_dir), "--db", str(demo_db),
+             "--out-dir", str(out_dir), "--batch-id", "same", "--risk-policy", "", "--chunk-rows", "100",
+             "--runner", runner],
+            capture_output=True, text=True, env=env, cwd=PROJECT, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        manifest = json.loads((out_dir / "same" / "day.manifest.json").read_text())
+        assert manifest["outputs"]["cleaned"]["rows"] == 600
+        out[runner] = out_dir / "same"
     local, dask = out["local"], out["processes:2"]
     assert pq.read_table(local / "day.parquet").equals(pq.read_table(dask / "day.parquet"))
     assert _digest(local / "day.parquet") == _digest(dask / "day.parquet")
     assert _digest(local / "day.review.csv") == _digest(dask / "day.review.csv")
-    assert os.path.getsize(local / "day.manifest.json") > 0
