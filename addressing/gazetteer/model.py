@@ -20,21 +20,29 @@ from addressing.errors import GazetteerError
 from addressing.gazetteer.keys import name_key, sound_key, split_full_name
 from addressing.parse.standardize import house_number, house_number_int, unit_type, unit_value
 
+#: the standardized street parts and blocking keys every street-bearing table carries
+_STREET = [
+    ("predir", pa.string()),
+    ("name", pa.string()),
+    ("type", pa.string()),
+    ("postdir", pa.string()),
+    ("name_key", pa.string()),
+    ("sound_key", pa.string()),
+]
+_PLACE = [
+    ("country", pa.string()),
+    ("state", pa.string()),
+    ("city", pa.string()),
+    ("postal_code", pa.string()),
+]
+
 POINT_SCHEMA = pa.schema(
     [
         ("source_key", pa.string()),
-        ("country", pa.string()),
-        ("state", pa.string()),
-        ("city", pa.string()),
-        ("postal_code", pa.string()),
+        *_PLACE,
         ("number", pa.string()),
         ("number_int", pa.int64()),
-        ("predir", pa.string()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("postdir", pa.string()),
-        ("name_key", pa.string()),
-        ("sound_key", pa.string()),
+        *_STREET,
         ("unit_type", pa.string()),
         ("unit", pa.string()),
         ("lat", pa.float64()),
@@ -45,18 +53,10 @@ POINT_SCHEMA = pa.schema(
 SEGMENT_SCHEMA = pa.schema(
     [
         ("source_key", pa.string()),
-        ("country", pa.string()),
-        ("state", pa.string()),
-        ("city", pa.string()),
-        ("postal_code", pa.string()),
+        *_PLACE,
         ("zip_left", pa.string()),
         ("zip_right", pa.string()),
-        ("predir", pa.string()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("postdir", pa.string()),
-        ("name_key", pa.string()),
-        ("sound_key", pa.string()),
+        *_STREET,
         ("from_left", pa.int64()),
         ("to_left", pa.int64()),
         ("from_right", pa.int64()),
@@ -73,12 +73,7 @@ SEGMENT_SCHEMA = pa.schema(
 ALT_NAME_SCHEMA = pa.schema(
     [
         ("source_key", pa.string()),
-        ("predir", pa.string()),
-        ("name", pa.string()),
-        ("type", pa.string()),
-        ("postdir", pa.string()),
-        ("name_key", pa.string()),
-        ("sound_key", pa.string()),
+        *_STREET,
         # the street it is another name of (its key in ``streets``)
         ("country", pa.string()),
         ("state", pa.string()),
