@@ -212,7 +212,13 @@ def test_unreadable_file_is_one_line(tmp_path, demo_db):
         out = base / "out" / "x.parquet"
         cmd = [sys.executable, "-m", "addressing.cli", "clean", str(src), "-o", str(out), "--db", str(db)]
         if os.geteuid() == 0:
-            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+            drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            probe = subprocess.run([*drop, sys.executable, "-c", "import addressing.cli"], capture_output=True,
+                                   text=True, cwd=base, env={**os.environ, "HOME": str(base)})
+            if probe.returncode != 0:
+                pytest.skip("user nobody cannot read this checkout (e.g. a clone under a private temp "
+                            "folder), so permission denied cannot be provoked as root here")
+            cmd = [*drop, *cmd]
         r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HOME": str(base)},
                            cwd=base)
         lines = r.stderr.strip().splitlines()
