@@ -546,6 +546,22 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
 
 
 def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazetteer) -> dict:
+    """House-number and unit evidence per candidate pair, gathered once per distinct (street,
+    number, units to try): many queries of a batch ask the same address, and evidence depends
+    on nothing else."""
+    keys = [(sid, p.house_number, tuple(unit_tries(p, v)), p.unit is not None)
+            for sid, p, v in zip(C["street_id"], cq, cv)]
+    first: dict[tuple, int] = {}
+    inverse = np.fromiter((first.setdefault(k, len(first)) for k in keys), np.int64, len(keys))
+    if len(first) == len(keys):
+        return _evidence_of(C, cq, cv, gaz)
+    rep = np.unique(inverse, return_index=True)[1]      # the first candidate of each distinct key
+    sub = {k: [C[k][i] for i in rep] for k in ("qid", "street_id", "n_points", "n_segments")}
+    ev = _evidence_of(sub, [cq[i] for i in rep], [cv[i] for i in rep], gaz)
+    return {k: v[inverse] for k, v in ev.items()}
+
+
+def _evidence_of(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazetteer) -> dict:
     """House-number and unit evidence for each candidate pair, as aligned arrays.
 
     A unit the parse put elsewhere (``unit_tries``) is

@@ -24,7 +24,7 @@ _MAIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
 def exact_candidates_sql() -> str:
     """Streets with a query spelling's exact name key in its state (anywhere without a state):
     the query's own ZIP and city first, then ZIPs sharing the longest prefix. At most ``?`` per
-    spelling; when some are in its own ZIP or city, those and the two nearest others only (a
+    spelling; when some are in its own ZIP or city, those and the nearest other one only (a
     name that recurs in every town of a state would otherwise bring them all)."""
     return f"""
         SELECT q.vix, {_STREET_COLS}
@@ -39,7 +39,7 @@ def exact_candidates_sql() -> str:
                      s.n_points + s.n_segments DESC, s.street_id)
           <= least(?, CASE WHEN bool_or(s.postal_code = q.postal_code OR s.city = q.city) OVER (PARTITION BY q.vix)
                            THEN count(*) FILTER (WHERE s.postal_code = q.postal_code OR s.city = q.city)
-                                    OVER (PARTITION BY q.vix) + 2
+                                    OVER (PARTITION BY q.vix) + 1
                            ELSE 1000 END)
     """
 
