@@ -25,6 +25,7 @@ Helpers live beside it: ``match_sql`` (the SQL, and the one place it runs), ``ma
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -318,6 +319,7 @@ class _Queries:
     qid: np.ndarray          # spelling -> query
     keys: list[str]          # spelling -> name key
     table: pa.Table          # what the blocking SQL sees
+    tries: list[tuple]       # spelling -> units to look for (``unit_tries``)
 
     @classmethod
     def of(cls, parsed: list[ParsedAddress]) -> _Queries:
@@ -337,7 +339,8 @@ class _Queries:
             "name_key": keys,
             "sound_key": [sound_key(v.name) for v in variants],
         })
-        return cls(parsed, variants, q, keys, table)
+        tries = [tuple(unit_tries(parsed[i], v)) for i, v in zip(qid, variants)]
+        return cls(parsed, variants, q, keys, table, tries)
 
 
 def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
@@ -504,7 +507,7 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     C["name_sim"] = name_sim[idx]
     cq = [qs.parsed[i] for i in C["qid"]]
     cv = [qs.variants[v] for v in C["vix"]]
-    ev = _evidence(C, cq, cv, gaz)
+    ev = _evidence(C, cq, [qs.tries[v] for v in C["vix"]], gaz)
 
     exact, based = ev["exact"], ev["base"]
     number_s = np.where(exact, 1.0,
@@ -541,27 +544,26 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     stratum = np.where(~has_point & ev["has_range"], RANGE,
               np.where(~has_point & ev["has_nbr"] & (ev["nb_span"] > WIDE_GAP_M), WIDE, precision))
     flags = {k: ev[k] for k in ("exact", "base", "has_range", "parity_ok", "has_nbr", "has_number", "n_units",
-                                "has_base", "unit_known", "unit_found", "units", "guess", "number_int")}
+                                "has_base", "unit_known", "unit_found", "spelled", "guess", "number_int")}
     return _Scored(C, score, lat, lon, precision, stratum, flags)
 
 
-def _evidence(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazetteer) -> dict:
+def _evidence(C: dict, cq: list[ParsedAddress], ct: list[tuple], gaz: Gazetteer) -> dict:
     """House-number and unit evidence per candidate pair, gathered once per distinct (street,
     number, units to try): many queries of a batch ask the same address, and evidence depends
     on nothing else."""
-    keys = [(sid, p.house_number, tuple(unit_tries(p, v)), p.unit is not None)
-            for sid, p, v in zip(C["street_id"], cq, cv)]
+    keys = [(sid, p.house_number, t, p.unit is not None) for sid, p, t in zip(C["street_id"], cq, ct)]
     first: dict[tuple, int] = {}
     inverse = np.fromiter((first.setdefault(k, len(first)) for k in keys), np.int64, len(keys))
     if len(first) == len(keys):
-        return _evidence_of(C, cq, cv, gaz)
+        return _evidence_of(C, cq, ct, gaz)
     rep = np.unique(inverse, return_index=True)[1]      # the first candidate of each distinct key
     sub = {k: [C[k][i] for i in rep] for k in ("qid", "street_id", "n_points", "n_segments")}
-    ev = _evidence_of(sub, [cq[i] for i in rep], [cv[i] for i in rep], gaz)
+    ev = _evidence_of(sub, [cq[i] for i in rep], [ct[i] for i in rep], gaz)
     return {k: v[inverse] for k, v in ev.items()}
 
 
-def _evidence_of(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazetteer) -> dict:
+def _evidence_of(C: dict, cq: list[ParsedAddress], tries: list[tuple], gaz: Gazetteer) -> dict:
     """House-number and unit evidence for each candidate pair, as aligned arrays.
 
     A unit the parse put elsewhere (``unit_tries``) is
@@ -571,7 +573,6 @@ def _evidence_of(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazet
     # -1 where the number has no integer part ("o23]73") or is too long for int64 (found by fuzzing)
     number_int = np.asarray([-1 if (v := house_number_int(n) if n else None) is None or v >= 2**62 else v
                              for n in numbers], np.int64)
-    tries = [unit_tries(p, v) for p, v in zip(cq, cv)]
     ctab = pa.table({
         "cid": pa.array(np.arange(cn), pa.int64()),
         "street_id": pa.array(C["street_id"], pa.int64()),
@@ -585,17 +586,7 @@ def _evidence_of(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazet
     has_ranges = bool(np.any(np.asarray(C["n_segments"], np.int64)[numbered_ix] > 0))
     any_units = any(ctab["units_try"][int(i)].is_valid for i in numbered_ix)
     found_ev = run(gaz, evidence_sql(has_points, any_units, has_ranges), {"_c": numbered})
-    empty = {k: [] for k in ("cid", "exact", "n_units", "has_base", "units", "lat", "lon", "hit", "seg", "side",
-                             "a", "b", "parity_ok", "sided", "geom", "lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon",
-                             "hi_lat")}
-    tagged = found_ev.column("ev")
-
-    def part(name: str) -> dict:
-        rows = found_ev.filter(pc.equal(tagged, name)).to_pydict() if found_ev.num_rows else {}
-        n = len(rows.get("cid", []))
-        return {k: rows.get(k, [None] * n) for k in empty}
-
-    pts, base, upts, rng, nbr = (part(name) for name in EVIDENCE_PARTS)
+    pts, base, upts, rng, nbr = (_part(found_ev, name) for name in EVIDENCE_PARTS)
 
     exact = np.zeros(cn, bool)
     based = np.zeros(cn, bool)
@@ -603,69 +594,71 @@ def _evidence_of(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazet
     pt_lon = np.full(cn, np.nan)
     n_units = np.zeros(cn, np.int64)
     has_base = np.ones(cn, bool)
-    unit_lists = np.empty(cn, dtype=object)
-    # exact rows last so they overwrite a base row of the same candidate
-    for j in sorted(range(len(pts["cid"])), key=lambda j: bool(pts["exact"][j])):
-        c = pts["cid"][j]
-        exact[c], based[c] = bool(pts["exact"][j]), not pts["exact"][j]
-        pt_lat[c], pt_lon[c] = pts["lat"][j], pts["lon"][j]
-        n_units[c], has_base[c], unit_lists[c] = pts["n_units"][j], bool(pts["has_base"][j]), pts["units"][j] or []
-    based &= ~exact
+    spelled = np.empty(cn, dtype=object)
+    if pts.num_rows:
+        # one row per candidate: its exact number's address where there is one, else its integer part's
+        cid, is_exact = _ints(pts, "cid"), _bools(pts, "exact")
+        order = np.lexsort((is_exact, cid))
+        last = order[np.r_[cid[order][1:] != cid[order][:-1], True]]
+        c = cid[last]
+        exact[c], based[c] = is_exact[last], ~is_exact[last]
+        pt_lat[c], pt_lon[c] = _floats(pts, "lat")[last], _floats(pts, "lon")[last]
+        n_units[c], has_base[c] = _ints(pts, "n_units")[last], _bools(pts, "has_base")[last]
     # the best-ranked unit found per candidate, at its own number (or at the integer part of
     # the number when the unit came from the house number: "414 A" is 414, unit A)
     found = np.full(cn, -1, np.int64)
-    for j, c in enumerate(upts["cid"]):
-        rank = [unit_norm(t[0]) for t in tries[c]].index(upts["hit"][j])
-        from_number = tries[c][rank][2] == "unit_from_house_number"
-        fits = (upts["exact"][j] and exact[c]) or (not upts["exact"][j] and based[c] and from_number)
-        if fits and (found[c] < 0 or rank < found[c]):
-            found[c] = rank
-            pt_lat[c], pt_lon[c] = upts["lat"][j], upts["lon"][j]
+    if upts.num_rows:
+        u = upts.select(["cid", "exact", "hit", "spelled", "lat", "lon"]).to_pydict()
+        for j, c in enumerate(u["cid"]):
+            rank = [unit_norm(t[0]) for t in tries[c]].index(u["hit"][j])
+            from_number = tries[c][rank][2] == "unit_from_house_number"
+            fits = (u["exact"][j] and exact[c]) or (not u["exact"][j] and based[c] and from_number)
+            if fits and (found[c] < 0 or rank < found[c]):
+                found[c] = rank
+                pt_lat[c], pt_lon[c], spelled[c] = u["lat"][j], u["lon"][j], u["spelled"][j]
     unit_found = found >= 0
     promoted = based & unit_found
     exact |= promoted
     based &= ~promoted
     parsed_unit = np.asarray([p.unit is not None for p in cq])
     asked = parsed_unit | unit_found
-    # no unit asked: the building's own point, where the source has one apart from its units
-    for c, la, lo in zip(base["cid"], base["lat"], base["lon"]):
-        if exact[c] and not asked[c]:
-            pt_lat[c], pt_lon[c] = la, lo
+    if base.num_rows:
+        # no unit asked: the building's own point, where the source has one apart from its units
+        c = _ints(base, "cid")
+        take = exact[c] & ~asked[c]
+        pt_lat[c[take]], pt_lon[c[take]] = _floats(base, "lat")[take], _floats(base, "lon")[take]
     unit_known = np.where(~exact | (n_units == 0) | ~asked, -1, np.where(unit_found, 1, 0)).astype(np.int8)
     guess = np.empty(cn, dtype=object)      # (unit, unit type, correction) where a guessed unit was found
     for c in np.flatnonzero(unit_found):
         if tries[c][found[c]][2] is not None:
             guess[c] = tries[c][found[c]]
     ev: dict = {"has_number": number_int >= 0, "number_int": number_int, "exact": exact, "base": based,
-                "pt_lat": pt_lat, "pt_lon": pt_lon, "n_units": n_units, "has_base": has_base, "units": unit_lists,
+                "pt_lat": pt_lat, "pt_lon": pt_lon, "n_units": n_units, "has_base": has_base, "spelled": spelled,
                 "unit_known": unit_known, "unit_found": unit_found, "unit_asked": asked, "guess": guess}
 
-    # best range per candidate: parity first, then the narrowest range
-    best_rng: dict[int, tuple] = {}
-    for j, c in enumerate(rng["cid"]):
-        width = abs((rng["b"][j] or 0) - (rng["a"][j] or 0))
-        k = (not rng["parity_ok"][j], width)
-        if c not in best_rng or k < best_rng[c][0]:
-            best_rng[c] = (k, j)
     rng_lat = np.full(cn, np.nan)
     rng_lon = np.full(cn, np.nan)
     parity_ok = np.zeros(cn, bool)
-    if best_rng:
-        cids = np.fromiter(best_rng.keys(), np.int64)
-        js = [best_rng[c][1] for c in cids]
-        lines = shapely.from_wkb([rng["geom"][j] for j in js])
-        sides = [rng["side"][j] if rng["sided"][j] else None for j in js]
-        lon, lat = geocode.interpolate_on_segments(lines, number_int[cids], [rng["a"][j] for j in js],
-                                                   [rng["b"][j] for j in js], sides)
+    if rng.num_rows:
+        # best range per candidate: parity first, then the narrowest range
+        cid, ok = _ints(rng, "cid"), _bools(rng, "parity_ok")
+        a, b = _floats(rng, "a"), _floats(rng, "b")
+        width = np.abs(np.nan_to_num(b) - np.nan_to_num(a))
+        order = np.lexsort((_ints(rng, "seg"), width, ~ok, cid))
+        js = order[np.r_[True, cid[order][1:] != cid[order][:-1]]]
+        cids = cid[js]
+        lines = shapely.from_wkb(rng.column("geom").take(pa.array(js)).to_numpy(zero_copy_only=False))
+        side, sided = rng.column("side").to_pylist(), _bools(rng, "sided")
+        sides = [side[j] if sided[j] else None for j in js.tolist()]
+        lon, lat = geocode.interpolate_on_segments(lines, number_int[cids], a[js], b[js], sides)
         rng_lon[cids], rng_lat[cids] = lon, lat
-        parity_ok[cids] = [bool(rng["parity_ok"][j]) for j in js]
+        parity_ok[cids] = ok[js]
     nb_lat = np.full(cn, np.nan)
     nb_lon = np.full(cn, np.nan)
     nb_span = np.full(cn, np.nan)          # metres between the two neighbours: how far off it may be
-    if nbr["cid"]:
-        cols = {k: np.asarray([np.nan if v is None else v for v in nbr[k]], float)
-                for k in ("lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon", "hi_lat")}
-        cids = np.asarray(nbr["cid"], np.int64)
+    if nbr.num_rows:
+        cols = {k: _floats(nbr, k) for k in ("lo_n", "lo_lon", "lo_lat", "hi_n", "hi_lon", "hi_lat")}
+        cids = _ints(nbr, "cid")
         ok = ~np.isnan(cols["lo_n"]) & ~np.isnan(cols["hi_n"]) & (cols["hi_n"] - cols["lo_n"] <= 200)
         if ok.any():
             lon, lat = geocode.interpolate_between_points(number_int[cids[ok]].astype(float), *(cols[k][ok] for k in (
@@ -676,6 +669,25 @@ def _evidence_of(C: dict, cq: list[ParsedAddress], cv: list[Variant], gaz: Gazet
     ev.update(rng_lat=rng_lat, rng_lon=rng_lon, parity_ok=parity_ok, has_range=~np.isnan(rng_lat),
               nb_lat=nb_lat, nb_lon=nb_lon, has_nbr=~np.isnan(nb_lat), nb_span=nb_span)
     return ev
+
+
+def _part(found: pa.Table, name: str) -> pa.Table:
+    """The rows of one evidence part (``ev`` = ``name``)."""
+    if not found.num_rows:
+        return found.slice(0, 0)
+    return found.filter(pc.equal(found.column("ev"), name))
+
+
+def _floats(t: pa.Table, name: str) -> np.ndarray:
+    return t.column(name).to_numpy().astype(float)     # nulls come out as NaN
+
+
+def _ints(t: pa.Table, name: str) -> np.ndarray:
+    return t.column(name).to_numpy().astype(np.int64)
+
+
+def _bools(t: pa.Table, name: str) -> np.ndarray:
+    return pc.fill_null(t.column(name), False).to_numpy()
 
 
 def _decide(qs: _Queries, s: _Scored, results: list[MatchResult], gaz: Gazetteer, postal: dict) -> None:
@@ -720,7 +732,7 @@ def _same_place(s: _Scored, a: int, b: int) -> bool:
     """Two candidates that are not rivals: within SAME_PLACE_M of each other, or the two
     halves of one street that a ZIP boundary splits (same name; both only the street, or
     both placing the number, and close)."""
-    d = geocode.distance_m(s.lon[a], s.lat[a], s.lon[b], s.lat[b])
+    d = _metres(s.lon[a], s.lat[a], s.lon[b], s.lat[b])
     if d <= SAME_PLACE_M:
         return True
     C = s.C
@@ -730,6 +742,13 @@ def _same_place(s: _Scored, a: int, b: int) -> bool:
     if s.precision[a] == street and s.precision[b] == street:
         return bool(d <= SAME_STREET_M)
     return bool(s.precision[a] != street and s.precision[b] != street and d <= SAME_NUMBER_M)
+
+
+def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """``geocode.distance_m`` for one pair, without numpy's per-call cost (NaN stays NaN)."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (lon1, lat1, lon2, lat2))
+    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * geocode.EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
 
 
 def _confidence(results: list[MatchResult]) -> None:
@@ -787,15 +806,14 @@ def _apply_candidate(p: ParsedAddress, r: MatchResult, s: _Scored, j: int, v: Va
     r.n_units, r.has_base = int(f["n_units"][j]), bool(f["has_base"][j])
     known = int(f["unit_known"][j])
     r.unit_known = None if known < 0 else bool(known)
-    by_norm = {unit_norm(u): u for u in (f["units"][j] or [])}
     if f["guess"][j] is not None:
         unit, utype, code = f["guess"][j]
-        r.unit, r.unit_type, r.unit_known = by_norm.get(unit_norm(unit), unit), utype or r.unit_type or "#", True
+        r.unit, r.unit_type, r.unit_known = f["spelled"][j] or unit, utype or r.unit_type or "#", True
         fix.append(code)
         if code == "unit_from_house_number":
             r.house_number = str(f["number_int"][j])
     elif r.unit and known == 1:
-        r.unit = by_norm.get(unit_norm(r.unit), r.unit)      # the gazetteer's spelling: 04 -> 4, 1A2 -> 1A-2
+        r.unit = f["spelled"][j] or r.unit      # the gazetteer's spelling: 04 -> 4, 1A2 -> 1A-2
     r.predirectional, r.street_name, r.street_type, r.postdirectional = (
         C["out_predir"][j], C["out_name"][j], C["out_type"][j], C["out_postdir"][j])
     r.city, r.state, r.postal_code = city, C["state"][j], z or p.postal_code

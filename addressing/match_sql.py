@@ -110,7 +110,7 @@ def point_evidence_sql() -> str:
     integer part. ``base_lat``/``base_lon``: where the points without a unit are."""
     return f"""
         WITH c AS ({_NUMBER_SPELLINGS})
-        SELECT c.cid, c.exact, a.n_units, a.has_base, a.units, a.lat, a.lon
+        SELECT c.cid, c.exact, a.n_units, a.has_base, a.lat, a.lon
         FROM c JOIN addresses a ON a.street_id = c.street_id AND a.number = c.num
     """
 
@@ -125,12 +125,13 @@ def base_point_sql() -> str:
 
 def unit_point_sql() -> str:
     """The points of the units a query may mean (``units_try``), at its number or at the
-    integer part of the number; units compared without punctuation or leading zeros."""
+    integer part of the number; units compared without punctuation or leading zeros, and
+    ``spelled`` as the source writes the one found (``04`` -> ``4``, ``1A2`` -> ``1A-2``)."""
     return f"""
         WITH c AS ({_NUMBER_SPELLINGS})
         SELECT c.cid, c.exact,
                ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') AS hit,
-               avg(p.lat) AS lat, avg(p.lon) AS lon
+               min(p.unit) AS spelled, avg(p.lat) AS lat, avg(p.lon) AS lon
         FROM c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.num
         WHERE p.unit IS NOT NULL
           AND list_contains(c.units_try, ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0'))
