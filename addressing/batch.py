@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -245,29 +246,37 @@ def apply_shared_address(table: pa.Table, shared: dict[str, int], rule, action_f
     if not shared:
         return table
     hit = pc.is_in(table.column(KEY_COLUMN), value_set=pa.array(list(shared), pa.string()))
-    if not pc.any(hit).as_py():
+    rows = np.flatnonzero(pc.fill_null(hit, False).to_numpy(zero_copy_only=False))
+    if not rows.size:
         return table
-    keys = table.column(KEY_COLUMN).to_pylist()
-    flags = table.column("risk_flags").to_pylist()
-    reasons = table.column("risk_reasons").to_pylist()
-    levels = table.column("risk_level").to_pylist()
+    take = pa.array(rows)
+    keys = table.column(KEY_COLUMN).take(take).to_pylist()
+    flags = table.column("risk_flags").take(take).to_pylist()
+    reasons = table.column("risk_reasons").take(take).to_pylist()
+    levels = table.column("risk_level").take(take).to_pylist()
     severity_of = {**rule.peer_severity, rule.code: rule.severity}
-    changed = False
+    changed = np.zeros(len(rows), bool)
     for i, k in enumerate(keys):
-        if k in shared and "shared_address" not in (flags[i] or []):
+        if "shared_address" not in (flags[i] or []):
             flags[i], reasons[i] = sort_by_severity((flags[i] or []) + [rule.code],
                                                     (reasons[i] or []) + [rule.message.format(n_customers=shared[k])],
                                                     severity_of)
             if SEVERITIES.index(rule.severity) > SEVERITIES.index(levels[i]):
                 levels[i] = rule.severity
-            changed = True
-    if not changed:
+            changed[i] = True
+    if not changed.any():
         return table
     actions = [action_for[lv] for lv in levels]
+    # the changed rows get their new values, every other row keeps its own
+    where = np.full(table.num_rows, -1, np.int64)
+    where[rows[changed]] = np.flatnonzero(changed)
+    pick = pa.array(np.where(where >= 0, where, 0))
+    is_new = pa.array(where >= 0)
     for name, values in (("risk_flags", flags), ("risk_reasons", reasons), ("risk_level", levels),
                          ("action", actions)):
         i = table.schema.get_field_index(name)
-        table = table.set_column(i, name, pa.array(values, table.schema.field(name).type))
+        new = pa.array(values, table.schema.field(name).type).take(pick)
+        table = table.set_column(i, name, pc.if_else(is_new, new, table.column(name).combine_chunks()))
     return table
 
 

@@ -18,9 +18,11 @@ import sys
 import tempfile
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -557,7 +559,13 @@ def geo_metadata(column_lon: str = "lon", column_lat: str = "lat") -> dict:
 
 
 class BatchWriter:
-    """Writes output batches to a temporary file and renames it into place on ``close``."""
+    """Writes output batches to a temporary file and renames it into place on ``close``.
+
+    Parquet batches are gathered into row groups of ``ROW_GROUP_ROWS`` and written on a
+    background thread (Arrow encodes and compresses without the GIL), one group at a time,
+    so the caller prepares the next batches meanwhile."""
+
+    ROW_GROUP_ROWS = 65_536
 
     def __init__(self, target: Path, fmt: str, schema: pa.Schema):
         self.target = Path(target)
@@ -572,6 +580,10 @@ class BatchWriter:
             meta[b"geo"] = json.dumps(geo_metadata()).encode()
             self._pq_schema = schema.append(pa.field("geometry", pa.binary())).with_metadata(meta)
             self._writer = pq.ParquetWriter(self.tmp, self._pq_schema, compression="zstd")
+            self._pending: list[pa.Table] = []
+            self._pending_rows = 0
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
+            self._writing: Future | None = None
         else:
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close/abort)
             if fmt == "csv":
@@ -586,16 +598,15 @@ class BatchWriter:
         if self.fmt == "parquet":
             import shapely
 
-            lon = table.column("lon").to_numpy(zero_copy_only=False)
-            lat = table.column("lat").to_numpy(zero_copy_only=False)
-            pts = shapely.points(lon, lat)
-            wkb = shapely.to_wkb(pts)
-            wkb = [None if (x is None or y is None or x != x) else w for w, x, y in zip(wkb, lon, lat)]
-            self._writer.write_table(table.append_column("geometry", pa.array(wkb, pa.binary())).cast(self._pq_schema))
+            lon = table.column("lon").to_numpy(zero_copy_only=False).astype(float)   # nulls -> NaN
+            lat = table.column("lat").to_numpy(zero_copy_only=False).astype(float)
+            wkb = pa.array(shapely.to_wkb(shapely.points(lon, lat)), pa.binary(), mask=np.isnan(lon) | np.isnan(lat))
+            self._pending.append(table.append_column("geometry", wkb).cast(self._pq_schema))
+            self._pending_rows += table.num_rows
+            if self._pending_rows >= self.ROW_GROUP_ROWS:
+                self._flush()
         elif self.fmt == "csv":
-            cols = [table.column(n).to_pylist() for n in table.column_names]
-            for row in zip(*cols):
-                self._csv.writerow([_csv_cell(v) for v in row])
+            self._csv.writerows(zip(*_csv_columns(table)))
         elif self.fmt == "jsonl":
             for row in table.to_pylist():
                 self._fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
@@ -610,8 +621,24 @@ class BatchWriter:
         else:
             raise OutputError(f"unknown output format {self.fmt!r}")
 
+    def _flush(self) -> None:
+        """Hand the gathered batches to the writer thread, once the group before them is written."""
+        if self._writing is not None:
+            self._writing.result()          # its error, if any, surfaces here
+            self._writing = None
+        if self._pending:
+            group = pa.concat_tables(self._pending)
+            self._pending, self._pending_rows = [], 0
+            self._writing = self._pool.submit(self._writer.write_table, group, row_group_size=group.num_rows)
+
     def close(self) -> None:
         if self.fmt == "parquet":
+            try:
+                self._flush()
+                if self._writing is not None:
+                    self._writing.result()
+            finally:
+                self._pool.shutdown()
             self._writer.close()
         else:
             if self.fmt == "geojson":
@@ -622,6 +649,7 @@ class BatchWriter:
     def abort(self) -> None:
         try:
             if self.fmt == "parquet":
+                self._pool.shutdown(wait=True, cancel_futures=True)
                 self._writer.close()
             else:
                 self._fh.close()
@@ -634,16 +662,32 @@ def write_csv(table: pa.Table, path: Path) -> None:
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow([_csv_cell(n) for n in table.column_names])
-        cols = [table.column(c).to_pylist() for c in table.column_names]
-        for row in zip(*cols):
-            w.writerow([_csv_cell(v) for v in row])
+        w.writerows(zip(*_csv_columns(table)))
+
+
+def _csv_columns(table: pa.Table) -> list[list[str]]:
+    """Every column as CSV cells (``_csv_cell``), converted a column at a time."""
+    out = []
+    for col in table.columns:
+        values = col.to_pylist()
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            out.append(["" if v is None else neutralize_formula(v) if v[:1] in FORMULA_START else v
+                        for v in values])
+        elif pa.types.is_floating(col.type):
+            out.append(["" if v is None else repr(v) for v in values])
+        else:
+            out.append([_csv_cell(v) for v in values])
+    return out
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def _csv_cell(v) -> str:
     if v is None:
         return ""
     if isinstance(v, (list, dict)):
-        return json.dumps(v, ensure_ascii=False, default=str)
+        return _JSON.encode(v)
     if isinstance(v, float):
         return repr(v)
     return neutralize_formula(str(v)) or ""

@@ -85,7 +85,12 @@ def build_gazetteer(data: Path, work: Path, copies: int) -> Path:
 
 def write_orders(db: Path, n: int, path: Path, seed: int = 7) -> list[str]:
     """N messy orders from the gazetteer's real addresses (points and ranges); a unit written
-    on line 2 is joined with a comma, as ``address, address2`` come out of an order form."""
+    on line 2 is joined with a comma, as ``address, address2`` come out of an order form.
+
+    Customers live at addresses: an address's orders come from its own customer, except one
+    in twenty, from some other customer (a gift, a pick-up for a neighbour). With random
+    customers instead, a million orders over a hundred thousand addresses would make nearly
+    every address "shared" by three customers, and the review queue the whole batch."""
     from addressing.gazetteer import open_gazetteer
     from addressing.synth import _range_number, address_points, messify, ranges
 
@@ -99,16 +104,21 @@ def write_orders(db: Path, n: int, path: Path, seed: int = 7) -> list[str]:
         w.writerow(["order_id", "customer_id", "address"])
         for i in range(n):
             if rng.random() < 0.75:
-                p = rng.choice(pts)
+                k = rng.randrange(len(pts))
+                p = pts[k]
                 text, line2, _ = messify(p, rng, p["unit"])
+                home = f"P{k}"
             else:
-                s = rng.choice(segs)
+                k = rng.randrange(len(segs))
+                s = segs[k]
                 num = _range_number(s, rng) or s["a"]
                 text, line2, _ = messify({**s, "number": num}, rng, None)
+                home = f"S{k}-{num}"
             if line2:
                 text = f"{text}, {line2}"
             texts.append(text)
-            w.writerow([f"O{i:08d}", f"C{rng.randrange(10**6)}", text])
+            customer = home if rng.random() >= 0.05 else f"C{rng.randrange(10**6)}"
+            w.writerow([f"O{i:08d}", customer, text])
     return texts
 
 
