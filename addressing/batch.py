@@ -454,7 +454,7 @@ def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: 
     work folder) stays inside ``output_root`` (default: the output's folder): ``..`` or a
     symlink leading out is refused.
     """
-    from addressing.parallel import clean_chunks
+    from addressing.parallel import clean_chunks, start_workers
     from addressing.pipeline import BatchLock
 
     started = time.time()
@@ -474,6 +474,7 @@ def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: 
         with BatchLock(output.with_name(output.name.split(".")[0])):
             for path in side.values():
                 aio.remove_stale_parts(path)
+            start_workers(workers)
             plan = split_input(input_path, work_root, db, chunk_rows)
             done = 0
 

@@ -237,7 +237,8 @@ _lock = threading.Lock()
 _postal: dict[str, Callable] = {}
 
 
-def _load() -> dict[str, Callable]:
+def load() -> dict[str, Callable]:
+    """The model, loaded on first call (about 8 s and 2 GB)."""
     with _lock:
         if not _postal:
             directory = model_dir()
@@ -255,13 +256,13 @@ def _load() -> dict[str, Callable]:
 
 def parse_address(text: str, country: str | None = None) -> list[tuple[str, str]]:
     """libpostal's parser; loads the model on first use (about 8 s, 2 GB)."""
-    fn = _load()["parse"]
+    fn = load()["parse"]
     return fn(text, country=country) if country else fn(text)
 
 
 def expand_address(text: str) -> list[str]:
     """libpostal's normalized expansions of ``text`` (for fuzzy keys)."""
-    return _load()["expand"](text, languages=["en"])
+    return load()["expand"](text, languages=["en"])
 
 
 def is_loaded() -> bool:

@@ -25,22 +25,30 @@ def exact_candidates_sql() -> str:
     """Streets with a query spelling's exact name key in its state (anywhere without a state):
     the query's own ZIP and city first, then ZIPs sharing the longest prefix. At most ``?`` per
     spelling; when some are in its own ZIP or city, those and the nearest other one only (a
-    name that recurs in every town of a state would otherwise bring them all)."""
+    name that recurs in every town of a state would otherwise bring them all).
+
+    The ranking runs on narrow rows (the name row's ``rowid``), and only the rows kept are
+    joined back for their columns: ranking the wide rows took twice as long."""
     return f"""
-        SELECT q.vix, {_STREET_COLS}
-        FROM _q q JOIN streets s
-          ON s.name_key = q.name_key AND (q.state IS NULL OR s.state = q.state)
+        WITH j AS (
+            SELECT q.vix, s.rowid AS srow, s.street_id,
+                   (s.postal_code IS NOT DISTINCT FROM q.postal_code OR s.city IS NOT DISTINCT FROM q.city) AS near,
+                   coalesce(s.postal_code = q.postal_code OR s.city = q.city, false) AS local,
+                   CASE WHEN left(s.postal_code, 4) = left(q.postal_code, 4) THEN 4
+                        WHEN left(s.postal_code, 3) = left(q.postal_code, 3) THEN 3 ELSE 0 END AS prefix,
+                   s.n_points + s.n_segments AS size
+            FROM _q q JOIN streets s ON s.name_key = q.name_key AND (q.state IS NULL OR s.state = q.state)
+        ), r AS (
+            SELECT vix, srow,
+                   row_number() OVER (PARTITION BY vix ORDER BY near DESC, prefix DESC, size DESC, street_id) AS rn,
+                   count(*) FILTER (WHERE local) OVER (PARTITION BY vix) AS n_local
+            FROM j
+        )
+        SELECT r.vix, {_STREET_COLS}
+        FROM r JOIN streets s ON s.rowid = r.srow
         {_MAIN}
-        QUALIFY row_number() OVER (
-            PARTITION BY q.vix
-            ORDER BY (s.postal_code IS NOT DISTINCT FROM q.postal_code OR s.city IS NOT DISTINCT FROM q.city) DESC,
-                     CASE WHEN left(s.postal_code, 4) = left(q.postal_code, 4) THEN 4
-                          WHEN left(s.postal_code, 3) = left(q.postal_code, 3) THEN 3 ELSE 0 END DESC,
-                     s.n_points + s.n_segments DESC, s.street_id)
-          <= least(?, CASE WHEN bool_or(s.postal_code = q.postal_code OR s.city = q.city) OVER (PARTITION BY q.vix)
-                           THEN count(*) FILTER (WHERE s.postal_code = q.postal_code OR s.city = q.city)
-                                    OVER (PARTITION BY q.vix) + 1
-                           ELSE 1000 END)
+        WHERE r.rn <= least(?, CASE WHEN r.n_local > 0 THEN r.n_local + 1 ELSE 1000 END)
+        ORDER BY r.vix, r.rn
     """
 
 

@@ -4,8 +4,10 @@ Builds a gazetteer from the real files in $ADDRESSING_REALDATA (San Francisco an
 points, Autauga and Meagher TIGER ranges, US ZIPs), scaled up by replicating the real points
 onto renamed streets, generates N messy orders from its addresses (seeded), then times
 read -> parse -> match -> geocode -> assess -> write with ``addressing clean --workers W``
-semantics (chunks on disk, a process pool), and, in the same run on the same strings, a
-plain single-process ``usaddress.tag`` loop.
+(chunks on disk, a process pool), and, in the same run on the same strings, a plain
+single-process ``usaddress.tag`` loop. Memory is the peak over the run of the PSS summed
+over the CLI and every process it starts (pages the workers share counted once), and the
+largest single RSS.
 
     ADDRESSING_REALDATA=../shared/data .venv/bin/python benchmarks/end_to_end.py --orders 100000 1000000
 """
@@ -133,20 +135,57 @@ def usaddress_rate(texts: list[str], limit: int) -> float:
     return len(sample) / (time.perf_counter() - t0)
 
 
-def run_clean(orders: Path, out: Path, db: Path, workers: int, chunk_rows: int) -> tuple[float, float, dict]:
-    """Run the CLI in a child process; wall seconds, peak RSS (MB) of it and its workers, manifest."""
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def _tree_memory(root: int) -> tuple[float, float]:
+    """(sum of PSS, largest RSS) in MB over ``root`` and its descendants. PSS counts a page
+    shared by n processes (the libpostal model the workers share) as 1/n in each."""
+    kids = _children()
+    todo, pss, rss = [root], 0, 0
+    while todo:
+        pid = todo.pop()
+        todo += kids.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line and not line.startswith("0"))
+            pss += int(fields["Pss"].split()[0])
+            rss = max(rss, int(fields["Rss"].split()[0]))
+        except (OSError, KeyError, ValueError):
+            continue
+    return pss / 1024, rss / 1024
+
+
+def run_clean(orders: Path, out: Path, db: Path, workers: int, chunk_rows: int) -> tuple[float, float, float, dict]:
+    """Run the CLI in a child process; wall seconds, peak memory of it and every process it
+    starts (PSS summed, and the largest single RSS, both MB, sampled every 0.2 s), manifest."""
     cmd = [sys.executable, "-m", "addressing.cli", "clean", str(orders), "-o", str(out), "--db", str(db),
            "--workers", str(workers), "--chunk-rows", str(chunk_rows)]
     t0 = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak_pss = peak_rss = 0.0
+    while proc.poll() is None:
+        pss, rss = _tree_memory(proc.pid)
+        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        time.sleep(0.2)
     wall = time.perf_counter() - t0
+    _, err = proc.communicate()
     if proc.returncode != 0:
-        sys.exit(proc.stderr[-2000:])
-    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+        sys.exit(err[-2000:])
     import json
 
     manifest = json.loads(out.with_name(out.name.split(".")[0] + ".manifest.json").read_text())
-    return wall, peak_kb / 1024, manifest
+    return wall, peak_pss, peak_rss, manifest
 
 
 def main() -> None:
@@ -168,17 +207,17 @@ def main() -> None:
         print(f"gazetteer: {tables['address_points']:,} points, {tables['segments']:,} segments "
               f"({time.perf_counter() - t0:.0f} s to build)")
         print(f"{'orders':>10} {'workers':>7} {'wall s':>8} {'orders/s':>10} {'usaddress/s':>12} {'ratio':>6} "
-              f"{'peak RSS MB':>12}")
+              f"{'peak PSS MB':>12} {'max RSS MB':>11}")
         for n in args.orders:
             orders = work / f"orders-{n}.csv"
             texts = write_orders(db, n, orders)
             base = usaddress_rate(texts, args.baseline_sample)
-            wall, rss, manifest = run_clean(orders, work / f"out-{n}" / "cleaned.parquet", db, args.workers,
-                                            args.chunk_rows)
+            wall, pss, rss, manifest = run_clean(orders, work / f"out-{n}" / "cleaned.parquet", db, args.workers,
+                                                 args.chunk_rows)
             assert manifest["outputs"]["cleaned"]["rows"] == n
             rate = n / wall
             print(f"{n:>10,} {args.workers:>7} {wall:>8.1f} {rate:>10,.0f} {base:>12,.0f} {rate / base:>6.2f} "
-                  f"{rss:>12,.0f}", flush=True)
+                  f"{pss:>12,.0f} {rss:>11,.0f}", flush=True)
             print(f"{'':>10} timings (s, summed over workers): {manifest['timings_s']}")
             print(f"{'':>10} status: {manifest['counts']['match_status']}")
             shutil.rmtree(work / f"out-{n}", ignore_errors=True)

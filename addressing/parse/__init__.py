@@ -127,7 +127,7 @@ def parse(text: object, country: str | None = None) -> ParsedAddress:
     return parse_batch([text], [country])[0]
 
 
-def _load_tables() -> None:
+def load_tables() -> None:
     """The ZIP and city tables every US parse reads, loaded once and kept out of the GC's way."""
     from addressing.parse import places
 
@@ -149,7 +149,7 @@ def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None 
     """
     n = len(texts)
     if n:
-        _load_tables()
+        load_tables()
     countries = countries if countries is not None else [None] * n
     by_input: dict[tuple, ParsedAddress] = {}
     by_text: dict[tuple, list] = {}
