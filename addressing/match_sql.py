@@ -147,16 +147,7 @@ def unit_point_sql() -> str:
     """
 
 
-#: the candidates with no address at their number or its integer part: only these are placed
-#: by a range or between neighbours (an address point, where there is one, wins)
-_UNPLACED = """(
-    SELECT c.* FROM _c c
-    ANTI JOIN addresses a ON a.street_id = c.street_id AND a.number = c.number
-    ANTI JOIN addresses i ON i.street_id = c.street_id AND i.number = CAST(c.number_int AS VARCHAR)
-)"""
-
-
-def range_evidence_sql(unplaced_only: bool = False) -> str:
+def range_evidence_sql() -> str:
     """Segments whose left or right range holds the number, with parity agreement."""
     side = """
         SELECT c.cid, g.rowid AS seg, '{s}' AS side, g.from_{side} AS a, g.to_{side} AS b,
@@ -164,7 +155,7 @@ def range_evidence_sql(unplaced_only: bool = False) -> str:
                 OR (g.parity_{side} = 'O' AND c.number_int % 2 = 1)
                 OR (g.parity_{side} = 'E' AND c.number_int % 2 = 0)) AS parity_ok,
                g.sided, g.geom
-        FROM """ + (_UNPLACED if unplaced_only else "_c") + """ c JOIN segments g ON g.street_id = c.street_id
+        FROM _c c JOIN segments g ON g.street_id = c.street_id
         WHERE c.number_int BETWEEN least(g.from_{side}, g.to_{side}) AND greatest(g.from_{side}, g.to_{side})
     """
     return (side.format(s="L", side="left") + " UNION ALL " + side.format(s="R", side="right"))
@@ -172,7 +163,7 @@ def range_evidence_sql(unplaced_only: bool = False) -> str:
 
 def neighbour_evidence_sql() -> str:
     """Nearest numbered points below and above the number on the same street and parity."""
-    return f"""
+    return """
         SELECT c.cid,
                max(a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_n,
                arg_max(a.lon, a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_lon,
@@ -180,7 +171,7 @@ def neighbour_evidence_sql() -> str:
                min(a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_n,
                arg_min(a.lon, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lon,
                arg_min(a.lat, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lat
-        FROM {_UNPLACED} c JOIN addresses a
+        FROM _c c JOIN addresses a
           ON a.street_id = c.street_id AND a.number_int % 2 = c.number_int % 2
         GROUP BY c.cid
     """
@@ -200,7 +191,7 @@ def evidence_sql(points: bool = True, units: bool = True, ranges: bool = True) -
         if units:
             parts["unit"] = unit_point_sql()
     if ranges:
-        parts["range"] = range_evidence_sql(unplaced_only=points)
+        parts["range"] = range_evidence_sql()
     if not parts:
         return "SELECT NULL::VARCHAR AS ev, NULL::BIGINT AS cid WHERE false"
     return "\nUNION ALL BY NAME\n".join(f"SELECT '{name}' AS ev, * FROM ({sql})" for name, sql in parts.items())
