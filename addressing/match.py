@@ -570,9 +570,7 @@ def _evidence_of(C: dict, cq: list[ParsedAddress], tries: list[tuple], gaz: Gaze
     tried too, and kept only where the address has it."""
     cn = len(C["qid"])
     numbers = [p.house_number for p in cq]
-    # -1 where the number has no integer part ("o23]73") or is too long for int64 (found by fuzzing)
-    number_int = np.asarray([-1 if (v := house_number_int(n) if n else None) is None or v >= 2**62 else v
-                             for n in numbers], np.int64)
+    number_int = _number_ints(numbers)
     ctab = pa.table({
         "cid": pa.array(np.arange(cn), pa.int64()),
         "street_id": pa.array(C["street_id"], pa.int64()),
@@ -669,6 +667,19 @@ def _evidence_of(C: dict, cq: list[ParsedAddress], tries: list[tuple], gaz: Gaze
     ev.update(rng_lat=rng_lat, rng_lon=rng_lon, parity_ok=parity_ok, has_range=~np.isnan(rng_lat),
               nb_lat=nb_lat, nb_lon=nb_lon, has_nbr=~np.isnan(nb_lat), nb_span=nb_span)
     return ev
+
+
+def _number_ints(numbers: list[str | None]) -> np.ndarray:
+    """Each house number's integer part, worked out once per distinct number; -1 where it has
+    none ("o23]73") or it is too long for int64 (found by fuzzing)."""
+    memo: dict[str | None, int] = {}
+    out = np.empty(len(numbers), np.int64)
+    for i, n in enumerate(numbers):
+        v = memo.get(n)
+        if v is None:
+            v = memo[n] = -1 if (x := house_number_int(n) if n else None) is None or x >= 2**62 else x
+        out[i] = v
+    return out
 
 
 def _part(found: pa.Table, name: str) -> pa.Table:

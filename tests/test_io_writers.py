@@ -1,0 +1,77 @@
+"""Output writers: Parquet row groups written on a background thread, CSV cells converted a
+column at a time, and workers that fork with the models already loaded."""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from addressing import io as aio
+from addressing import libpostal, parallel
+from addressing.errors import ModelError
+
+SCHEMA = pa.schema([("order_id", pa.string()), ("lat", pa.float64()), ("lon", pa.float64())])
+
+
+def _batch(start: int, n: int) -> pa.Table:
+    return pa.table({
+        "order_id": [f"O{i}" for i in range(start, start + n)],
+        "lat": [None if i % 7 == 0 else 37.0 + i / 1000 for i in range(start, start + n)],
+        "lon": [None if i % 7 == 0 else -122.0 - i / 1000 for i in range(start, start + n)],
+    }, schema=SCHEMA)
+
+
+def test_parquet_batches_gather_into_row_groups_written_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(aio.BatchWriter, "ROW_GROUP_ROWS", 10)
+    w = aio.BatchWriter(tmp_path / "out.parquet", "parquet", SCHEMA)
+    batches = [_batch(i * 9, 9) for i in range(5)]
+    for b in batches:
+        w.write(b)
+    w.close()
+    got = pq.read_table(tmp_path / "out.parquet")
+    assert got.select(["order_id", "lat", "lon"]).equals(pa.concat_tables(batches))
+    assert pq.ParquetFile(tmp_path / "out.parquet").metadata.num_row_groups == 3      # 18 + 18 + 9 rows
+    geometry = got.column("geometry").to_pylist()
+    assert [g is None for g in geometry] == [lat is None for lat in got.column("lat").to_pylist()]
+
+
+def test_an_aborted_parquet_writer_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(aio.BatchWriter, "ROW_GROUP_ROWS", 5)
+    w = aio.BatchWriter(tmp_path / "out.parquet", "parquet", SCHEMA)
+    w.write(_batch(0, 12))
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_cells_by_column_are_the_cells_one_by_one(tmp_path):
+    table = pa.table({
+        "text": ["=1+2", "-12.5", "-x", "@sum", "\tx", "plain", "", None, 'say "hi", ok'],
+        "score": [0.1, None, 1.0, 1e-07, 2.5, 3.0, -0.0, 12345678.9, 0.3],
+        "flags": [["a", "=b"], None, [], ["x"], None, None, ["é"], None, ["q\"uote"]],
+        "n": [1, None, 3, 4, 5, 6, 7, 8, 9],
+        "ok": [True, False, None, True, True, True, True, True, False],
+    })
+    assert aio._csv_columns(table) == [[aio._csv_cell(v) for v in table.column(c).to_pylist()]
+                                       for c in table.column_names]
+    aio.write_csv(table, tmp_path / "t.csv")
+    with open(tmp_path / "t.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == table.column_names
+    assert rows[1][:3] == ["'=1+2", "0.1", '["a", "=b"]']
+    assert rows[2][:2] == ["-12.5", ""]
+
+
+@pytest.mark.skipif("forkserver" not in mp.get_all_start_methods(), reason="no fork server on this platform")
+def test_workers_fork_with_libpostal_already_loaded():
+    try:
+        libpostal.model_dir()
+    except ModelError as exc:
+        pytest.skip(f"libpostal model not installed: {exc}")
+    with ProcessPoolExecutor(2, mp_context=parallel._context()) as pool:
+        loaded = [pool.submit(libpostal.is_loaded) for _ in range(2)]
+        assert [f.result(timeout=120) for f in loaded] == [True, True]
