@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +21,19 @@ from addressing.gazetteer.store import SourceSpec, build, check_gazetteer, info
 __all__ = ["Gazetteer", "open_gazetteer", "build", "info", "SourceSpec", "PostalInfo", "query_arrow"]
 
 
+# DuckDB 2 warns that Arrow from an executed statement costs a copy and suggests a relation
+# (``con.sql``) instead; measured here, the relation is the slower path (it is bound twice): a
+# one-order evidence query takes 15 ms that way and 11 ms executed, a 9,000-candidate one 49
+# and 47 ms. The advice is silenced, not the path taken.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+
+
 def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
     """Run one query and return its whole result as Arrow (DuckDB 1.x and 2.x names)."""
-    rel = con.sql(sql, params=params or None)
-    if rel is None:
+    cur = con.execute(sql, params or None)
+    if cur.description is None:
         return pa.table({})
-    fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+    fetch = getattr(cur, "to_arrow_table", None) or cur.fetch_arrow_table
     return fetch()
 
 
