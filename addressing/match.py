@@ -62,6 +62,7 @@ from addressing.match_score import (  # noqa: F401
     zip_score,
 )
 from addressing.match_sql import (  # noqa: F401
+    CANDIDATE_ORDER,
     EVIDENCE_PARTS,
     base_point_sql,
     block_members_sql,
@@ -350,13 +351,14 @@ def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
         return run(gaz, exact_candidates_sql(), {"_q": qs.table}, [EXACT_PER_QUERY])
     sub = qs.table.take(pa.array(vix))
     pairs = _block_pairs(gaz, sub)
-    parts = [run(gaz, f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()}", {"_p": pairs, "_r": sub})]
+    parts = [run(gaz, f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()} {CANDIDATE_ORDER}",
+                 {"_p": pairs, "_r": sub})]
     # trigrams (the costliest block) only for queries none of whose spellings found a close
     # name in its ZIP or city
     found_q = np.unique(qs.qid[pairs["vix"].to_numpy()]) if pairs.num_rows else np.empty(0, np.int64)
     lost = sub.filter(pa.array(~np.isin(qs.qid[sub["vix"].to_numpy()], found_q)))
     if lost.num_rows:
-        parts.append(run(gaz, trigram_candidates_sql(), {"_r": lost}, [TRIGRAM_PER_QUERY]))
+        parts.append(run(gaz, f"{trigram_candidates_sql()} {CANDIDATE_ORDER}", {"_r": lost}, [TRIGRAM_PER_QUERY]))
     return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1])
 
 

@@ -21,6 +21,11 @@ _STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, 
 _MAIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
 
 
+#: a fixed order for round two's candidate rows: equal scores are settled by row order, which
+#: must not depend on what else is in the batch (a hash join's output order does)
+CANDIDATE_ORDER = "ORDER BY vix, street_id, name_key, predir, type, postdir"
+
+
 def exact_candidates_sql() -> str:
     """Streets with a query spelling's exact name key in its state (anywhere without a state):
     the query's own ZIP and city first, then ZIPs sharing the longest prefix. At most ``?`` per
@@ -40,7 +45,7 @@ def exact_candidates_sql() -> str:
             FROM _q q JOIN streets s ON s.name_key = q.name_key AND (q.state IS NULL OR s.state = q.state)
         ), r AS (
             SELECT vix, srow,
-                   row_number() OVER (PARTITION BY vix ORDER BY near DESC, prefix DESC, size DESC, street_id) AS rn,
+                   row_number() OVER (PARTITION BY vix ORDER BY near DESC, prefix DESC, size DESC, street_id, srow) AS rn,
                    count(*) FILTER (WHERE local) OVER (PARTITION BY vix) AS n_local
             FROM j
         )
