@@ -194,7 +194,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, nargs="+", default=[100_000])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--copies", type=int, default=12, help="copies of the SF points in the gazetteer")
-    ap.add_argument("--chunk-rows", type=int, default=5_000)
+    ap.add_argument("--chunk-rows", type=int, default=20_000, help="as `addressing clean` by default")
     ap.add_argument("--baseline-sample", type=int, default=50_000)
     args = ap.parse_args()
     data = realdata()
