@@ -13,7 +13,7 @@ DEMO = PROJECT / "data" / "demo"
 
 def realdata() -> Path | None:
     value = os.environ.get("ADDRESSING_REALDATA")
-    return Path(value) if value else None
+    return Path(value).resolve() if value else None     # tests write it into files in other folders
 
 
 @pytest.fixture(scope="session")
