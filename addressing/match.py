@@ -30,6 +30,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -141,15 +142,29 @@ class MatchResult:
     stratum: str | None = None      # which calibration map the confidence came from (STRATA)
 
 
+class Coverage(NamedTuple):
+    """Where the gazetteer has street data: ZIPs, ``STATE|CITY`` and states."""
+
+    zips: frozenset
+    cities: frozenset
+    states: frozenset
+
+    def beyond(self, p: ParsedAddress) -> bool:
+        """No street can be a candidate for ``p``: every search (exact and fuzzy names in its
+        state, the streets of its ZIP and city) is confined to places without street data."""
+        return p.state is not None and p.state not in self.states and p.postal_code not in self.zips
+
+
 @cache
-def _coverage(gaz_path: str, version: str, gaz: Gazetteer) -> tuple[frozenset, frozenset]:
+def _coverage(gaz_path: str, version: str, gaz: Gazetteer) -> Coverage:
     t = run(gaz, coverage_sql()).to_pydict()
-    zips = frozenset(v for k, v in zip(t["k"], t["v"]) if k == "zip")
-    cities = frozenset(v for k, v in zip(t["k"], t["v"]) if k == "city")
-    return zips, cities
+    kinds: dict[str, set] = {"zip": set(), "city": set(), "state": set()}
+    for k, v in zip(t["k"], t["v"]):
+        kinds[k].add(v)
+    return Coverage(frozenset(kinds["zip"]), frozenset(kinds["city"]), frozenset(kinds["state"]))
 
 
-def coverage(gaz: Gazetteer) -> tuple[frozenset, frozenset]:
+def coverage(gaz: Gazetteer) -> Coverage:
     return _coverage(str(gaz.path), gaz.version, gaz)
 
 
@@ -166,6 +181,7 @@ def match_batch(parsed: list[ParsedAddress], gaz: Gazetteer) -> list[MatchResult
     postal = gaz.postal()
     freeze_long_lived(f"gazetteer:{gaz.path}")
     street_q: list[int] = []
+    cov = coverage(gaz)
     for i, p in enumerate(parsed):
         r = results[i]
         r.country = p.country or "US"
@@ -178,7 +194,10 @@ def match_batch(parsed: list[ParsedAddress], gaz: Gazetteer) -> list[MatchResult
             _match_foreign(p, r, postal, gaz)
         elif p.street_name and (p.kind in STREET_KINDS or (p.kind == Kind.PO_BOX.value and p.house_number)):
             # a house number and a street with a "box" is a street address with a private mailbox
-            street_q.append(i)
+            if cov.beyond(p):
+                _street_unmatched(p, r, postal, gaz)     # what searching would conclude, without the queries
+            else:
+                street_q.append(i)
         elif p.kind in BOX_KINDS:
             _match_box(p, r, postal)
         else:
@@ -844,8 +863,8 @@ def _candidate(s: _Scored, j: int, p: ParsedAddress) -> dict:
 
 
 def _street_unmatched(p: ParsedAddress, r: MatchResult, postal: dict, gaz: Gazetteer, near=None) -> None:
-    zips, cities = coverage(gaz)
-    covered = (p.postal_code in zips) or (f"{p.state}|{p.city}" in cities)
+    cov = coverage(gaz)
+    covered = (p.postal_code in cov.zips) or (f"{p.state}|{p.city}" in cov.cities)
     if near is not None:
         C, j, s = near
         reason = f"closest street {C['name'][j]} {C['type'][j] or ''} scored {s:.2f}, below {MATCH_MIN}".replace("  ", " ")

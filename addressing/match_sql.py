@@ -207,10 +207,11 @@ def locality_sql() -> str:
 
 
 def coverage_sql() -> str:
-    """ZIPs and cities that have street data at all."""
+    """States, ZIPs and cities that have street data at all."""
     return """
         SELECT DISTINCT 'zip' AS k, postal_code AS v FROM streets WHERE postal_code IS NOT NULL
         UNION SELECT DISTINCT 'city', state || '|' || city FROM streets WHERE city IS NOT NULL
+        UNION SELECT DISTINCT 'state', state FROM streets WHERE state IS NOT NULL
     """
 
 

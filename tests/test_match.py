@@ -330,3 +330,21 @@ def test_calibration_maps_are_monotone_and_conservative():
     # a street-only answer is never confident
     assert match.calibrate(np.array([1.0]), match.Precision.STREET.value)[0] < 0.5
     assert match.calibrate(np.array([]), []).size == 0
+
+
+def test_places_without_street_data_are_not_searched(gaz, monkeypatch):
+    """An address in a state with no street data, whose ZIP has none either, is unmatched with
+    the coverage reason and costs no street query; a covered ZIP is searched whatever the state says."""
+    cov = match.coverage(gaz)
+    state = next(s for s in ("ID", "WY", "VT", "ND") if s not in cov.states)
+    asked = []
+    real_run = match.run
+    monkeypatch.setattr(match, "run", lambda *a, **k: asked.append(a[1]) or real_run(*a, **k))
+    far = run(gaz, f"12 Main St, Springfield, {state} 00000")[0]
+    assert far.status == "unmatched" and "outside gazetteer coverage" in far.reason
+    assert all("FROM _l q JOIN localities" in sql for sql in asked)        # placed by its town only
+    sf = next(iter(sorted(z for z in cov.zips if z.startswith("941"))))
+    plain_sf = rows(gaz, "SELECT number, name, type FROM addresses JOIN streets USING (street_id) "
+                         "WHERE postal_code = ? AND NOT alt AND type IS NOT NULL ORDER BY street_id, number LIMIT 1", [sf])[0]
+    near = run(gaz, f"{plain_sf['number']} {plain_sf['name']} {plain_sf['type']}, San Francisco, {state} {sf}")[0]
+    assert near.status == "matched" and near.postal_code == sf and asked
