@@ -25,6 +25,7 @@ import re
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +81,10 @@ def work_dir(root: Path, input_path: Path, input_sha: str, chunk_rows: int, gaze
     return root / tag
 
 
-def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, chunk_rows: int) -> Plan:
-    """Cut the input into chunk files (idempotent: reuses a complete earlier split)."""
+def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, chunk_rows: int,
+                several: Callable[[], None] | None = None) -> Plan:
+    """Cut the input into chunk files (idempotent: reuses a complete earlier split).
+    ``several`` is called once, as soon as the input turns out to make more than one chunk."""
     input_path = Path(input_path)
     aio.input_format(input_path)
     aio.check_readable(input_path)
@@ -96,11 +99,15 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
         info = json.loads(marker.read_text())
         chunks = [work / c for c in info["chunks"]]
         if all(c.exists() for c in chunks):
+            if several and len(chunks) > 1:
+                several()
             return Plan(input_path, work, chunks, sha, info["rows"])
     chunks: list[Path] = []
     rows = 0
     try:
         for i, raw in enumerate(aio.read_orders(input_path, chunk_rows)):
+            if i == 1 and several:
+                several()
             path = work / f"in-{i:05d}.parquet"
             with aio.atomic_path(path) as tmp:
                 pq.write_table(raw, tmp, compression="zstd")
@@ -474,8 +481,7 @@ def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: 
         with BatchLock(output.with_name(output.name.split(".")[0])):
             for path in side.values():
                 aio.remove_stale_parts(path)
-            start_workers(workers)
-            plan = split_input(input_path, work_root, db, chunk_rows)
+            plan = split_input(input_path, work_root, db, chunk_rows, several=lambda: start_workers(workers))
             done = 0
 
             def chunk_done(stat: dict) -> None:

@@ -598,6 +598,9 @@ class BatchWriter:
         if self.fmt == "parquet":
             import shapely
 
+            if table.num_rows == 0:
+                return                      # an empty row group is an error to Parquet writers
+
             lon = table.column("lon").to_numpy(zero_copy_only=False).astype(float)   # nulls -> NaN
             lat = table.column("lat").to_numpy(zero_copy_only=False).astype(float)
             wkb = pa.array(shapely.to_wkb(shapely.points(lon, lat)), pa.binary(), mask=np.isnan(lon) | np.isnan(lat))

@@ -1,16 +1,22 @@
 """Clean a batch's chunks on several processes of this machine.
 
-Workers fork from a fork server that has loaded the parser's tables and libpostal once
-(``worker_preload``), so N workers share one copy of the model instead of loading N; each
+On Linux, workers fork from a fork server that has loaded the parser's tables and libpostal
+once (``worker_preload``), so N workers share one copy of the model instead of loading N; each
 opens the gazetteer read-only itself, then cleans whole chunk files. Results are files, so
-nothing large crosses process boundaries. ``workers=1`` runs in this process. Where there is
-no fork server (Windows), workers are spawned and load what they need themselves.
+nothing large crosses process boundaries. ``workers=1`` runs in this process. Elsewhere
+(macOS, whose system libraries do not survive a fork of a process with threads, and Windows)
+workers are spawned and load what they need themselves.
+
+The fork server is Python's, one per process: it stays up (with the model, about 2 GB) until
+this process exits, so a long-lived caller pays the load once; workers get this process's
+environment as it is when the pool starts, not as it was when the server started.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -24,8 +30,9 @@ PRELOAD = "addressing.worker_preload"
 
 
 def _context() -> mp.context.BaseContext:
-    """Fork-server workers (not ``fork``: this process may already run DuckDB's threads)."""
-    if "forkserver" not in mp.get_all_start_methods():
+    """Fork-server workers on Linux (not ``fork``: this process may already run DuckDB's
+    threads), spawned ones elsewhere."""
+    if not sys.platform.startswith("linux") or "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload([PRELOAD])
@@ -33,8 +40,8 @@ def _context() -> mp.context.BaseContext:
 
 
 def start_workers(workers: int) -> None:
-    """Start the fork server now, so it loads the models while this process reads the input;
-    returns at once. A no-op for one worker or without a fork server."""
+    """Start the fork server now, so it loads the models while this process reads the rest of
+    the input; returns at once. A no-op for one worker or without a fork server."""
     if workers > 1 and _context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
@@ -54,10 +61,17 @@ def clean_chunks(chunks: list[Path], outputs: list[Path], db: str | Path, risk_p
             if progress:
                 progress(stats[cout])
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_context()) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_context(),
+                                 initializer=_use_environment, initargs=(dict(os.environ),)) as pool:
             futures = {pool.submit(clean_chunk, cin, cout, str(db), risk_policy): cout for cin, cout in todo}
             for fut in as_completed(futures):
                 stats[futures[fut]] = fut.result()
                 if progress:
                     progress(stats[futures[fut]])
     return [stats[o] for o in outputs]
+
+
+def _use_environment(environ: dict[str, str]) -> None:
+    """A worker's environment is its parent's now (the fork server's may be older)."""
+    os.environ.clear()
+    os.environ.update(environ)

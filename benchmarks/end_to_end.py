@@ -172,17 +172,19 @@ def run_clean(orders: Path, out: Path, db: Path, workers: int, chunk_rows: int) 
     a process's page tables is not free), manifest."""
     cmd = [sys.executable, "-m", "addressing.cli", "clean", str(orders), "-o", str(out), "--db", str(db),
            "--workers", str(workers), "--chunk-rows", str(chunk_rows)]
+    log = out.parent / "clean.log"          # a file, not a pipe: a pipe nobody reads can fill up and block
+    log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak_pss = peak_rss = 0.0
-    while proc.poll() is None:
-        pss, rss = _tree_memory(proc.pid)
-        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
-        time.sleep(1.0)
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
+        peak_pss = peak_rss = 0.0
+        while proc.poll() is None:
+            pss, rss = _tree_memory(proc.pid)
+            peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+            time.sleep(1.0)
     wall = time.perf_counter() - t0
-    _, err = proc.communicate()
     if proc.returncode != 0:
-        sys.exit(err[-2000:])
+        sys.exit(log.read_text()[-2000:])
     import json
 
     manifest = json.loads(out.with_name(out.name.split(".")[0] + ".manifest.json").read_text())

@@ -75,3 +75,24 @@ def test_workers_fork_with_libpostal_already_loaded():
     with ProcessPoolExecutor(2, mp_context=parallel._context()) as pool:
         loaded = [pool.submit(libpostal.is_loaded) for _ in range(2)]
         assert [f.result(timeout=120) for f in loaded] == [True, True]
+
+
+def test_empty_batches_write_a_valid_empty_parquet_file(tmp_path):
+    w = aio.BatchWriter(tmp_path / "out.parquet", "parquet", SCHEMA)
+    w.write(_batch(0, 0))
+    w.close()
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 0
+
+
+def test_the_fork_server_starts_only_for_an_input_of_several_chunks(tmp_path, demo_db):
+    from addressing.batch import split_input
+
+    calls = []
+    for n, rows in (("one", 3), ("three", 7)):
+        path = tmp_path / f"{n}.csv"
+        path.write_text("order_id,address\n" + "".join(f"O{i},{i} Main St Springfield IL 62701\n" for i in range(rows)))
+        plan = split_input(path, tmp_path / "work", demo_db, 3, several=lambda n=n: calls.append(n))
+        assert len(plan.chunks) == (1 if n == "one" else 3)
+    again = split_input(tmp_path / "three.csv", tmp_path / "work", demo_db, 3, several=lambda: calls.append("again"))
+    assert len(again.chunks) == 3
+    assert calls == ["three", "again"]

@@ -346,5 +346,7 @@ def test_places_without_street_data_are_not_searched(gaz, monkeypatch):
     sf = next(iter(sorted(z for z in cov.zips if z.startswith("941"))))
     plain_sf = rows(gaz, "SELECT number, name, type FROM addresses JOIN streets USING (street_id) "
                          "WHERE postal_code = ? AND NOT alt AND type IS NOT NULL ORDER BY street_id, number LIMIT 1", [sf])[0]
+    asked.clear()
     near = run(gaz, f"{plain_sf['number']} {plain_sf['name']} {plain_sf['type']}, San Francisco, {state} {sf}")[0]
-    assert near.status == "matched" and near.postal_code == sf and asked
+    assert near.status == "matched" and near.postal_code == sf
+    assert any("JOIN streets" in sql for sql in asked)                  # searched, by its ZIP

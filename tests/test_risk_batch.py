@@ -122,3 +122,23 @@ def test_shared_address_also_counts_addresses_the_gazetteer_does_not_know(tmp_pa
     rows = pq.read_table(out).to_pylist()
     assert [r["match_status"] for r in rows] == ["unmatched"] * 4
     assert shared(rows) == [True, True, True, False]
+
+
+def test_shared_address_leaves_the_other_rows_and_their_decided_actions_alone():
+    """Only the rows it flags change: a row whose action a dispatcher set (``deliver`` at a
+    ``high`` level) keeps it when another row of the chunk is newly flagged, and a row already
+    flagged is not flagged twice."""
+    ctx = load_risk(DEMO / "risk.toml")
+    rule = ctx.policy.rule("shared_address")
+    table = pa.table({
+        "_address_key": ["9|z", "1|a", None, "1|a"],
+        "risk_flags": [["forwarder"], [], [], ["shared_address"]],
+        "risk_reasons": [["fw"], [], [], ["shared"]],
+        "risk_level": ["high", "none", "none", "medium"],
+        "action": ["deliver", "deliver", "deliver", "review"],
+    })
+    out = apply_shared_address(table, {"1|a": 3}, rule, ctx.policy.action_for).to_pylist()
+    assert out[0] == table.to_pylist()[0]
+    assert (out[1]["risk_flags"], out[1]["risk_level"], out[1]["action"]) == (["shared_address"], "medium", "review")
+    assert out[2] == table.to_pylist()[2]
+    assert out[3] == table.to_pylist()[3]
