@@ -350,3 +350,21 @@ def test_places_without_street_data_are_not_searched(gaz, monkeypatch):
     near = run(gaz, f"{plain_sf['number']} {plain_sf['name']} {plain_sf['type']}, San Francisco, {state} {sf}")[0]
     assert near.status == "matched" and near.postal_code == sf
     assert any("JOIN streets" in sql for sql in asked)                  # searched, by its ZIP
+
+
+def test_orders_sharing_a_match_keep_their_own_unit_designator(gaz, units):
+    """Identical parses are matched once per batch; "STE 4" and "APT 4" at one address are
+    not identical: each cleaned line keeps its own designator."""
+    import pyarrow as pa
+
+    from addressing.pipeline import clean_table
+    from addressing.risk import load_risk
+
+    a = units
+    base = f"{a['number']} {a['name']} {a['type']}"
+    unit = a["units"][0]
+    raw = pa.table({"order_id": ["1", "2"],
+                    "address": [f"{base} Apt {unit}, San Francisco, CA {a['postal_code']}",
+                                f"{base} Suite {unit}, San Francisco, CA {a['postal_code']}"]})
+    out = clean_table(raw, gaz, load_risk(None)).to_pylist()
+    assert [r["unit_type"] for r in out] == ["APT", "STE"]

@@ -148,6 +148,14 @@ def test_notes_keep_phone_email_and_instructions():
     assert "555-123-4567" in joined and "leave at back door" in joined and "john@example.com" in joined
 
 
+@pytest.mark.parametrize("text", ["1301 Howard St, San Francisco, CA 94103 ring doorbell on arrival",
+                                  "1301 Howard St, San Francisco, CA 94103, buzz the buzzer when here"])
+def test_a_whole_instruction_is_cut_off_with_its_arrival_words(text):
+    p = parse(text)
+    assert (p.parser, p.street_name, p.postal_code) == ("rules", "HOWARD", "94103")
+    assert len(p.notes) == 1 and p.notes[0].startswith("instructions: ") and p.notes[0].endswith(("arrival", "here"))
+
+
 BAD = [
     (None, "empty"),
     ("", "empty"),
@@ -234,3 +242,15 @@ def test_any_text_never_raises():
         assert len(out) == 2 and all(p.invalid_reason is None or isinstance(p.invalid_reason, str) for p in out)
 
     check()
+
+
+@pytest.mark.parametrize("text, street, unit_type, unit", [
+    ("135 Valencia St, San Francisco, Ca, #102A", "VALENCIA", "#", "102A"),
+    ("1160 Mission St, San Francisco, California, apt. 807", "MISSION", "APT", "807"),
+    ("12 Main St, Springfield, New York, Unit 4B", "MAIN", "UNIT", "4B"),
+    ("1 Main St, Springfield, IL 62701, # 5", "MAIN", "#", "5"),
+])
+def test_a_unit_written_after_the_last_line(text, street, unit_type, unit):
+    p = parse(text)
+    assert (p.parser, p.street_name, p.unit_type, p.unit) == ("rules", street, unit_type, unit)
+    assert p.state and p.city

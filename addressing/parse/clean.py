@@ -31,7 +31,9 @@ _INSTRUCTION = re.compile(
     r"|mailbox|reception|patio|deck|lobby|shed|entrance|house|stairs|building|unit|box)s?\b"
     r"|\b(?:gate|door|access|entry|buzzer|lockbox|building)\s*(?:code|#)\s*:?\s*#?\s*[0-9*#]+\b"
     r"|\b(?:ring|buzz|knock|call|text)\b(?:\s+[a-z']+){0,3}?\s+(?:bell|doorbell|buzzer|on\s+arrival|upon\s+arrival"
-    r"|when\s+(?:here|arrived|arriving|outside)|before\s+deliver(?:y|ing))\b(?:\s+(?:twice|once|loudly|hard|please))?"
+    r"|when\s+(?:here|arrived|arriving|outside)|before\s+deliver(?:y|ing))\b"
+    r"(?:\s+(?:on|upon)\s+arrival\b|\s+when\s+(?:here|arrived|arriving|outside)\b)?"   # "ring doorbell on arrival"
+    r"(?:\s+(?:twice|once|loudly|hard|please))?"
     r"|\b(?:do\s+not|don'?t|dont)\s+(?:leave|ring|knock|bend|deliver)\b(?:\s+[a-z']+){0,4}"
     r"|\bif\s+(?:not|nobody|no\s+one)\s+(?:home|answers?|there)\b(?:\s+[a-z']+){0,4}"
     r"|\b(?:signature\s+required|fragile|handle\s+with\s+care|beware\s+of\s+(?:the\s+)?dog)\b",

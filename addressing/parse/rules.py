@@ -221,7 +221,7 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
                 # "... 45238 OH": state after the ZIP
                 toks = toks[: zip_at + 1] + [","] + tail
                 zip_at = None
-            elif tail[0] in usps.UNIT_DESIGNATORS or _GLUED_UNIT.match(tail[0]) or _GLUED_HASH.match(tail[0]):
+            elif _starts_unit(tail[0]):
                 moved = [","] + toks[zip_at + 1 :]  # "... 14619 APT 3A": the unit after the last line
             else:
                 raise _Fail("text after ZIP")
@@ -232,6 +232,12 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
             while toks and toks[-1] == ",":
                 toks = toks[:-1]
             toks = _take_country(toks, p)  # "... IL USA 62701"
+    if zip_at is None and not moved and "," in toks:
+        # "..., San Francisco, CA, Apt 5": no ZIP, and the unit after the state
+        at = len(toks) - 1 - toks[::-1].index(",")
+        head, tail = _strip_commas(toks[:at]), toks[at + 1 :]
+        if 1 <= len(tail) <= 3 and _starts_unit(tail[0]) and _ends_with_state(head, states):
+            toks, moved = head, [","] + tail
     # state: prefer the reading that agrees with the ZIP, else the shortest
     info = places.zip_info(p.postal_code)
     best = None
@@ -261,6 +267,15 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
     if p.country is None:
         p.country = "US"
     return toks + moved, loose
+
+
+def _starts_unit(tok: str) -> bool:
+    return tok in usps.UNIT_DESIGNATORS or tok == "#" or bool(_GLUED_UNIT.match(tok) or _GLUED_HASH.match(tok))
+
+
+def _ends_with_state(toks: list[str], states: dict) -> bool:
+    """A state name or code ends ``toks``, with something before it."""
+    return any(len(toks) > n and states.get(" ".join(toks[-n:])) for n in range(1, usps.state_max_words() + 1))
 
 
 def _take_country(toks: list[str], p: ParsedAddress) -> list[str]:
