@@ -196,6 +196,18 @@ def range_truth(seg: dict, number: int) -> tuple[float, float]:
     return float(lat[0]), float(lon[0])
 
 
+def range_order(seg: dict, rng: random.Random) -> tuple[dict, str, str | None, float, float] | None:
+    """A messy order for a number inside ``seg``'s range: the record, the text and its second
+    line, and where the number lies (``None`` when the range holds no number)."""
+    num = _range_number(seg, rng)
+    if num is None:
+        return None
+    lat, lon = range_truth(seg, num)
+    rec = {**seg, "number": num}
+    text, line2, _ = messify(rec, rng, None)
+    return rec, text, line2, lat, lon
+
+
 def demo_orders(gaz: Gazetteer, n: int = 6000, seed: int = 20261125) -> tuple[list[dict], list[Truth]]:
     """The demo's order mix: mostly real SF points and Autauga ranges, plus the hard cases."""
     rng = random.Random(seed)
@@ -229,14 +241,12 @@ def demo_orders(gaz: Gazetteer, n: int = 6000, seed: int = 20261125) -> tuple[li
                                    p["postal_code"], expect_flags=flags))
         elif r < 0.78 and segs:
             s = rng.choice(segs)
-            num = _range_number(s, rng)
-            if num is None:
+            made = range_order(s, rng)
+            if made is None:
                 continue
-            lat, lon = range_truth(s, num)
-            rec = {**s, "number": num}
-            text, line2, _ = messify(rec, rng, None)
-            add(text, line2, Truth("range", lat, lon, str(num), s["name"], s["type"], None, s["postal_code"],
-                                   expect_precision="interpolated"))
+            rec, text, line2, lat, lon = made
+            add(text, line2, Truth("range", lat, lon, str(rec["number"]), s["name"], s["type"], None,
+                                   s["postal_code"], expect_precision="interpolated"))
         elif r < 0.80 and segs:
             s = rng.choice(segs)
             num = max(s["a"], s["b"]) + 20000 + rng.randrange(1000)
@@ -335,14 +345,12 @@ def range_queries(gaz: Gazetteer, n: int, seed: int) -> tuple[list[str], list[di
     segs = [s for s in ranges(gaz) if s["a"] and s["b"]]
     texts, truths = [], []
     for s in rng.sample(segs, min(n, len(segs))):
-        num = _range_number(s, rng)
-        if num is None:
+        made = range_order(s, rng)
+        if made is None:
             continue
-        lat, lon = range_truth(s, num)
-        rec = {**s, "number": num}
-        text, line2, _ = messify(rec, rng, None)
+        rec, text, line2, lat, lon = made
         texts.append(f"{text} {line2}" if line2 else text)
-        truths.append({**rec, "number": str(num), "unit": None, "lat": lat, "lon": lon})
+        truths.append({**rec, "number": str(rec["number"]), "unit": None, "lat": lat, "lon": lon})
     return texts, truths
 
 
