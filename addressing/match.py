@@ -26,8 +26,6 @@ Helpers live beside it: ``match_sql`` (the SQL, and the one place it runs), ``ma
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
@@ -38,7 +36,7 @@ import pyarrow.compute as pc
 import shapely
 from rapidfuzz import fuzz, process
 
-from addressing import geocode
+from addressing import geocode, match_local
 from addressing.calibration import (  # noqa: F401  (re-exported: the stage's public names)
     DEFAULT_CALIBRATION,
     RANGE,
@@ -81,6 +79,7 @@ from addressing.match_sql import (  # noqa: F401
     unit_point_sql,
 )
 from addressing.parse.standardize import house_number_int
+from addressing.row_cache import RowCache
 from addressing.runtime import freeze_long_lived
 from addressing.schema import Kind, MatchStatus, ParsedAddress, Precision
 
@@ -99,6 +98,7 @@ WIDE_GAP_M = 100.0          # neighbours further apart than this: an interpolati
 MAX_CANDIDATES = 5
 EXACT_PER_QUERY = 10        # round one keeps this many same-name streets per query spelling
 TRIGRAM_PER_QUERY = 20      # round two keeps this many trigram neighbours per query spelling
+LOCAL_MAX_QUERIES = 64      # batches of at most this many street queries are matched in memory (``match_local``)
 DIGITS_DIFFER = 0.8         # name similarity kept when the numbers in the names differ (COUNTY 40 / 43)
 #: confidence ceilings where the delivery point is not fully identified
 UNIT_UNKNOWN_CAP = 0.6
@@ -340,6 +340,7 @@ class _Queries:
     keys: list[str]          # spelling -> name key
     table: pa.Table          # what the blocking SQL sees
     tries: list[tuple]       # spelling -> units to look for (``unit_tries``)
+    local: bool              # few queries: blocking and evidence in memory (``match_local``), not SQL
 
     @classmethod
     def of(cls, parsed: list[ParsedAddress]) -> _Queries:
@@ -360,63 +361,55 @@ class _Queries:
             "sound_key": [sound_key(v.name) for v in variants],
         })
         tries = [tuple(unit_tries(parsed[i], v)) for i, v in zip(qid, variants)]
-        return cls(parsed, variants, q, keys, table, tries)
+        return cls(parsed, variants, q, keys, table, tries, len(parsed) <= LOCAL_MAX_QUERIES)
 
 
 def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
     """Candidate (spelling, street) rows: round one for all spellings when ``vix`` is None,
     else round two for those spellings."""
     if vix is None:
+        if qs.local:
+            return match_local.exact_candidates(gaz, qs.table, EXACT_PER_QUERY)
         return run(gaz, exact_candidates_sql(), {"_q": qs.table}, [EXACT_PER_QUERY])
     sub = qs.table.take(pa.array(vix))
     pairs = _block_pairs(gaz, sub)
-    parts = [run(gaz, f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()} {CANDIDATE_ORDER}",
-                 {"_p": pairs, "_r": sub})]
+    if qs.local:
+        parts = [match_local.pair_and_sound_candidates(gaz, pairs, sub)]
+    else:
+        parts = [run(gaz, f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()} {CANDIDATE_ORDER}",
+                     {"_p": pairs, "_r": sub})]
     # trigrams (the costliest block) only for queries none of whose spellings found a close
     # name in its ZIP or city
     found_q = np.unique(qs.qid[pairs["vix"].to_numpy()]) if pairs.num_rows else np.empty(0, np.int64)
     lost = sub.filter(pa.array(~np.isin(qs.qid[sub["vix"].to_numpy()], found_q)))
     if lost.num_rows:
         parts.append(run(gaz, f"{trigram_candidates_sql()} {CANDIDATE_ORDER}", {"_r": lost}, [TRIGRAM_PER_QUERY]))
-    return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1])
+    return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1], promote_options="permissive")
 
 
-_BLOCK_CACHE_SIZE = 4096
-_block_cache: OrderedDict[tuple, dict[str, list[int]]] = OrderedDict()
-_block_lock = threading.Lock()
+_block_cache = RowCache()      # (gazetteer, "zip" or "city", block) -> {name key: street ids}
 
 
 def _blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, list[int]]]:
     """The streets of ZIP and city blocks by name key, cached per gazetteer version: deliveries
     come from a few hundred ZIPs, so a warm process rarely asks the file again."""
-    out: dict[tuple[str, str], dict[str, list[int]]] = {}
-    missing = []
-    with _block_lock:
-        for b in wanted:
-            hit = _block_cache.get((gaz.version, *b))
-            if hit is None:
-                missing.append(b)
-            else:
-                _block_cache.move_to_end((gaz.version, *b))
-                out[b] = hit
-    if missing:
-        zips = [z for k, z in missing if k == "zip"]
-        cities = [c.split("|", 1) for k, c in missing if k == "city"]
+    tag = (str(gaz.path), gaz.version)
+
+    def fetch(missing: list[tuple]) -> dict[tuple, dict[str, list[int]]]:
+        zips = [z for _, k, z in missing if k == "zip"]
+        cities = [c.split("|", 1) for _, k, c in missing if k == "city"]
         ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
                         "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),
                         "city": pa.array([None] * len(zips) + [c[1] for c in cities], pa.string())})
         members = run(gaz, block_members_sql(), {"_r": ask}).to_pydict()
-        found: dict[tuple[str, str], dict[str, list[int]]] = {b: {} for b in missing}
+        found: dict[tuple, dict[str, list[int]]] = {k: {} for k in missing}
         for kind, block, sid, key in zip(members["kind"], members["block"], members["street_id"], members["name_key"]):
-            if (kind, block) in found:
-                found[(kind, block)].setdefault(key or "", []).append(sid)
-        with _block_lock:
-            for b, names in found.items():
-                _block_cache[(gaz.version, *b)] = names
-                out[b] = names
-            while len(_block_cache) > _BLOCK_CACHE_SIZE:
-                _block_cache.popitem(last=False)
-    return out
+            if (tag, kind, block) in found:
+                found[(tag, kind, block)].setdefault(key or "", []).append(sid)
+        return found
+
+    got = _block_cache.get_many([(tag, *b) for b in wanted], fetch)
+    return {b: got[(tag, *b)] for b in wanted}
 
 
 def _block_pairs(gaz: Gazetteer, sub: pa.Table) -> pa.Table:
@@ -528,7 +521,7 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     C["name_sim"] = name_sim[idx]
     cq = [qs.parsed[i] for i in C["qid"]]
     cv = [qs.variants[v] for v in C["vix"]]
-    ev = _evidence(C, cq, [qs.tries[v] for v in C["vix"]], gaz)
+    ev = _evidence(C, cq, [qs.tries[v] for v in C["vix"]], gaz, qs.local)
 
     exact, based = ev["exact"], ev["base"]
     number_s = np.where(exact, 1.0,
@@ -569,7 +562,7 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     return _Scored(C, score, lat, lon, precision, stratum, flags)
 
 
-def _evidence(C: dict, cq: list[ParsedAddress], ct: list[tuple], gaz: Gazetteer) -> dict:
+def _evidence(C: dict, cq: list[ParsedAddress], ct: list[tuple], gaz: Gazetteer, local: bool) -> dict:
     """House-number and unit evidence per candidate pair, gathered once per distinct (street,
     number, units to try): many queries of a batch ask the same address, and evidence depends
     on nothing else."""
@@ -577,14 +570,14 @@ def _evidence(C: dict, cq: list[ParsedAddress], ct: list[tuple], gaz: Gazetteer)
     first: dict[tuple, int] = {}
     inverse = np.fromiter((first.setdefault(k, len(first)) for k in keys), np.int64, len(keys))
     if len(first) == len(keys):
-        return _evidence_of(C, cq, ct, gaz)
+        return _evidence_of(C, cq, ct, gaz, local)
     rep = np.unique(inverse, return_index=True)[1]      # the first candidate of each distinct key
     sub = {k: [C[k][i] for i in rep] for k in ("qid", "street_id", "n_points", "n_segments")}
-    ev = _evidence_of(sub, [cq[i] for i in rep], [ct[i] for i in rep], gaz)
+    ev = _evidence_of(sub, [cq[i] for i in rep], [ct[i] for i in rep], gaz, local)
     return {k: v[inverse] for k, v in ev.items()}
 
 
-def _evidence_of(C: dict, cq: list[ParsedAddress], tries: list[tuple], gaz: Gazetteer) -> dict:
+def _evidence_of(C: dict, cq: list[ParsedAddress], tries: list[tuple], gaz: Gazetteer, local: bool) -> dict:
     """House-number and unit evidence for each candidate pair, as aligned arrays.
 
     A unit the parse put elsewhere (``unit_tries``) is
@@ -600,12 +593,17 @@ def _evidence_of(C: dict, cq: list[ParsedAddress], tries: list[tuple], gaz: Gaze
         "units_try": [[unit_norm(t[0]) for t in ts] or None for ts in tries],
     })
     numbered = ctab.filter(pc.is_valid(ctab["number_int"]))
-    numbered_ix = np.flatnonzero(number_int >= 0)
-    has_points = bool(np.any(np.asarray(C["n_points"], np.int64)[numbered_ix] > 0))
-    has_ranges = bool(np.any(np.asarray(C["n_segments"], np.int64)[numbered_ix] > 0))
-    any_units = any(ctab["units_try"][int(i)].is_valid for i in numbered_ix)
-    found_ev = run(gaz, evidence_sql(has_points, any_units, has_ranges), {"_c": numbered})
-    pts, base, upts, rng, nbr = (_part(found_ev, name) for name in EVIDENCE_PARTS)
+    if local:
+        sizes = {sid: (npt, nsg) for sid, npt, nsg in zip(C["street_id"], C["n_points"], C["n_segments"])}
+        parts = match_local.evidence(gaz, numbered, sizes)
+    else:
+        numbered_ix = np.flatnonzero(number_int >= 0)
+        has_points = bool(np.any(np.asarray(C["n_points"], np.int64)[numbered_ix] > 0))
+        has_ranges = bool(np.any(np.asarray(C["n_segments"], np.int64)[numbered_ix] > 0))
+        any_units = any(ctab["units_try"][int(i)].is_valid for i in numbered_ix)
+        found_ev = run(gaz, evidence_sql(has_points, any_units, has_ranges), {"_c": numbered})
+        parts = {name: _part(found_ev, name) for name in EVIDENCE_PARTS}
+    pts, base, upts, rng, nbr = (parts[name] for name in EVIDENCE_PARTS)
 
     exact = np.zeros(cn, bool)
     based = np.zeros(cn, bool)

@@ -15,15 +15,19 @@ from addressing.gazetteer import Gazetteer, query_arrow
 
 #: the name row that matched (``s``: a street's own name or one of its alternate names) is
 #: scored; the street's own name (``m``) is what the result says
-_STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir, s.name_key, "
+STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir, s.name_key, "
                 "s.lat, s.lon, s.n_points, s.n_segments, "
                 "m.predir AS out_predir, m.name AS out_name, m.type AS out_type, m.postdir AS out_postdir")
-_MAIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
+MAIN_JOIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
 
 
 #: a fixed order for round two's candidate rows: equal scores are settled by row order, which
 #: must not depend on what else is in the batch (a hash join's output order does)
 CANDIDATE_ORDER = "ORDER BY vix, street_id, name_key, predir, type, postdir"
+
+#: a unit as compared: no punctuation, no leading zeros (``#04`` and ``4`` are one unit)
+UNIT_HIT = "ltrim(regexp_replace(upper({unit}), '[^A-Z0-9]', '', 'g'), '0')"
+_P_HIT = UNIT_HIT.format(unit="p.unit")
 
 
 def exact_candidates_sql() -> str:
@@ -49,9 +53,9 @@ def exact_candidates_sql() -> str:
                    count(*) FILTER (WHERE local) OVER (PARTITION BY vix) AS n_local
             FROM j
         )
-        SELECT r.vix, {_STREET_COLS}
+        SELECT r.vix, {STREET_COLS}
         FROM r JOIN streets s ON s.rowid = r.srow
-        {_MAIN}
+        {MAIN_JOIN}
         WHERE r.rn <= least(?, CASE WHEN r.n_local > 0 THEN r.n_local + 1 ELSE 1000 END)
         ORDER BY r.vix, r.rn
     """
@@ -74,14 +78,14 @@ def block_members_sql() -> str:
 def sound_candidates_sql() -> str:
     """Round two: streets with the spelling's sound key in its state."""
     return f"""
-        SELECT q.vix, {_STREET_COLS} FROM _r q JOIN streets s
-          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state) {_MAIN}
+        SELECT q.vix, {STREET_COLS} FROM _r q JOIN streets s
+          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state) {MAIN_JOIN}
     """
 
 
 def pair_candidates_sql() -> str:
     """The streets of (spelling, street) pairs found in Python (``_p``), every name row."""
-    return f"SELECT p.vix, {_STREET_COLS} FROM _p p JOIN streets s ON s.street_id = p.street_id {_MAIN}"
+    return f"SELECT p.vix, {STREET_COLS} FROM _p p JOIN streets s ON s.street_id = p.street_id {MAIN_JOIN}"
 
 
 def trigram_candidates_sql() -> str:
@@ -103,7 +107,7 @@ def trigram_candidates_sql() -> str:
             GROUP BY qg.vix, sg.street_id HAVING count(*) >= 2
             QUALIFY row_number() OVER (PARTITION BY qg.vix ORDER BY count(*) DESC, sg.street_id) <= ?
         )
-        SELECT shared.vix, {_STREET_COLS} FROM shared JOIN streets s USING (street_id) {_MAIN}
+        SELECT shared.vix, {STREET_COLS} FROM shared JOIN streets s USING (street_id) {MAIN_JOIN}
     """
 
 
@@ -143,11 +147,11 @@ def unit_point_sql() -> str:
     return f"""
         WITH c AS ({_NUMBER_SPELLINGS})
         SELECT c.cid, c.exact,
-               ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0') AS hit,
+               {_P_HIT} AS hit,
                min(p.unit) AS spelled, avg(p.lat) AS lat, avg(p.lon) AS lon
         FROM c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.num
         WHERE p.unit IS NOT NULL
-          AND list_contains(c.units_try, ltrim(regexp_replace(upper(p.unit), '[^A-Z0-9]', '', 'g'), '0'))
+          AND list_contains(c.units_try, {_P_HIT})
         GROUP BY ALL
     """
 
@@ -167,15 +171,17 @@ def range_evidence_sql() -> str:
 
 
 def neighbour_evidence_sql() -> str:
-    """Nearest numbered points below and above the number on the same street and parity."""
+    """Nearest numbered points below and above the number on the same street and parity
+    (between ``12`` and ``12A``, both 12, the number as written decides: the last one below,
+    the first one above)."""
     return """
         SELECT c.cid,
                max(a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_n,
-               arg_max(a.lon, a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_lon,
-               arg_max(a.lat, a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_lat,
+               arg_max(a.lon, (a.number_int, a.number)) FILTER (WHERE a.number_int < c.number_int) AS lo_lon,
+               arg_max(a.lat, (a.number_int, a.number)) FILTER (WHERE a.number_int < c.number_int) AS lo_lat,
                min(a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_n,
-               arg_min(a.lon, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lon,
-               arg_min(a.lat, a.number_int) FILTER (WHERE a.number_int > c.number_int) AS hi_lat
+               arg_min(a.lon, (a.number_int, a.number)) FILTER (WHERE a.number_int > c.number_int) AS hi_lon,
+               arg_min(a.lat, (a.number_int, a.number)) FILTER (WHERE a.number_int > c.number_int) AS hi_lat
         FROM _c c JOIN addresses a
           ON a.street_id = c.street_id AND a.number_int % 2 = c.number_int % 2
         GROUP BY c.cid

@@ -78,3 +78,16 @@ def test_dual_addressed_oakland_point(sf_oakland):
     a customer writing 'Park View' (parsed as PARK + VW) gets that point, by its own name."""
     [r] = match.match_batch(parse_batch(["282 Park View, Oakland, CA 94610"]), sf_oakland)
     assert (r.status, r.precision, r.street_name, r.street_type) == ("matched", "address_point", "PARK VIEW", "TRL")
+
+
+def test_one_order_at_a_time_gives_what_the_batch_gives(sf_oakland):
+    """The in-memory path of single orders (``match_local``) against the batch SQL, on hard
+    queries over the real SF and Oakland points (units, fractions and letters in the numbers)."""
+    from test_match_local import differences
+
+    points = [p for p in synth.address_points(sf_oakland) if p["name"] != "UNKNOWN"]
+    texts, _ = synth.messy_queries(points, 400, seed=8, hard=True)
+    parsed = parse_batch(texts)
+    batch = match.match_batch(parsed, sf_oakland)
+    single = [match.match_batch([p], sf_oakland)[0] for p in parsed]
+    assert not differences(batch, single, texts)

@@ -1,0 +1,282 @@
+"""Candidates and evidence for a few queries, computed from street rows held in memory.
+
+For a batch, the SQL of ``match_sql`` is the fast way: a few set-wise queries over thousands of
+orders. For one order it is the slow way: DuckDB spends 2-9 ms parsing, binding and optimizing
+each of those queries (one order's exact-candidate query: planner 0.7 ms, optimizer 1.2 ms,
+execution 1.1 ms, 5 ms in all), and an order runs two to five of them. Here the same relations
+are computed for a small batch from the rows of the streets involved, fetched with plain key
+lookups (~1 ms each) and kept per gazetteer version in bounded LRU caches: a long-lived import
+worker sees the same few hundred streets again and again.
+
+``match_sql`` stays the definition. Every function here returns what its SQL twin returns
+(same columns, same rows, same order where the SQL fixes one), and ``tests/test_match_local.py``
+checks that on the demo and the hard query sets; change a rule in both places or that test fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from addressing.gazetteer import Gazetteer, query_arrow
+from addressing.match_sql import MAIN_JOIN, STREET_COLS, UNIT_HIT
+from addressing.row_cache import RowCache
+
+_NAME_COLS = [c.split(" AS ")[-1].split(".")[-1] for c in STREET_COLS.split(", ")]
+_STREET_SCHEMA = pa.schema([
+    ("vix", pa.int64()), ("street_id", pa.int64()), ("postal_code", pa.string()), ("city", pa.string()),
+    ("state", pa.string()), ("predir", pa.string()), ("name", pa.string()), ("type", pa.string()),
+    ("postdir", pa.string()), ("name_key", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()),
+    ("n_points", pa.int64()), ("n_segments", pa.int64()), ("out_predir", pa.string()), ("out_name", pa.string()),
+    ("out_type", pa.string()), ("out_postdir", pa.string()),
+])
+assert [f.name for f in _STREET_SCHEMA][1:] == _NAME_COLS, "STREET_COLS and the local schema disagree"
+
+
+_names = RowCache()       # (gazetteer, column, state, value) -> street name rows
+_streets = RowCache()     # (gazetteer, street_id) -> _Street (its len is its row count)
+
+
+def clear_caches() -> None:
+    """Forget every cached row (for cold-start measurements and tests)."""
+    _names.clear()
+    _streets.clear()
+
+
+def _tag(gaz: Gazetteer) -> tuple[str, str]:
+    return (str(gaz.path), gaz.version)
+
+
+# --------------------------------------------------------------------------- street name rows
+
+
+def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]) -> dict[tuple, list[tuple]]:
+    """Street name rows (``srow``, then ``STREET_COLS``) with ``column`` = value, in the state
+    (any state where it is None), by (state, value); ``column``: ``name_key``, ``sound_key``, ``street_id``."""
+    tag = _tag(gaz)
+    at = _COL[column]
+
+    def fetch(missing: list[tuple]) -> dict[tuple, list]:
+        out: dict[tuple, list] = {}
+        by_state: dict[str | None, list] = {}
+        for *_, state, value in missing:
+            by_state.setdefault(state, []).append(value)
+        for state, values in by_state.items():
+            where = f"s.{column} = ANY($1)" + ("" if state is None else " AND s.state = $2")
+            cols = query_arrow(gaz.cursor(), f"SELECT s.rowid AS srow, {STREET_COLS}, s.sound_key FROM streets s "
+                                             f"{MAIN_JOIN} WHERE {where}",
+                               [values] if state is None else [values, state]).to_pydict()
+            for row in zip(*(cols[c] for c in ["srow", *_NAME_COLS, "sound_key"])):
+                out.setdefault((tag, column, state, row[at]), []).append(row)
+        return out
+
+    got = _names.get_many([(tag, column, state, value) for state, value in wanted], fetch)
+    return {(state, value): got[(tag, column, state, value)] for state, value in wanted}
+
+
+def _table(vix: list[int], rows: list[tuple]) -> pa.Table:
+    cols = list(zip(*rows)) if rows else [[] for _ in range(len(_NAME_COLS) + 1)]
+    return pa.table([pa.array(vix, pa.int64()), *(pa.array(c, f.type) for c, f in zip(cols[1:], list(_STREET_SCHEMA)[1:]))],
+                    schema=_STREET_SCHEMA)
+
+
+def _sort_key(v: Any) -> tuple:
+    """DuckDB's ascending order: NULLs last."""
+    return (v is None, v if v is not None else "")
+
+
+#: column -> position in a name row: ``srow``, ``STREET_COLS``, ``sound_key``
+_COL = {c: i + 1 for i, c in enumerate([*_NAME_COLS, "sound_key"])}
+
+
+def exact_candidates(gaz: Gazetteer, q: pa.Table, per_query: int) -> pa.Table:
+    """``match_sql.exact_candidates_sql`` for a few spellings."""
+    cols = q.select(["vix", "state", "postal_code", "city", "name_key"]).to_pydict()
+    wanted = [(st, k) for st, k in zip(cols["state"], cols["name_key"]) if k is not None]
+    found = _name_rows(gaz, "name_key", wanted)
+    out_v: list[int] = []
+    out_rows: list[tuple] = []
+    for v, st, z, c, k in zip(cols["vix"], cols["state"], cols["postal_code"], cols["city"], cols["name_key"]):
+        if k is None:
+            continue
+        ranked = []
+        n_local = 0
+        for row in found[(st, k)]:
+            sz, sc = row[_COL["postal_code"]], row[_COL["city"]]
+            near = sz == z or sc == c        # IS NOT DISTINCT FROM: None equals None
+            local = (z is not None and sz == z) or (c is not None and sc == c)
+            prefix = 4 if _left_eq(sz, z, 4) else 3 if _left_eq(sz, z, 3) else 0
+            size = row[_COL["n_points"]] + row[_COL["n_segments"]]
+            ranked.append(((not near, -prefix, -size, row[_COL["street_id"]], row[0]), row))
+            n_local += local
+        ranked.sort(key=lambda kr: kr[0])
+        keep = min(per_query, n_local + 1 if n_local > 0 else 1000)
+        for _, row in ranked[:keep]:
+            out_v.append(v)
+            out_rows.append(row)
+    return _table(out_v, out_rows)
+
+
+def _left_eq(a: str | None, b: str | None, n: int) -> bool:
+    return a is not None and b is not None and a[:n] == b[:n]
+
+
+def pair_and_sound_candidates(gaz: Gazetteer, pairs: pa.Table, sub: pa.Table) -> pa.Table:
+    """``pair_candidates_sql() UNION ALL sound_candidates_sql() CANDIDATE_ORDER`` for a few spellings."""
+    p = pairs.to_pydict()
+    s = sub.select(["vix", "state", "sound_key"]).to_pydict()
+    by_id = _name_rows(gaz, "street_id", [(None, sid) for sid in dict.fromkeys(p["street_id"])])
+    by_sound = _name_rows(gaz, "sound_key", [(st, k) for st, k in zip(s["state"], s["sound_key"]) if k is not None])
+    out: list[tuple[int, tuple]] = []
+    for v, sid in zip(p["vix"], p["street_id"]):
+        out += [(v, row) for row in by_id[(None, sid)]]
+    for v, st, k in zip(s["vix"], s["state"], s["sound_key"]):
+        if k is not None:
+            out += [(v, row) for row in by_sound[(st, k)]]
+    order = [_COL[c] for c in ("street_id", "name_key", "predir", "type", "postdir")]
+    out.sort(key=lambda vr: (vr[0], *(_sort_key(vr[1][i]) for i in order)))
+    return _table([v for v, _ in out], [r for _, r in out])
+
+
+# --------------------------------------------------------------------------- house-number evidence
+
+
+class _Street:
+    """One street's addresses, point averages, unit points and ranges, as the evidence SQL reads them."""
+
+    __slots__ = ("addresses", "base", "units", "segments", "by_parity", "n_rows")
+
+    def __init__(self) -> None:
+        self.addresses: dict[str, tuple] = {}        # number -> (n_units, has_base, lat, lon)
+        self.base: dict[str, tuple] = {}             # number -> (lat, lon) of its points without a unit
+        self.units: dict[str, list[tuple]] = {}      # number -> [(hit, spelled, lat, lon)]
+        self.segments: list[tuple] = []              # (seg, fl, tl, fr, tr, pl, pr, sided, geom)
+        self.by_parity: dict[int, tuple] = {}        # parity -> (number_int, number, lat, lon) arrays
+        self.n_rows = 0
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+
+_STREET_SQL = {
+    "addresses": "SELECT street_id, number, number_int, n_units, has_base, lat, lon FROM addresses "
+                 "WHERE street_id = ANY($1)",
+    "base": "SELECT street_id, number, avg(lat) AS lat, avg(lon) AS lon FROM address_points "
+            "WHERE street_id = ANY($1) AND unit IS NULL GROUP BY street_id, number",
+    "units": f"SELECT street_id, number, {UNIT_HIT.format(unit='unit')} AS hit, min(unit) AS spelled, "
+             "avg(lat) AS lat, avg(lon) AS lon FROM address_points "
+             "WHERE street_id = ANY($1) AND unit IS NOT NULL GROUP BY ALL",
+    "segments": "SELECT street_id, rowid AS seg, from_left, to_left, from_right, to_right, parity_left, "
+                "parity_right, sided, geom FROM segments WHERE street_id = ANY($1)",
+}
+
+
+def _fetch_streets(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[int, _Street]:
+    """The rows of streets (id -> (n_points, n_segments)): points and ranges only where they have some."""
+    streets = {sid: _Street() for sid in sizes}
+    pointed = [sid for sid, (n_points, _) in sizes.items() if n_points > 0]
+    ranged = [sid for sid, (_, n_segments) in sizes.items() if n_segments > 0]
+    cur = gaz.cursor()
+    for part, sql in _STREET_SQL.items():
+        ids = ranged if part == "segments" else pointed
+        if not ids:
+            continue
+        t = query_arrow(cur, sql, [ids]).to_pydict()
+        sids = t.pop("street_id")
+        for i, sid in enumerate(sids):
+            st = streets[sid]
+            st.n_rows += 1
+            if part == "addresses":
+                st.addresses[t["number"][i]] = (t["n_units"][i], t["has_base"][i], t["lat"][i], t["lon"][i])
+            elif part == "base":
+                st.base[t["number"][i]] = (t["lat"][i], t["lon"][i])
+            elif part == "units":
+                st.units.setdefault(t["number"][i], []).append((t["hit"][i], t["spelled"][i], t["lat"][i], t["lon"][i]))
+            else:
+                st.segments.append(tuple(t[k][i] for k in ("seg", "from_left", "to_left", "from_right", "to_right",
+                                                            "parity_left", "parity_right", "sided", "geom")))
+        if part == "addresses":
+            _index_numbers(streets, sids, t)
+    return streets
+
+
+def _index_numbers(streets: dict[int, _Street], sids: list[int], t: dict) -> None:
+    """Each street's numbered addresses by parity, sorted by (integer part, number as written):
+    what the neighbour query's ``arg_max`` / ``arg_min`` over ``(number_int, number)`` walk."""
+    rows: dict[tuple[int, int], list] = {}
+    for i, sid in enumerate(sids):
+        n = t["number_int"][i]
+        if n is not None:
+            rows.setdefault((sid, n % 2), []).append((n, t["number"][i], t["lat"][i], t["lon"][i]))
+    for (sid, parity), rs in rows.items():
+        rs.sort(key=lambda r: (r[0], r[1]))
+        streets[sid].by_parity[parity] = (np.asarray([r[0] for r in rs], np.int64), [r[1] for r in rs],
+                                          [r[2] for r in rs], [r[3] for r in rs])
+
+
+def _streets_of(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[int, _Street]:
+    tag = _tag(gaz)
+    got = _streets.get_many([(tag, sid) for sid in sizes],
+                            lambda miss: {(tag, sid): st for sid, st in
+                                          _fetch_streets(gaz, {m[1]: sizes[m[1]] for m in miss}).items()})
+    return {sid: got[(tag, sid)] for sid in sizes}
+
+
+_EVIDENCE_SCHEMAS = {
+    "point": [("cid", pa.int64()), ("exact", pa.bool_()), ("n_units", pa.int64()), ("has_base", pa.bool_()),
+              ("lat", pa.float64()), ("lon", pa.float64())],
+    "base": [("cid", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64())],
+    "unit": [("cid", pa.int64()), ("exact", pa.bool_()), ("hit", pa.string()), ("spelled", pa.string()),
+             ("lat", pa.float64()), ("lon", pa.float64())],
+    "range": [("cid", pa.int64()), ("seg", pa.int64()), ("side", pa.string()), ("a", pa.int64()), ("b", pa.int64()),
+              ("parity_ok", pa.bool_()), ("sided", pa.bool_()), ("geom", pa.binary())],
+    "neighbour": [("cid", pa.int64()), ("lo_n", pa.int64()), ("lo_lon", pa.float64()), ("lo_lat", pa.float64()),
+                  ("hi_n", pa.int64()), ("hi_lon", pa.float64()), ("hi_lat", pa.float64())],
+}
+
+
+def _parity_ok(parity: str | None, n: int) -> bool:
+    return parity is None or parity == "B" or (parity == "O" and n % 2 == 1) or (parity == "E" and n % 2 == 0)
+
+
+def evidence(gaz: Gazetteer, c: pa.Table, sizes: dict[int, tuple[int, int]]) -> dict[str, pa.Table]:
+    """``match_sql.evidence_sql`` for a few candidates ``c`` (cid, street_id, number, number_int,
+    units_try; every number_int set), one table per part; ``sizes``: each street's (n_points, n_segments)."""
+    t = c.to_pydict()
+    streets = _streets_of(gaz, {sid: sizes[sid] for sid in dict.fromkeys(t["street_id"])})
+    rows: dict[str, list[tuple]] = {name: [] for name in _EVIDENCE_SCHEMAS}
+    for cid, sid, number, n, tries in zip(t["cid"], t["street_id"], t["number"], t["number_int"], t["units_try"]):
+        st = streets[sid]
+        spellings = [(number, True)] + ([(str(n), False)] if str(n) != number else [])
+        for num, exact in spellings:
+            a = st.addresses.get(num)
+            if a is not None:
+                rows["point"].append((cid, exact, *a))
+        if number in st.base:
+            rows["base"].append((cid, *st.base[number]))
+        if tries:
+            for num, exact in spellings:
+                rows["unit"] += [(cid, exact, *u) for u in st.units.get(num, ()) if u[0] in tries]
+        same = st.by_parity.get(n % 2)
+        if same is not None:
+            rows["neighbour"].append((cid, *_neighbours(same, n)))
+        for seg, fl, tl, fr, tr, pl, pr, sided, geom in st.segments:
+            for side, a, b, parity in (("L", fl, tl, pl), ("R", fr, tr, pr)):
+                if a is not None and b is not None and min(a, b) <= n <= max(a, b):
+                    rows["range"].append((cid, seg, side, a, b, _parity_ok(parity, n), sided, geom))
+    return {name: pa.table([pa.array(col, ty) for col, (_, ty) in
+                            zip(list(zip(*rs)) or [[] for _ in schema], schema)], names=[k for k, _ in schema])
+            for (name, rs), schema in ((kv, _EVIDENCE_SCHEMAS[kv[0]]) for kv in rows.items())}
+
+
+def _neighbours(same: tuple, n: int) -> tuple:
+    """(lo_n, lo_lon, lo_lat, hi_n, hi_lon, hi_lat): the last address below ``n`` and the first
+    above it in (number_int, number) order."""
+    ints, _, lats, lons = same
+    lo = int(np.searchsorted(ints, n, side="left")) - 1
+    hi = int(np.searchsorted(ints, n, side="right"))
+    low = (int(ints[lo]), lons[lo], lats[lo]) if lo >= 0 else (None, None, None)
+    high = (int(ints[hi]), lons[hi], lats[hi]) if hi < len(ints) else (None, None, None)
+    return (*low, *high)
