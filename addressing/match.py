@@ -19,8 +19,10 @@
    changed or inferred, and turn the raw score into a calibrated confidence (``calibrate``:
    a monotone map fitted on held-out data, stored in ``addressing/data/calibration.json``).
 
-Helpers live beside it: ``match_sql`` (the SQL, and the one place it runs), ``match_score``
-(query spellings, unit guesses, component scores) and ``calibration`` (raw score -> confidence).
+Helpers live beside it: ``match_sql`` (the SQL, and the one place it runs), ``match_local``
+(the same blocking and evidence for a few queries, from cached street rows: a single order
+without DuckDB's milliseconds of planning per query), ``match_score`` (query spellings, unit
+guesses, component scores) and ``calibration`` (raw score -> confidence).
 """
 
 from __future__ import annotations
