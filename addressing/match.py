@@ -386,7 +386,7 @@ def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
     lost = sub.filter(pa.array(~np.isin(qs.qid[sub["vix"].to_numpy()], found_q)))
     if lost.num_rows:
         parts.append(run(gaz, f"{trigram_candidates_sql()} {CANDIDATE_ORDER}", {"_r": lost}, [TRIGRAM_PER_QUERY]))
-    return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1], promote_options="permissive")
+    return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1])
 
 
 _block_cache = RowCache()      # (gazetteer, "zip" or "city", block) -> {name key: street ids}
@@ -395,7 +395,7 @@ _block_cache = RowCache()      # (gazetteer, "zip" or "city", block) -> {name ke
 def _blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, list[int]]]:
     """The streets of ZIP and city blocks by name key, cached per gazetteer version: deliveries
     come from a few hundred ZIPs, so a warm process rarely asks the file again."""
-    tag = (str(gaz.path), gaz.version)
+    tag = gaz.key
 
     def fetch(missing: list[tuple]) -> dict[tuple, dict[str, list[int]]]:
         zips = [z for _, k, z in missing if k == "zip"]

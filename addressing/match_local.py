@@ -45,8 +45,8 @@ def clear_caches() -> None:
     _streets.clear()
 
 
-def _tag(gaz: Gazetteer) -> tuple[str, str]:
-    return (str(gaz.path), gaz.version)
+def _tag(gaz: Gazetteer) -> tuple[str, str, int]:
+    return gaz.key
 
 
 # --------------------------------------------------------------------------- street name rows
@@ -98,7 +98,8 @@ def exact_candidates(gaz: Gazetteer, q: pa.Table, per_query: int) -> pa.Table:
     found = _name_rows(gaz, "name_key", wanted)
     out_v: list[int] = []
     out_rows: list[tuple] = []
-    for v, st, z, c, k in zip(cols["vix"], cols["state"], cols["postal_code"], cols["city"], cols["name_key"]):
+    for v, st, z, c, k in sorted(zip(cols["vix"], cols["state"], cols["postal_code"], cols["city"], cols["name_key"]),
+                                 key=lambda row: row[0]):
         if k is None:
             continue
         ranked = []
@@ -208,7 +209,7 @@ def _index_numbers(streets: dict[int, _Street], sids: list[int], t: dict) -> Non
     rows: dict[tuple[int, int], list] = {}
     for i, sid in enumerate(sids):
         n = t["number_int"][i]
-        if n is not None:
+        if n is not None and t["lat"][i] is not None and t["lon"][i] is not None:
             rows.setdefault((sid, n % 2), []).append((n, t["number"][i], t["lat"][i], t["lon"][i]))
     for (sid, parity), rs in rows.items():
         rs.sort(key=lambda r: (r[0], r[1]))
@@ -264,7 +265,8 @@ def evidence(gaz: Gazetteer, c: pa.Table, sizes: dict[int, tuple[int, int]]) -> 
             rows["neighbour"].append((cid, *_neighbours(same, n)))
         for seg, fl, tl, fr, tr, pl, pr, sided, geom in st.segments:
             for side, a, b, parity in (("L", fl, tl, pl), ("R", fr, tr, pr)):
-                if a is not None and b is not None and min(a, b) <= n <= max(a, b):
+                ends = [x for x in (a, b) if x is not None]       # least / greatest skip a NULL end
+                if ends and min(ends) <= n <= max(ends):
                     rows["range"].append((cid, seg, side, a, b, _parity_ok(parity, n), sided, geom))
     return {name: pa.table([pa.array(col, ty) for col, (_, ty) in
                             zip(list(zip(*rs)) or [[] for _ in schema], schema)], names=[k for k, _ in schema])

@@ -25,8 +25,9 @@ MAIN_JOIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
 #: must not depend on what else is in the batch (a hash join's output order does)
 CANDIDATE_ORDER = "ORDER BY vix, street_id, name_key, predir, type, postdir"
 
-#: a unit as compared: no punctuation, no leading zeros (``#04`` and ``4`` are one unit)
-UNIT_HIT = "ltrim(regexp_replace(upper({unit}), '[^A-Z0-9]', '', 'g'), '0')"
+#: a unit as compared: no punctuation, no leading zeros (``#04`` and ``4`` are one unit; ``0``
+#: stays ``0``), as ``match_score.unit_norm`` writes it
+UNIT_HIT = "coalesce(nullif(ltrim(regexp_replace(upper({unit}), '[^A-Z0-9]', '', 'g'), '0'), ''), '0')"
 _P_HIT = UNIT_HIT.format(unit="p.unit")
 
 
@@ -173,7 +174,7 @@ def range_evidence_sql() -> str:
 def neighbour_evidence_sql() -> str:
     """Nearest numbered points below and above the number on the same street and parity
     (between ``12`` and ``12A``, both 12, the number as written decides: the last one below,
-    the first one above)."""
+    the first one above); addresses without a position are no neighbours."""
     return """
         SELECT c.cid,
                max(a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_n,
@@ -184,6 +185,7 @@ def neighbour_evidence_sql() -> str:
                arg_min(a.lat, (a.number_int, a.number)) FILTER (WHERE a.number_int > c.number_int) AS hi_lat
         FROM _c c JOIN addresses a
           ON a.street_id = c.street_id AND a.number_int % 2 = c.number_int % 2
+             AND a.lat IS NOT NULL AND a.lon IS NOT NULL
         GROUP BY c.cid
     """
 

@@ -79,6 +79,9 @@ class Gazetteer:
         except duckdb.Error as exc:
             raise GazetteerError(f"cannot open ({str(exc).splitlines()[0]})", str(self.path)) from exc
         self.version: str = self._con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        #: what caches of its rows are keyed by: the version names the sources, not the code that
+        #: built the file, so a rebuild from the same sources is told apart by its time
+        self.key: tuple[str, str, int] = (str(self.path.resolve()), self.version, self.path.stat().st_mtime_ns)
         self._local = threading.local()
         self._postal: dict[tuple[str, str], PostalInfo] | None = None
         self._lock = threading.Lock()
