@@ -15,6 +15,7 @@ checks that on the demo and the hard query sets; change a rule in both places or
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -41,8 +42,8 @@ _streets = RowCache()     # (gazetteer, street_id) -> _Street (its len is its ro
 
 def clear_caches() -> None:
     """Forget every cached row (for cold-start measurements and tests)."""
-    _names.clear()
-    _streets.clear()
+    for cache in (_names, _streets, _state_rows, _grams):
+        cache.clear()
 
 
 def _tag(gaz: Gazetteer) -> tuple[str, str, int]:
@@ -136,9 +137,98 @@ def pair_and_sound_candidates(gaz: Gazetteer, pairs: pa.Table, sub: pa.Table) ->
     for v, st, k in zip(s["vix"], s["state"], s["sound_key"]):
         if k is not None:
             out += [(v, row) for row in by_sound[(st, k)]]
-    order = [_COL[c] for c in ("street_id", "name_key", "predir", "type", "postdir")]
-    out.sort(key=lambda vr: (vr[0], *(_sort_key(vr[1][i]) for i in order)))
+    return _ordered(out)
+
+
+_ORDER = [_COL[c] for c in ("street_id", "name_key", "predir", "type", "postdir")]
+
+
+def _ordered(out: list[tuple[int, tuple]]) -> pa.Table:
+    """(spelling, name row) pairs as a candidate table in ``CANDIDATE_ORDER``."""
+    out.sort(key=lambda vr: (vr[0], *(_sort_key(vr[1][i]) for i in _ORDER)))
     return _table([v for v, _ in out], [r for _, r in out])
+
+
+# --------------------------------------------------------------------------- trigram blocking
+
+#: a state's trigram index is built in memory up to this many street name rows; the queries of
+#: larger ones (a whole-country TIGER state has hundreds of thousands) run the SQL
+TRIGRAM_MAX_ROWS = 50_000
+
+
+def grams(key: str) -> set[str]:
+    """The name key's trigrams as ``trigram_candidates_sql`` cuts them: ``^KEY$``, one per letter."""
+    padded = f"^{key}$"
+    return {padded[i:i + 3] for i in range(len(key))}
+
+
+class _GramIndex:
+    """A state's street name rows by trigram: gram -> street ids, one per name row that has it."""
+
+    __slots__ = ("ids", "n_rows")
+
+    def __init__(self, street_ids: list[int], keys: list[str | None]):
+        lists: dict[str, list[int]] = {}
+        for sid, key in zip(street_ids, keys):
+            if key is not None:
+                for g in grams(key):
+                    lists.setdefault(g, []).append(sid)
+        self.ids = {g: np.asarray(v, np.int64) for g, v in lists.items()}
+        self.n_rows = len(street_ids)
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+
+_state_rows = RowCache()  # (gazetteer, "sizes") -> [{state: name rows}]
+_grams = RowCache()       # (gazetteer, state or None for every street) -> _GramIndex
+
+
+def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
+    tag = _tag(gaz)
+
+    def fetch(_missing: list) -> dict:
+        t = query_arrow(gaz.cursor(), "SELECT state, count(*) AS n FROM streets GROUP BY state").to_pydict()
+        return {(tag, "sizes"): [dict(zip(t["state"], t["n"]))]}
+
+    return _state_rows.get_many([(tag, "sizes")], fetch)[(tag, "sizes")][0]
+
+
+def trigram_fits(gaz: Gazetteer, states: Iterable[str | None]) -> bool:
+    """Whether the trigram indexes of these states (None: every street) are small enough to build here."""
+    sizes = _rows_by_state(gaz)
+    return all((sum(sizes.values()) if st is None else sizes.get(st, 0)) <= TRIGRAM_MAX_ROWS for st in states)
+
+
+def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Table:
+    """``trigram_candidates_sql() CANDIDATE_ORDER`` for a few spellings (``trigram_fits`` their states)."""
+    q = sub.select(["vix", "state", "name_key"]).to_pydict()
+    tag = _tag(gaz)
+
+    def fetch(missing: list[tuple]) -> dict[tuple, _GramIndex]:
+        out = {}
+        for _, state in missing:
+            sql = "SELECT street_id, name_key FROM streets" + ("" if state is None else " WHERE state = $1")
+            t = query_arrow(gaz.cursor(), sql, None if state is None else [state]).to_pydict()
+            out[(tag, state)] = _GramIndex(t["street_id"], t["name_key"])
+        return out
+
+    indexes = _grams.get_many([(tag, st) for st in q["state"]], fetch)
+    picked: list[tuple[int, int]] = []
+    for v, st, key in zip(q["vix"], q["state"], q["name_key"]):
+        if key is None or len(key) < 3:
+            continue
+        index = indexes[(tag, st)].ids
+        hits = [index[g] for g in grams(key) if g in index]
+        if not hits:
+            continue
+        sids, counts = np.unique(np.concatenate(hits), return_counts=True)
+        ok = counts >= 2
+        sids, counts = sids[ok], counts[ok]
+        top = np.lexsort((sids, -counts))[:per_query]
+        picked += [(v, int(sid)) for sid in sids[top]]
+    rows = _name_rows(gaz, "street_id", [(None, sid) for _, sid in dict.fromkeys(picked)])
+    return _ordered([(v, row) for v, sid in picked for row in rows[(None, sid)]])
 
 
 # --------------------------------------------------------------------------- house-number evidence

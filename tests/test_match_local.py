@@ -19,7 +19,13 @@ import pytest
 
 from addressing import match, match_local, synth
 from addressing.gazetteer import open_gazetteer, query_arrow
-from addressing.match_sql import EVIDENCE_PARTS, evidence_sql, exact_candidates_sql, run
+from addressing.match_sql import (
+    EVIDENCE_PARTS,
+    evidence_sql,
+    exact_candidates_sql,
+    run,
+    trigram_candidates_sql,
+)
 from addressing.parse import parse_batch
 from addressing.row_cache import RowCache
 
@@ -186,6 +192,27 @@ def test_round_two_candidates_equal_the_sql(gaz, texts):
     assert _rows(sql, key) == _rows(local, key)
     assert sql.select(key).to_pylist() == local.select(key).to_pylist()    # CANDIDATE_ORDER, NULLs last
     assert same(_rows(sql, sql.column_names), _rows(local, sql.column_names))
+
+
+def test_trigram_candidates_equal_the_sql(gaz, texts):
+    qs = match._Queries.of([p for p in parse_batch(texts) if p.street_name])
+    sub = qs.table
+    states = set(sub["state"].to_pylist())
+    assert None in states and len(states) > 1           # every street, and a state's
+    assert match_local.trigram_fits(gaz, states)
+    sql = run(gaz, f"{trigram_candidates_sql()} {match.CANDIDATE_ORDER}", {"_r": sub}, [match.TRIGRAM_PER_QUERY])
+    local = match_local.trigram_candidates(gaz, sub, match.TRIGRAM_PER_QUERY)
+    assert sql.num_rows > len(texts)
+    key = ["vix", "street_id", "name_key", "predir", "type", "postdir"]
+    assert sql.select(key).to_pylist() == local.select(key).to_pylist()
+    assert same(_rows(sql, sql.column_names), _rows(local, sql.column_names))
+
+
+def test_states_too_large_for_a_trigram_index_run_the_sql(gaz, texts, monkeypatch):
+    monkeypatch.setattr(match_local, "TRIGRAM_MAX_ROWS", 0)
+    assert not match_local.trigram_fits(gaz, {"CA"})
+    parsed = parse_batch(texts[:300])
+    assert not differences(match.match_batch(parsed, gaz), one_at_a_time(parsed, gaz), texts[:300])
 
 
 def test_row_cache_forgets_the_least_recently_used_and_counts_rows():
