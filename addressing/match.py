@@ -384,7 +384,7 @@ def _blocked(gaz: Gazetteer, qs: _Queries, vix: np.ndarray | None) -> pa.Table:
     # name in its ZIP or city
     found_q = np.unique(qs.qid[pairs["vix"].to_numpy()]) if pairs.num_rows else np.empty(0, np.int64)
     lost = sub.filter(pa.array(~np.isin(qs.qid[sub["vix"].to_numpy()], found_q)))
-    if lost.num_rows and qs.local and match_local.trigram_fits(gaz, set(lost["state"].to_pylist())):
+    if lost.num_rows and qs.local and match_local.fits(gaz, set(lost["state"].to_pylist())):
         parts.append(match_local.trigram_candidates(gaz, lost, TRIGRAM_PER_QUERY))
     elif lost.num_rows:
         parts.append(run(gaz, f"{trigram_candidates_sql()} {CANDIDATE_ORDER}", {"_r": lost}, [TRIGRAM_PER_QUERY]))

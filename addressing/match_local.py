@@ -42,7 +42,7 @@ _streets = RowCache()     # (gazetteer, street_id) -> _Street (its len is its ro
 
 def clear_caches() -> None:
     """Forget every cached row (for cold-start measurements and tests)."""
-    for cache in (_names, _streets, _state_rows, _grams):
+    for cache in (_names, _streets, _tables, _grams):
         cache.clear()
 
 
@@ -53,28 +53,90 @@ def _tag(gaz: Gazetteer) -> tuple[str, str, int]:
 # --------------------------------------------------------------------------- street name rows
 
 
+#: a state's street name rows (every street's, for queries without a state) are held in memory
+#: whole up to this many rows, so that any name, sound key or trigram is looked up without a query
+#: (a misspelt name is a new key every time); larger ones (a whole-country TIGER state has hundreds
+#: of thousands) are asked key by key, and run the trigram SQL
+STATE_MAX_ROWS = 50_000
+
+
+class _NameTable:
+    """The street name rows of a state (or of every street), by name key, sound key and street id."""
+
+    __slots__ = ("by", "rows")
+
+    def __init__(self, rows: list[tuple]):
+        self.rows = sorted(rows, key=lambda r: r[0])
+        self.by: dict[str, dict[Any, list[tuple]]] = {c: {} for c in ("name_key", "sound_key", "street_id")}
+        for row in self.rows:
+            for c, index in self.by.items():
+                index.setdefault(row[_COL[c]], []).append(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+_tables = RowCache()      # (gazetteer, "sizes") -> {state: rows}; (gazetteer, state or None) -> _NameTable
+
+
+def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
+    tag = _tag(gaz)
+
+    def fetch(_missing: list) -> dict:
+        t = query_arrow(gaz.cursor(), "SELECT state, count(*) AS n FROM streets GROUP BY state").to_pydict()
+        return {(tag, "sizes"): [dict(zip(t["state"], t["n"]))]}
+
+    return _tables.get_many([(tag, "sizes")], fetch)[(tag, "sizes")][0]
+
+
+def fits(gaz: Gazetteer, states: Iterable[str | None]) -> bool:
+    """Whether the name tables of these states (None: every street) are small enough to hold."""
+    sizes = _rows_by_state(gaz)
+    return all((sum(sizes.values()) if st is None else sizes.get(st, 0)) <= STATE_MAX_ROWS for st in states)
+
+
+def _select_names(gaz: Gazetteer, where: str, params: list) -> list[tuple]:
+    cols = query_arrow(gaz.cursor(), f"SELECT s.rowid AS srow, {STREET_COLS}, s.sound_key FROM streets s "
+                                     f"{MAIN_JOIN} {where}", params).to_pydict()
+    return list(zip(*(cols[c] for c in ["srow", *_NAME_COLS, "sound_key"])))
+
+
+def _name_tables(gaz: Gazetteer, states: Iterable[str | None]) -> dict[str | None, _NameTable]:
+    tag = _tag(gaz)
+
+    def fetch(missing: list[tuple]) -> dict[tuple, _NameTable]:
+        return {(tag, st): _NameTable(_select_names(gaz, "" if st is None else "WHERE s.state = $1",
+                                                    [] if st is None else [st])) for _, st in missing}
+
+    got = _tables.get_many([(tag, st) for st in states], fetch)
+    return {st: got[(tag, st)] for st in states}
+
+
 def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]) -> dict[tuple, list[tuple]]:
-    """Street name rows (``srow``, then ``STREET_COLS``) with ``column`` = value, in the state
-    (any state where it is None), by (state, value); ``column``: ``name_key``, ``sound_key``, ``street_id``."""
+    """Street name rows (``srow``, then ``STREET_COLS``, ``sound_key``) with ``column`` = value,
+    in the state (any state where it is None), by (state, value); ``column``: ``name_key``,
+    ``sound_key``, ``street_id``. From the state's whole table where it ``fits``, else key by key."""
     tag = _tag(gaz)
     at = _COL[column]
+    whole = [st for st in dict.fromkeys(st for st, _ in wanted) if fits(gaz, [st])]
+    tables = _name_tables(gaz, whole)
+    out = {(st, v): tables[st].by[column].get(v, []) for st, v in wanted if st in tables}
 
     def fetch(missing: list[tuple]) -> dict[tuple, list]:
-        out: dict[tuple, list] = {}
+        found: dict[tuple, list] = {}
         by_state: dict[str | None, list] = {}
         for *_, state, value in missing:
             by_state.setdefault(state, []).append(value)
         for state, values in by_state.items():
-            where = f"s.{column} = ANY($1)" + ("" if state is None else " AND s.state = $2")
-            cols = query_arrow(gaz.cursor(), f"SELECT s.rowid AS srow, {STREET_COLS}, s.sound_key FROM streets s "
-                                             f"{MAIN_JOIN} WHERE {where}",
-                               [values] if state is None else [values, state]).to_pydict()
-            for row in zip(*(cols[c] for c in ["srow", *_NAME_COLS, "sound_key"])):
-                out.setdefault((tag, column, state, row[at]), []).append(row)
-        return out
+            where = f"WHERE s.{column} = ANY($1)" + ("" if state is None else " AND s.state = $2")
+            for row in _select_names(gaz, where, [values] if state is None else [values, state]):
+                found.setdefault((tag, column, state, row[at]), []).append(row)
+        return found
 
-    got = _names.get_many([(tag, column, state, value) for state, value in wanted], fetch)
-    return {(state, value): got[(tag, column, state, value)] for state, value in wanted}
+    rest = [(st, v) for st, v in wanted if st not in tables]
+    got = _names.get_many([(tag, column, st, v) for st, v in rest], fetch)
+    out.update({(st, v): got[(tag, column, st, v)] for st, v in rest})
+    return out
 
 
 def _table(vix: list[int], rows: list[tuple]) -> pa.Table:
@@ -151,11 +213,6 @@ def _ordered(out: list[tuple[int, tuple]]) -> pa.Table:
 
 # --------------------------------------------------------------------------- trigram blocking
 
-#: a state's trigram index is built in memory up to this many street name rows; the queries of
-#: larger ones (a whole-country TIGER state has hundreds of thousands) run the SQL
-TRIGRAM_MAX_ROWS = 50_000
-
-
 def grams(key: str) -> set[str]:
     """The name key's trigrams as ``trigram_candidates_sql`` cuts them: ``^KEY$``, one per letter."""
     padded = f"^{key}$"
@@ -180,45 +237,26 @@ class _GramIndex:
         return self.n_rows
 
 
-_state_rows = RowCache()  # (gazetteer, "sizes") -> [{state: name rows}]
-_grams = RowCache()       # (gazetteer, state or None for every street) -> _GramIndex
-
-
-def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
-    tag = _tag(gaz)
-
-    def fetch(_missing: list) -> dict:
-        t = query_arrow(gaz.cursor(), "SELECT state, count(*) AS n FROM streets GROUP BY state").to_pydict()
-        return {(tag, "sizes"): [dict(zip(t["state"], t["n"]))]}
-
-    return _state_rows.get_many([(tag, "sizes")], fetch)[(tag, "sizes")][0]
-
-
-def trigram_fits(gaz: Gazetteer, states: Iterable[str | None]) -> bool:
-    """Whether the trigram indexes of these states (None: every street) are small enough to build here."""
-    sizes = _rows_by_state(gaz)
-    return all((sum(sizes.values()) if st is None else sizes.get(st, 0)) <= TRIGRAM_MAX_ROWS for st in states)
+_grams = RowCache()       # (gazetteer, "grams", state or None for every street) -> _GramIndex
 
 
 def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Table:
-    """``trigram_candidates_sql() CANDIDATE_ORDER`` for a few spellings (``trigram_fits`` their states)."""
+    """``trigram_candidates_sql() CANDIDATE_ORDER`` for a few spellings (whose states ``fits``)."""
     q = sub.select(["vix", "state", "name_key"]).to_pydict()
     tag = _tag(gaz)
 
     def fetch(missing: list[tuple]) -> dict[tuple, _GramIndex]:
-        out = {}
-        for _, state in missing:
-            sql = "SELECT street_id, name_key FROM streets" + ("" if state is None else " WHERE state = $1")
-            t = query_arrow(gaz.cursor(), sql, None if state is None else [state]).to_pydict()
-            out[(tag, state)] = _GramIndex(t["street_id"], t["name_key"])
-        return out
+        tables = _name_tables(gaz, [st for *_, st in missing])
+        return {(tag, "grams", st): _GramIndex([r[_COL["street_id"]] for r in tables[st].rows],
+                                               [r[_COL["name_key"]] for r in tables[st].rows]) for *_, st in missing}
 
-    indexes = _grams.get_many([(tag, st) for st in q["state"]], fetch)
+    got = _grams.get_many([(tag, "grams", st) for st in q["state"]], fetch)
+    indexes = {st: got[(tag, "grams", st)] for st in q["state"]}
     picked: list[tuple[int, int]] = []
     for v, st, key in zip(q["vix"], q["state"], q["name_key"]):
         if key is None or len(key) < 3:
             continue
-        index = indexes[(tag, st)].ids
+        index = indexes[st].ids
         hits = [index[g] for g in grams(key) if g in index]
         if not hits:
             continue

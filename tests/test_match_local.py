@@ -115,7 +115,7 @@ def test_one_order_at_a_time_gives_what_the_batch_gives(gaz, texts):
 def test_caches_that_forget_give_the_same_results(gaz, texts, monkeypatch):
     parsed = parse_batch(texts[:150])
     warm = one_at_a_time(parsed, gaz)
-    for cache in (match_local._names, match_local._streets, match._block_cache):
+    for cache in (match_local._names, match_local._streets, match_local._tables, match_local._grams, match._block_cache):
         monkeypatch.setattr(cache, "max_rows", 3)
         cache.clear()
     tiny = one_at_a_time(parsed, gaz)
@@ -172,7 +172,10 @@ def test_evidence_parts_equal_the_sql(gaz):
     assert seen == len(EVIDENCE_PARTS)       # every part found something to compare
 
 
-def test_exact_candidates_equal_the_sql(gaz, texts):
+@pytest.mark.parametrize("whole", [True, False], ids=["state-tables", "key-by-key"])
+def test_exact_candidates_equal_the_sql(gaz, texts, whole, monkeypatch):
+    if not whole:
+        monkeypatch.setattr(match_local, "STATE_MAX_ROWS", 0)
     qs = match._Queries.of([p for p in parse_batch(texts) if p.street_name])
     sql = run(gaz, exact_candidates_sql(), {"_q": qs.table}, [match.EXACT_PER_QUERY])
     local = match_local.exact_candidates(gaz, qs.table, match.EXACT_PER_QUERY)
@@ -180,7 +183,10 @@ def test_exact_candidates_equal_the_sql(gaz, texts):
     assert same(sql.to_pylist(), local.to_pylist())        # same rows in the same order
 
 
-def test_round_two_candidates_equal_the_sql(gaz, texts):
+@pytest.mark.parametrize("whole", [True, False], ids=["state-tables", "key-by-key"])
+def test_round_two_candidates_equal_the_sql(gaz, texts, whole, monkeypatch):
+    if not whole:
+        monkeypatch.setattr(match_local, "STATE_MAX_ROWS", 0)
     qs = match._Queries.of([p for p in parse_batch(texts) if p.street_name])
     sub = qs.table
     pairs = match._block_pairs(gaz, sub)
@@ -199,7 +205,7 @@ def test_trigram_candidates_equal_the_sql(gaz, texts):
     sub = qs.table
     states = set(sub["state"].to_pylist())
     assert None in states and len(states) > 1           # every street, and a state's
-    assert match_local.trigram_fits(gaz, states)
+    assert match_local.fits(gaz, states)
     sql = run(gaz, f"{trigram_candidates_sql()} {match.CANDIDATE_ORDER}", {"_r": sub}, [match.TRIGRAM_PER_QUERY])
     local = match_local.trigram_candidates(gaz, sub, match.TRIGRAM_PER_QUERY)
     assert sql.num_rows > len(texts)
@@ -208,9 +214,9 @@ def test_trigram_candidates_equal_the_sql(gaz, texts):
     assert same(_rows(sql, sql.column_names), _rows(local, sql.column_names))
 
 
-def test_states_too_large_for_a_trigram_index_run_the_sql(gaz, texts, monkeypatch):
-    monkeypatch.setattr(match_local, "TRIGRAM_MAX_ROWS", 0)
-    assert not match_local.trigram_fits(gaz, {"CA"})
+def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(gaz, texts, monkeypatch):
+    monkeypatch.setattr(match_local, "STATE_MAX_ROWS", 0)
+    assert not match_local.fits(gaz, {"CA"})
     parsed = parse_batch(texts[:300])
     assert not differences(match.match_batch(parsed, gaz), one_at_a_time(parsed, gaz), texts[:300])
 
