@@ -67,15 +67,14 @@ def main() -> None:
 
 
 def timed(orders: list[dict], gaz, risk, cold: bool) -> tuple[np.ndarray, dict[str, int]]:
-    from addressing import match, match_local
+    from addressing import match
     from addressing.pipeline import clean_order
 
     times = []
     statuses: dict[str, int] = {}
     for o in orders:
         if cold:
-            match_local.clear_caches()
-            match._block_cache.clear()
+            match.clear_caches()
         t0 = time.perf_counter()
         row = clean_order(o, gaz, risk)
         times.append(time.perf_counter() - t0)

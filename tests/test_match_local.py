@@ -104,7 +104,7 @@ def texts(gaz) -> list[str]:
 def test_one_order_at_a_time_gives_what_the_batch_gives(gaz, texts):
     parsed = parse_batch(texts)
     assert len(parsed) > match.LOCAL_MAX_QUERIES          # the batch runs the SQL
-    match_local.clear_caches()
+    match.clear_caches()
     batch = match.match_batch(parsed, gaz)
     single = one_at_a_time(parsed, gaz)                    # each order in memory, caches filling up
     assert not differences(batch, single, texts)
@@ -115,7 +115,8 @@ def test_one_order_at_a_time_gives_what_the_batch_gives(gaz, texts):
 def test_caches_that_forget_give_the_same_results(gaz, texts, monkeypatch):
     parsed = parse_batch(texts[:150])
     warm = one_at_a_time(parsed, gaz)
-    for cache in (match_local._names, match_local._streets, match_local._tables, match_local._grams, match._block_cache):
+    for cache in (match_local._names, match_local._streets, match_local._tables, match_local._grams,
+                  match._block_cache, match._locality_cache):
         monkeypatch.setattr(cache, "max_rows", 3)
         cache.clear()
     tiny = one_at_a_time(parsed, gaz)
