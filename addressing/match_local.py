@@ -282,7 +282,7 @@ class _Street:
         self.base: dict[str, tuple] = {}             # number -> (lat, lon) of its points without a unit
         self.units: dict[str, list[tuple]] = {}      # number -> [(hit, spelled, lat, lon)]
         self.segments: list[tuple] = []              # (seg, fl, tl, fr, tr, pl, pr, sided, geom)
-        self.by_parity: dict[int, tuple] = {}        # parity -> (number_int, number, lat, lon) arrays
+        self.by_parity: dict[int, tuple] = {}        # parity -> (number_int, hash of number, lat, lon) arrays
         self.n_rows = 0
 
     def __len__(self) -> int:
@@ -290,8 +290,8 @@ class _Street:
 
 
 _STREET_SQL = {
-    "addresses": "SELECT street_id, number, number_int, n_units, has_base, lat, lon FROM addresses "
-                 "WHERE street_id = ANY($1)",
+    "addresses": "SELECT street_id, number, number_int, hash(number) AS nhash, n_units, has_base, lat, lon "
+                 "FROM addresses WHERE street_id = ANY($1)",
     "base": "SELECT street_id, number, avg(lat) AS lat, avg(lon) AS lon FROM address_points "
             "WHERE street_id = ANY($1) AND unit IS NULL GROUP BY street_id, number",
     "units": f"SELECT street_id, number, {UNIT_HIT.format(unit='unit')} AS hit, min(unit) AS spelled, "
@@ -332,13 +332,13 @@ def _fetch_streets(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[in
 
 
 def _index_numbers(streets: dict[int, _Street], sids: list[int], t: dict) -> None:
-    """Each street's numbered addresses by parity, sorted by (integer part, number as written):
-    what the neighbour query's ``arg_max`` / ``arg_min`` over ``(number_int, number)`` walk."""
+    """Each street's numbered addresses with a position, by parity, sorted as the neighbour
+    query's ``arg_max`` / ``arg_min`` order them (``match_sql.NUMBER_ORDER``: integer, then hash)."""
     rows: dict[tuple[int, int], list] = {}
     for i, sid in enumerate(sids):
         n = t["number_int"][i]
         if n is not None and t["lat"][i] is not None and t["lon"][i] is not None:
-            rows.setdefault((sid, n % 2), []).append((n, t["number"][i], t["lat"][i], t["lon"][i]))
+            rows.setdefault((sid, n % 2), []).append((n, t["nhash"][i], t["lat"][i], t["lon"][i]))
     for (sid, parity), rs in rows.items():
         rs.sort(key=lambda r: (r[0], r[1]))
         streets[sid].by_parity[parity] = (np.asarray([r[0] for r in rs], np.int64), [r[1] for r in rs],
@@ -403,7 +403,7 @@ def evidence(gaz: Gazetteer, c: pa.Table, sizes: dict[int, tuple[int, int]]) -> 
 
 def _neighbours(same: tuple, n: int) -> tuple:
     """(lo_n, lo_lon, lo_lat, hi_n, hi_lon, hi_lat): the last address below ``n`` and the first
-    above it in (number_int, number) order."""
+    above it in ``NUMBER_ORDER``."""
     ints, _, lats, lons = same
     lo = int(np.searchsorted(ints, n, side="left")) - 1
     hi = int(np.searchsorted(ints, n, side="right"))
