@@ -56,8 +56,9 @@ def _tag(gaz: Gazetteer) -> tuple[str, str, int]:
 #: a state's street name rows (every street's, for queries without a state) are held in memory
 #: whole up to this many rows, so that any name, sound key or trigram is looked up without a query
 #: (a misspelt name is a new key every time); larger ones (a whole-country TIGER state has hundreds
-#: of thousands) are asked key by key, and run the trigram SQL
-STATE_MAX_ROWS = 50_000
+#: of thousands) are asked key by key, and run the trigram SQL. Building a table and its trigram
+#: index takes ~0.3 s per 20k rows, once per worker and state.
+STATE_MAX_ROWS = 20_000
 
 
 class _NameTable:
@@ -76,7 +77,7 @@ class _NameTable:
         return len(self.rows)
 
 
-_tables = RowCache()      # (gazetteer, "sizes") -> {state: rows}; (gazetteer, state or None) -> _NameTable
+_tables = RowCache()      # (gazetteer, "sizes", None) -> [{state: rows}]; (gazetteer, state or None) -> _NameTable
 
 
 def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
@@ -84,9 +85,9 @@ def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
 
     def fetch(_missing: list) -> dict:
         t = query_arrow(gaz.cursor(), "SELECT state, count(*) AS n FROM streets GROUP BY state").to_pydict()
-        return {(tag, "sizes"): [dict(zip(t["state"], t["n"]))]}
+        return {(tag, "sizes", None): [dict(zip(t["state"], t["n"]))]}
 
-    return _tables.get_many([(tag, "sizes")], fetch)[(tag, "sizes")][0]
+    return _tables.get_many([(tag, "sizes", None)], fetch)[(tag, "sizes", None)][0]
 
 
 def fits(gaz: Gazetteer, states: Iterable[str | None]) -> bool:
@@ -120,7 +121,7 @@ def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]
     at = _COL[column]
     whole = [st for st in dict.fromkeys(st for st, _ in wanted) if fits(gaz, [st])]
     tables = _name_tables(gaz, whole)
-    out = {(st, v): tables[st].by[column].get(v, []) for st, v in wanted if st in tables}
+    out = {(st, v): tables[st].by[column].get(v, []) if v is not None else [] for st, v in wanted if st in tables}
 
     def fetch(missing: list[tuple]) -> dict[tuple, list]:
         found: dict[tuple, list] = {}

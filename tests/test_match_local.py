@@ -215,11 +215,26 @@ def test_trigram_candidates_equal_the_sql(gaz, texts):
     assert same(_rows(sql, sql.column_names), _rows(local, sql.column_names))
 
 
-def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(gaz, texts, monkeypatch):
-    monkeypatch.setattr(match_local, "STATE_MAX_ROWS", 0)
-    assert not match_local.fits(gaz, {"CA"})
-    parsed = parse_batch(texts[:300])
-    assert not differences(match.match_batch(parsed, gaz), one_at_a_time(parsed, gaz), texts[:300])
+@pytest.mark.parametrize("hold", ["nothing", "states, not every street"])
+def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(gaz, texts, hold, monkeypatch):
+    sizes = match_local._rows_by_state(gaz)
+    limit = 0 if hold == "nothing" else max(sizes.values())       # every state fits, all of them together not
+    assert limit < sum(sizes.values())
+    monkeypatch.setattr(match_local, "STATE_MAX_ROWS", limit)
+    assert not match_local.fits(gaz, {None}) and match_local.fits(gaz, {"CA"}) == (hold != "nothing")
+    trigram_sql = []
+    real_run = match.run
+    monkeypatch.setattr(match, "run", lambda *a, **k: trigram_sql.append("WITH qg" in a[1]) or real_run(*a, **k))
+    parsed = parse_batch(texts)
+    batch = match.match_batch(parsed, gaz)
+    trigram_sql.clear()
+    match.clear_caches()
+    assert not differences(batch, one_at_a_time(parsed, gaz), texts)
+    assert match_local._names._d                                   # asked key by key
+    if hold == "nothing":
+        assert any(trigram_sql) and not match_local._grams._d
+    else:
+        assert len(match_local._tables._d) > 1 and match_local._grams._d    # states held whole
 
 
 def test_row_cache_forgets_the_least_recently_used_and_counts_rows():
