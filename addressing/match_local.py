@@ -4,13 +4,15 @@ For a batch, the SQL of ``match_sql`` is the fast way: a few set-wise queries ov
 orders. For one order it is the slow way: DuckDB spends 2-9 ms parsing, binding and optimizing
 each of those queries (one order's exact-candidate query: planner 0.7 ms, optimizer 1.2 ms,
 execution 1.1 ms, 5 ms in all), and an order runs two to five of them. Here the same relations
-are computed for a small batch from the rows of the streets involved, fetched with plain key
-lookups (~1 ms each) and kept per gazetteer version in bounded LRU caches: a long-lived import
-worker sees the same few hundred streets again and again.
+are computed for a small batch: street names from a state's whole name table (up to
+``STATE_MAX_ROWS``; key by key above), house-number evidence from the rows of the streets
+involved, fetched with plain key lookups (~1 ms each); all kept per gazetteer file in bounded LRU
+caches (``row_cache``): a long-lived import worker sees the same states and streets again and again.
 
 ``match_sql`` stays the definition. Every function here returns what its SQL twin returns
 (same columns, same rows, same order where the SQL fixes one), and ``tests/test_match_local.py``
-checks that on the demo and the hard query sets; change a rule in both places or that test fails.
+checks that part by part and order by order, on the demo gazetteer and on a copy with alternate
+names and missing values; change a rule in both places or that test fails.
 """
 
 from __future__ import annotations
