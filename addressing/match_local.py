@@ -48,18 +48,14 @@ def clear_caches() -> None:
         cache.clear()
 
 
-def _tag(gaz: Gazetteer) -> tuple[str, str, int]:
-    return gaz.key
-
-
 # --------------------------------------------------------------------------- street name rows
 
 
 #: a state's street name rows (every street's, for queries without a state) are held in memory
 #: whole up to this many rows, so that any name, sound key or trigram is looked up without a query
 #: (a misspelt name is a new key every time); larger ones (a whole-country TIGER state has hundreds
-#: of thousands) are asked key by key, and run the trigram SQL. Building a table and its trigram
-#: index takes ~0.3 s per 20k rows, once per worker and state.
+#: of thousands) are asked key by key, and run the trigram SQL. Loading a table and building its
+#: trigram index took ~1 s for a synthetic 50k-row state (timed ad hoc in review), once per worker and state.
 STATE_MAX_ROWS = 20_000
 
 
@@ -83,7 +79,7 @@ _tables = RowCache()      # (gazetteer, "sizes", None) -> [{state: rows}]; (gaze
 
 
 def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
-    tag = _tag(gaz)
+    tag = gaz.key
 
     def fetch(_missing: list) -> dict:
         t = query_arrow(gaz.cursor(), "SELECT state, count(*) AS n FROM streets GROUP BY state").to_pydict()
@@ -105,7 +101,7 @@ def _select_names(gaz: Gazetteer, where: str, params: list) -> list[tuple]:
 
 
 def _name_tables(gaz: Gazetteer, states: Iterable[str | None]) -> dict[str | None, _NameTable]:
-    tag = _tag(gaz)
+    tag = gaz.key
 
     def fetch(missing: list[tuple]) -> dict[tuple, _NameTable]:
         return {(tag, st): _NameTable(_select_names(gaz, "" if st is None else "WHERE s.state = $1",
@@ -119,7 +115,7 @@ def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]
     """Street name rows (``srow``, then ``STREET_COLS``, ``sound_key``) with ``column`` = value,
     in the state (any state where it is None), by (state, value); ``column``: ``name_key``,
     ``sound_key``, ``street_id``. From the state's whole table where it ``fits``, else key by key."""
-    tag = _tag(gaz)
+    tag = gaz.key
     at = _COL[column]
     whole = [st for st in dict.fromkeys(st for st, _ in wanted) if fits(gaz, [st])]
     tables = _name_tables(gaz, whole)
@@ -246,7 +242,7 @@ _grams = RowCache()       # (gazetteer, "grams", state or None for every street)
 def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Table:
     """``trigram_candidates_sql() CANDIDATE_ORDER`` for a few spellings (whose states ``fits``)."""
     q = sub.select(["vix", "state", "name_key"]).to_pydict()
-    tag = _tag(gaz)
+    tag = gaz.key
 
     def fetch(missing: list[tuple]) -> dict[tuple, _GramIndex]:
         tables = _name_tables(gaz, [st for *_, st in missing])
@@ -349,7 +345,7 @@ def _index_numbers(streets: dict[int, _Street], sids: list[int], t: dict) -> Non
 
 
 def _streets_of(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[int, _Street]:
-    tag = _tag(gaz)
+    tag = gaz.key
     got = _streets.get_many([(tag, sid) for sid in sizes],
                             lambda miss: {(tag, sid): st for sid, st in
                                           _fetch_streets(gaz, {m[1]: sizes[m[1]] for m in miss}).items()})

@@ -177,7 +177,7 @@ def neighbour_evidence_sql() -> str:
     """Nearest numbered points below and above the number on the same street and parity;
     addresses without a position are no neighbours. Between addresses of one integer (``12``,
     ``12A``) DuckDB's ``hash`` of the number as written decides: any one, always the same one
-    (a (number_int, number) struct key cost 2.5 µs more per candidate than this HUGEINT)."""
+    (a (number_int, number) struct key cost 2.5 µs more per candidate than this HUGEINT, timed ad hoc)."""
     return f"""
         SELECT c.cid,
                max(a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_n,

@@ -8,8 +8,8 @@ from collections.abc import Callable, Hashable, Iterable
 
 #: rows a cache keeps before it forgets the least recently used keys: 25-50 MB a cache (a cached
 #: row of street names or addresses is 230-470 bytes in Python, a name table's indexes add ~a
-#: third); six caches, so at most ~300 MB per worker. 6,000 single orders over San Francisco and
-#: Oakland (the 10k-point sample in ../shared/data) left 18k rows in them
+#: third; sizes from tracemalloc, ad hoc); six caches, so at most ~300 MB per worker. 6,000 single
+#: orders over the San Francisco and Oakland sample in ../shared/data left 18k rows in them
 CACHE_ROWS = 100_000
 
 
