@@ -699,7 +699,10 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
         num = f"{num} {rest[0]}"
         rest = rest[1:]
     elif (rest and len(rest[0]) == 1 and rest[0].isalpha() and len(rest) >= 2 and rest[0] not in usps.DIRECTIONALS
-          and not (len(rest[1]) == 1 and rest[1].isalpha()) and not rest[1].isdigit()):
+          and not (len(rest[1]) == 1 and rest[1].isalpha()) and not rest[1].isdigit() and not _lettered_street(rest)):
+        if rest[1] in usps.suffixes() and ({start + 3, start + 4} & starts):
+            # "1800 M STREET, NW NORTH TOWER": a lettered street with more after a comma; usaddress reads it
+            raise _Fail("lettered street before a comma")
         num = f"{num}{rest[0]}"  # "123 B MAIN ST" -> 123B (but "1741 M L KING JR WAY" keeps its initials)
         rest = rest[1:]
     if not rest:
@@ -708,7 +711,7 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
         rest = _cut_neighbourhood(rest, p)
     pre, name, typ, post = split_street(rest)
     # a trailing value after the type with no designator: "123 MAIN ST 4B"
-    if (typ is None and len(rest) >= 3 and _UNIT_VALUE.match(rest[-1]) and any(c.isdigit() for c in rest[-1])
+    if (typ is None and len(rest) >= 3 and _bare_unit(rest)
             and not (name and highway_name(name.split()))):
         pre2, name2, typ2, post2 = split_street(rest[:-1])
         if typ2:
@@ -730,6 +733,26 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
     p.predirectional, p.street_name, p.street_type, p.postdirectional = pre, name, typ, post
     if p.kind == _KIND_NONE:
         p.kind = _KIND_STREET
+
+
+def _bare_unit(rest: list[str]) -> bool:
+    """The last word is a unit written without a designator: a value with a digit (``MAIN ST
+    4B``), or a single letter after a directional (``1704 D AVE NE A``)."""
+    last = rest[-1]
+    return bool(_UNIT_VALUE.match(last)) and (any(c.isdigit() for c in last)
+                                              or len(last) == 1 and rest[-2] in usps.DIRECTIONALS)
+
+
+def _lettered_street(rest: list[str]) -> bool:
+    """``K ST NW``, ``J ST``, ``Q PL SE 4B``: a letter followed by a street type that ends the
+    street (only a post-directional or a unit value after it) names the street, as in Washington
+    DC, Sacramento or Anchorage; ``B MAIN ST`` or ``A PARK AVE`` is a number suffix and a street."""
+    tail = rest[1:]
+    if len(tail) >= 2 and _bare_unit(tail):
+        tail = tail[:-1]  # "1100 K ST NW 5B": a unit written without its designator
+    return bool(tail) and tail[0] in usps.suffixes() and (
+        len(tail) == 1 or len(tail) == 2 and tail[1] in usps.DIRECTIONALS
+        or tuple(tail[1:]) in usps.TWO_WORD_DIRECTIONALS)
 
 
 def _cut_neighbourhood(rest: list[str], p: ParsedAddress) -> list[str]:

@@ -170,9 +170,21 @@ def highway_name(tokens: list[str]) -> str | None:
         if prefix is None:
             continue
         rest = tokens[n:]
+        if prefix == "I" and _type_and_directional(rest):
+            return None  # "I ST", "I ST NW": the street named I (Anchorage, Washington DC)
         if rest and len(rest) <= 2 and re.fullmatch(r"\d+[A-Z]?|[A-Z]{1,2}", rest[0]):
             return " ".join([prefix, *rest])
     return None
+
+
+def _type_and_directional(toks: list[str]) -> bool:
+    """A street type alone, or followed only by a post-directional: what is left when the word
+    before it is the street's name (``E ST SE``, ``NORTH AVE``), not a pre-directional."""
+    if not toks or toks[0] not in usps.suffixes():
+        return False
+    tail = toks[1:]
+    return (not tail or len(tail) == 1 and tail[0] in usps.DIRECTIONALS
+            or tuple(tail) in usps.TWO_WORD_DIRECTIONALS)
 
 
 def split_street(tokens: list[str]) -> tuple[str | None, str | None, str | None, str | None]:
@@ -180,6 +192,8 @@ def split_street(tokens: list[str]) -> tuple[str | None, str | None, str | None,
 
     >>> split_street("NORTH LAKE CIRCLE DRIVE SW".split())
     ('N', 'LAKE CIRCLE', 'DR', 'SW')
+    >>> split_street("E ST SE".split()), split_street("I ST".split())
+    ((None, 'E', 'ST', 'SE'), (None, 'I', 'ST', None))
     >>> split_street([])
     (None, None, None, None)
     """
@@ -198,7 +212,7 @@ def split_street(tokens: list[str]) -> tuple[str | None, str | None, str | None,
         toks = toks[2:]
     elif len(toks) >= 2 and toks[0] in dirs and toks[0] not in ("NO", "SO"):
         rest = toks[1:]
-        if not (len(rest) == 1 and rest[0] in suffixes):
+        if not _type_and_directional(rest):
             pre = dirs[toks[0]]
             toks = rest
     hw = highway_name(toks)
