@@ -80,6 +80,7 @@ from addressing.match_sql import (  # noqa: F401
     trigram_candidates_sql,
     unit_point_sql,
 )
+from addressing.parse.places import zips_by_city
 from addressing.parse.standardize import house_number_int
 from addressing.row_cache import RowCache
 from addressing.runtime import freeze_long_lived
@@ -110,6 +111,8 @@ AMBIGUOUS_CAP = 0.45
 STREET_KINDS = {Kind.STREET.value, Kind.INTERSECTION.value}
 BOX_KINDS = {Kind.PO_BOX.value, Kind.MILITARY.value, Kind.RURAL_ROUTE.value, Kind.HIGHWAY_CONTRACT.value,
              Kind.GENERAL_DELIVERY.value}
+#: ZIP types without street delivery: no streets loaded for them is what they are, not a gap
+NO_STREET_ZIP_TYPES = {"PO BOX", "UNIQUE", "MILITARY"}
 
 
 @dataclass(slots=True)
@@ -142,6 +145,14 @@ class MatchResult:
     has_base: bool = True
     unit_known: bool | None = None
     stratum: str | None = None      # which calibration map the confidence came from (STRATA)
+    #: the place the order names that has no street data loaded ("ZIP 06042", "MILLBROOK, AL", "GB"):
+    #: the street could not be checked, so unmatched says nothing about whether it exists
+    coverage_gap: str | None = None
+
+    @property
+    def outside_coverage(self) -> bool:
+        return self.coverage_gap is not None
+
 
 
 class Coverage(NamedTuple):
@@ -155,6 +166,28 @@ class Coverage(NamedTuple):
         """No street can be a candidate for ``p``: every search (exact and fuzzy names in its
         state, the streets of its ZIP and city) is confined to places without street data."""
         return p.state is not None and p.state not in self.states and p.postal_code not in self.zips
+
+    def gap(self, p: ParsedAddress, zip_info: PostalInfo | None) -> str | None:
+        """The place ``p`` names that should have streets but has none loaded, or ``None`` when
+        the gazetteer covers what it names (only then is a street not found there known not to
+        exist). Its ZIP counts where it exists in its state and has street delivery; its town
+        where it is a real town and not one of the ZIP's own names (a covered ZIP answers for
+        those). Coverage is known per ZIP and town: a ZIP loaded only in part (at a county edge
+        of the sources) counts as covered."""
+        here = zip_info if zip_info is not None and p.state in (None, zip_info.state) else None
+        town = f"{p.state}|{p.city}" if p.city and p.state else None
+        zip_covered = (here.postal_code if here is not None else p.postal_code) in self.zips
+        town_covered = town in self.cities
+        if here is not None and here.type not in NO_STREET_ZIP_TYPES and not zip_covered:
+            return f"ZIP {here.postal_code}"
+        own_town = here is not None and p.city in (here.city, *here.acceptable_cities)
+        if town and not town_covered and not own_town and (p.state, p.city) in zips_by_city():
+            return f"{p.city}, {p.state}"
+        streetless_zip = here is not None and here.type in NO_STREET_ZIP_TYPES
+        if not (zip_covered or town_covered or streetless_zip):
+            return f"ZIP {p.postal_code}" if p.postal_code else f"{p.city or '?'}, {p.state or '?'}"
+        return None
+
 
 
 @cache
@@ -256,6 +289,7 @@ def _match_foreign(p: ParsedAddress, r: MatchResult, postal: dict, gaz: Gazettee
         info = next((found[t] for t in tries if t in found), None)
     r.status = MatchStatus.UNMATCHED.value
     r.reason = f"no street-level data for {r.country}; located by postal code or locality only"
+    r.coverage_gap = r.country      # streets abroad are never searched
     if info and _set_point(r, info.lat, info.lon, Precision.POSTAL_CODE.value):
         r.confidence = 0.5
         if not p.city and info.city:
@@ -882,16 +916,20 @@ def _candidate(s: _Scored, j: int, p: ParsedAddress) -> dict:
 
 
 def _street_unmatched(p: ParsedAddress, r: MatchResult, postal: dict, gaz: Gazetteer, near=None) -> None:
-    cov = coverage(gaz)
-    covered = (p.postal_code in cov.zips) or (f"{p.state}|{p.city}" in cov.cities)
+    zip_info = _postal_lookup("US", p.postal_code, postal)
+    zip_missing = bool(p.postal_code) and zip_info is None
+    gap = coverage(gaz).gap(p, zip_info)
+    reasons = []
     if near is not None:
         C, j, s = near
-        reason = f"closest street {C['name'][j]} {C['type'][j] or ''} scored {s:.2f}, below {MATCH_MIN}".replace("  ", " ")
-    elif not covered:
-        where = f"ZIP {p.postal_code}" if p.postal_code else f"{p.city or '?'}, {p.state or '?'}"
-        reason = f"no street data loaded for {where} (outside gazetteer coverage)"
-    else:
-        reason = f"street {p.street_name} not found near {p.postal_code or p.city or p.state}"
-    _fallback_area(p, r, postal, gaz, reason)
-    if p.postal_code and not _postal_lookup("US", p.postal_code, postal):
-        r.reason += f"; ZIP {p.postal_code} does not exist"
+        reasons.append(f"closest street {C['name'][j]} {C['type'][j] or ''} scored {s:.2f}, below {MATCH_MIN}"
+                       .replace("  ", " "))
+    if gap is not None:
+        reasons.append(f"no street data loaded for {gap} (outside gazetteer coverage)")
+    if not reasons:
+        reasons.append(f"street {p.street_name} not found near {p.postal_code or p.city or p.state}")
+    if zip_missing:
+        reasons.append(f"ZIP {p.postal_code} does not exist")
+    _fallback_area(p, r, postal, gaz, "; ".join(reasons))
+    # a ZIP that does not exist was checked, and is wrong whatever streets are loaded
+    r.coverage_gap = None if zip_missing else gap

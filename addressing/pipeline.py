@@ -52,7 +52,7 @@ def _match_key(p: ParsedAddress) -> tuple:
 def _line1(r: MatchResult, p: ParsedAddress) -> str | None:
     q = ParsedAddress(house_number=r.house_number, predirectional=r.predirectional, street_name=r.street_name,
                       street_type=r.street_type, postdirectional=r.postdirectional, unit_type=r.unit_type,
-                      unit=r.unit, po_box=p.po_box, kind=p.kind, intersecting_street=p.intersecting_street)
+                      unit=r.unit, po_box=p.po_box, pmb=p.pmb, kind=p.kind, intersecting_street=p.intersecting_street)
     return q.line1()
 
 
@@ -119,6 +119,8 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
         "customer": customers,
         "reason": [r.reason for r in results],
         "timezone": [r.timezone for r in results],
+        "coverage_gap": [r.coverage_gap for r in results],
+        "pmb": [p.po_box if p.pmb else None for p in parsed],
         "carrier": _column(raw, risk.policy.rule("po_box").params.get("carrier_column")),
     }
     risk_out = assess(facts, risk)

@@ -42,6 +42,31 @@ class Kind(str, Enum):
     NONE = "none"
 
 
+class RiskFlag(str, Enum):
+    """The codes of ``risk_flags``, one per rule of the risk policy (``addressing.risk.config.RULES``,
+    in this order: among flags of one severity, a record lists them in this order)."""
+
+    INVALID_ADDRESS = "invalid_address"
+    UNDELIVERABLE = "undeliverable"          # checked, and does not exist
+    OUTSIDE_COVERAGE = "outside_coverage"    # no street data loaded there: could not be checked
+    AMBIGUOUS_MATCH = "ambiguous_match"
+    LOW_CONFIDENCE = "low_confidence"
+    PO_BOX = "po_box"
+    PMB = "pmb"                              # a private mailbox at a mail receiving agency
+    MILITARY = "military"
+    GENERAL_DELIVERY = "general_delivery"
+    PO_BOX_ONLY_ZIP = "po_box_only_zip"
+    UNIQUE_ZIP = "unique_zip"
+    INACTIVE_ZIP = "inactive_zip"
+    MISSING_UNIT = "missing_unit"
+    UNKNOWN_UNIT = "unknown_unit"
+    OUTSIDE_SERVICE_AREA = "outside_service_area"
+    HIGH_RISK_ZONE = "high_risk_zone"
+    FORWARDER = "forwarder"
+    SHARED_ADDRESS = "shared_address"
+    CORRECTED_HEAVILY = "corrected_heavily"
+
+
 class RiskLevel(str, Enum):
     NONE = "none"
     LOW = "low"
@@ -77,7 +102,9 @@ class ParsedAddress:
     """Standardized components of one address, as the parse stage hands them on.
 
     ``parser`` says which back end answered (``rules``, ``usaddress``, ``libpostal``);
-    ``invalid_reason`` is set when the text is not an address at all.
+    ``invalid_reason`` is set when the text is not an address at all. ``pmb`` says that
+    ``po_box`` is a private mailbox (``PMB 512``) at a commercial mail receiving agency, beside
+    a street address, not a post office box.
     """
 
     house_number: str | None = None
@@ -94,6 +121,7 @@ class ParsedAddress:
     zip4: str | None = None
     country: str | None = None
     kind: str = Kind.NONE.value
+    pmb: bool = False
     building: str | None = None
     intersecting_street: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -123,7 +151,7 @@ class ParsedAddress:
             parts += ["BOX", self.po_box]
         if self.unit_type or self.unit:
             parts += [self.unit_type, self.unit]
-        if self.kind == Kind.STREET.value and self.po_box:
+        if self.pmb and self.po_box:
             parts += ["PMB", self.po_box]
         text = " ".join(p for p in parts if p)
         return text or None

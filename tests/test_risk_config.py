@@ -16,6 +16,8 @@ import addressing.risk.zones
 from addressing.errors import ConfigError
 from addressing.risk import load_risk
 from addressing.risk.config import RULES, RiskPolicy
+from addressing.risk.rules import RULE_FUNCTIONS
+from addressing.schema import RiskFlag
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
@@ -63,6 +65,13 @@ BAD_POLICIES = [
     ("[rules.missing_unit]\nmin_units = 2.5\n", "[rules.missing_unit.min_units] must be a whole number"),
     ("[rules.military]\nseverity = 'critical'\n", "[rules.military.severity] severity 'critical' is not one of"),
     ("[rules.military]\nenabled = 'no'\n", "[rules.military.enabled] must be true or false"),
+    ("[rules.pmb]\nseverity = 'urgent'\n", "[rules.pmb.severity] severity 'urgent' is not one of"),
+    ("[rules.pmb]\nenabled = 1\n", "[rules.pmb.enabled] must be true or false"),
+    ("[rules.pmb]\nmessage = 'box {box}'\n", "[rules.pmb.message] unknown placeholder {box}; this rule fills {pmb}"),
+    ("[rules.outside_coverage]\nseverity = 'review'\n", "[rules.outside_coverage.severity] severity 'review' is not"),
+    ("[rules.outside_coverage]\nmessage = 'no data for {zip}'\n",
+     "[rules.outside_coverage.message] unknown placeholder {zip}; this rule fills {where}"),
+    ("[rules.outside_coverage]\nzips = ['06042']\n", "[rules.outside_coverage] unknown setting(s) zips"),
     ("[rules.missing_unit]\nmessage = 'flat {flat}?'\n", "[rules.missing_unit.message] unknown placeholder {flat}"),
     ("[rules.high_risk_zone]\nprecisions = ['rooftop']\n", "[rules.high_risk_zone.precisions] unknown precision"),
     ("[rules.outside_service_area]\nfiles = 'areas.geojson'\n", "[rules.outside_service_area.files] must be a list"),
@@ -83,6 +92,15 @@ def test_bad_policy_names_the_key(tmp_path, text, expected):
         load_risk(path)
     assert expected in str(err.value) and str(path) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_every_flag_has_one_rule():
+    """The flag codes of the output record, the policy's rules and the rules that run per row agree."""
+    assert list(RULES) == [f.value for f in RiskFlag]
+    assert set(RULE_FUNCTIONS) == set(RULES) - {"shared_address"}  # batch-wide: counted across chunks
+    policy = RiskPolicy.default()
+    assert (policy.rule("outside_coverage").severity, policy.rule("pmb").severity) == ("medium", "low")
+    assert (policy.action_for["medium"], policy.action_for["low"]) == ("review", "deliver")
 
 
 def test_missing_policy_file(tmp_path):

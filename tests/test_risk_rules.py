@@ -16,16 +16,43 @@ DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 GOOD = "7 Octavia St, San Francisco, CA 94102"  # an address point in the service area, no unit building
 
+#: no street data loaded for the place each names, so nothing says the address does not exist
+UNCOVERED = [
+    "350 Fifth Avenue, New York, NY 10118",  # neither its state nor its ZIP
+    "12 Main St, Manchester, CT 06042",
+    "1 Nowhere St, San Francisco, CA 94105",  # a covered town, but its ZIP has no streets loaded
+    "1 Nowhere St, Millbrook, AL 36067",  # a covered ZIP, but the town named is elsewhere and has none
+    "10 Downing Street, London SW1A 2AA, United Kingdom",  # no street data abroad
+]
+
+#: private mailboxes, in the forms orders write them
+PMB = [
+    "1 Market St PMB 512, San Francisco, CA 94105",
+    "7 Octavia St PMB # 512, San Francisco, CA 94102",
+    "7 Octavia St # PMB 512, San Francisco, CA 94102",
+    "7 Octavia St Private Mailbox 512, San Francisco, CA 94102",
+]
+
 #: rule -> (records that must raise it, records that must not)
 CASES = {
     "invalid_address": (["'; DROP TABLE orders; --", "????"], [GOOD]),
     "undeliverable": (["151 3rd St, San Francisco, CA 94103",  # street not in the gazetteer: ZIP centroid only
-                       "350 Fifth Avenue, New York, NY 10118"],  # outside gazetteer coverage
-                      [GOOD, "PO Box 3344, Prattville, AL 36068", "1047 Spring St, Prattville, AL 36067"]),
+                       "12 Lombart St, San Francisco, CA 94102",  # misspelt, and no such street in a covered ZIP
+                       "12 Main St, Manchester, CT 99999",  # no street data there, but the ZIP does not exist
+                       "1 Nowhere St, San Francisco, CA 10118",  # a New York ZIP: the covered town was searched
+                       "100 Nowhere St, San Francisco, CA 94119"],  # a PO-box ZIP has no streets to load
+                      [GOOD, "PO Box 3344, Prattville, AL 36068", "1047 Spring St, Prattville, AL 36067",
+                       *UNCOVERED]),
+    "outside_coverage": (UNCOVERED,
+                         [GOOD, "151 3rd St, San Francisco, CA 94103", "12 Lombart St, San Francisco, CA 94102",
+                          "1 Nowhere St, Prattville, AL 36067", "12 Main St, Manchester, CT 99999",
+                          "PO Box 3344, Prattville, AL 36068",
+                          "PO Box 12, New York, NY 10118"]),  # a box is validated by its ZIP alone
     "ambiguous_match": (["227 Autauga County 1, AL"],  # the same road name in two ZIPs, both ranges hold 227
                         [GOOD, "151 3rd St, San Francisco, CA 94103", "450 S Northington St, Prattville, AL 36067"]),
     "po_box": (["PO Box 3344, Prattville, AL 36068", "P.O. Box 77, San Francisco, CA 94119"],
-               [GOOD, "General Delivery, Prattville, AL 36067", "PSC 802 Box 74, APO AE 09499"]),
+               [GOOD, "General Delivery, Prattville, AL 36067", "PSC 802 Box 74, APO AE 09499", *PMB]),
+    "pmb": (PMB, [GOOD, "PO Box 3344, Prattville, AL 36068", "525 Gough St Apt 101, San Francisco, CA 94102"]),
     "military": (["PSC 802 Box 74, APO AE 09499", "USS Nimitz, FPO AP 96620"],
                  [GOOD, "PO Box 3344, Prattville, AL 36068"]),
     "general_delivery": (["General Delivery, Prattville, AL 36067"], [GOOD, "PO Box 3344, Prattville, AL 36068"]),
@@ -97,6 +124,14 @@ def test_reasons_say_why(cleaned):
     assert "package theft" in reason("490 McAllister St, San Francisco, CA 94102", "high_risk_zone")
     assert "Demo reshipper A" in reason("1390 Market St #200, San Francisco, CA 94102", "forwarder")
     assert "3RD" in reason("151 3rd St, San Francisco, CA 94103", "undeliverable")
+    assert "ZIP 99999 does not exist" in reason("12 Main St, Manchester, CT 99999", "undeliverable")
+    assert reason("12 Main St, Manchester, CT 06042", "outside_coverage") == (
+        "no street data loaded for ZIP 06042: the address could not be checked")
+    assert "for ZIP 94105:" in reason("1 Nowhere St, San Francisco, CA 94105", "outside_coverage")
+    assert "for MILLBROOK, AL:" in reason("1 Nowhere St, Millbrook, AL 36067", "outside_coverage")
+    assert "for GB:" in reason("10 Downing Street, London SW1A 2AA, United Kingdom", "outside_coverage")
+    for address in PMB:
+        assert reason(address, "pmb").startswith("private mailbox 512: ") and "mailbox store" in reason(address, "pmb")
 
 
 def test_level_is_the_worst_flag_and_flags_come_worst_first(cleaned, risk_ctx):
@@ -234,6 +269,40 @@ def test_forwarder_list_compares_standardized_addresses(tmp_path, gaz):
     assert "Suite reshipper" in rows[same[0]]["risk_reasons"][0]
 
 
+def test_unchecked_addresses_are_reviewed_and_missing_ones_held(gaz):
+    """Without service areas (whose own flag would hold an address far away), an address we
+    have no street data for goes to review; one we checked and did not find is held."""
+    rows = clean(gaz, load_risk(None), UNCOVERED + ["12 Lombart St, San Francisco, CA 94102"])
+    for address in UNCOVERED:
+        row = rows[address]
+        assert (row["risk_flags"], row["risk_level"], row["action"]) == (["outside_coverage"], "medium", "review"), \
+            (address, row["risk_flags"], row["reason"])
+    missing = rows["12 Lombart St, San Francisco, CA 94102"]
+    assert (missing["risk_flags"], missing["action"]) == (["undeliverable"], "hold")
+
+
+def test_pmb_is_delivered_with_the_flag_by_default(gaz, risk_ctx):
+    """A mailbox store signs for parcels: low risk, delivered, and the flag tells routing why."""
+    for ctx in (risk_ctx, load_risk(None)):
+        rows = clean(gaz, ctx, PMB[1:])  # the others, at an address point in the service area
+        for address, row in rows.items():
+            assert (row["risk_flags"], row["risk_level"], row["action"]) == (["pmb"], "low", "deliver"), address
+            assert row["po_box"] == "512" and row["line1"] == "7 OCTAVIA ST PMB 512"
+
+
+def test_policy_sets_what_pmb_and_outside_coverage_lead_to(tmp_path, gaz):
+    text = '[rules.pmb]\nseverity = "medium"\n[rules.outside_coverage]\nseverity = "high"\n'
+    uncovered, pmb = "12 Main St, Manchester, CT 06042", "7 Octavia St PMB 512, San Francisco, CA 94102"
+    rows = clean(gaz, policy(tmp_path, text), [uncovered, pmb])
+    assert (rows[uncovered]["risk_level"], rows[uncovered]["action"]) == ("high", "hold")
+    assert (rows[pmb]["risk_level"], rows[pmb]["action"]) == ("medium", "review")
+    text = '[rules.pmb]\nenabled = false\n[rules.outside_coverage]\nseverity = "none"\n'
+    rows = clean(gaz, policy(tmp_path, text), [uncovered, pmb])
+    assert rows[pmb]["risk_flags"] == [] and rows[pmb]["action"] == "deliver"
+    assert rows[uncovered]["risk_flags"][-1] == "outside_coverage"  # the mildest: last
+    assert "undeliverable" not in rows[uncovered]["risk_flags"]
+
+
 def test_review_queue_is_worst_first(cleaned):
     table = pa.Table.from_pylist(list(cleaned.values()))
     queue = review_table(table).to_pylist()
@@ -247,6 +316,7 @@ def test_review_queue_is_worst_first(cleaned):
 def test_assess_on_an_empty_batch(risk_ctx):
     facts = {k: [] for k in ("status", "precision", "confidence", "kind", "zip_type", "zip_active", "postal_code",
                              "n_units", "has_base", "unit", "unit_known", "lat", "lon", "n_candidates",
-                             "corrections", "address_key", "customer", "reason", "timezone")}
+                             "corrections", "address_key", "customer", "reason", "timezone", "coverage_gap",
+                             "pmb")}
     out = assess(facts, risk_ctx)
     assert out == {"risk_flags": [], "risk_reasons": [], "risk_level": [], "action": [], "delivery_window": []}

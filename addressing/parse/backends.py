@@ -10,6 +10,7 @@ import re
 
 from addressing import libpostal
 from addressing.parse import places, usps
+from addressing.parse.rules import take_pmb
 from addressing.parse.standardize import (
     house_number,
     split_street,
@@ -59,6 +60,7 @@ def parse_usaddress(text: str) -> ParsedAddress | None:
     p.predirectional, p.street_name, p.street_type, p.postdirectional = _street_from_labels(
         tagged, _US_STREET_LABELS
     )
+    pmb = _pop_pmb(tagged)
     occ_type = tagged.get("OccupancyType") or tagged.get("SubaddressType")
     occ_id = tagged.get("OccupancyIdentifier") or tagged.get("SubaddressIdentifier")
     if occ_type or occ_id:
@@ -77,9 +79,11 @@ def parse_usaddress(text: str) -> ParsedAddress | None:
         p.po_box = " ".join(tokens_of(box_id)) if box_id else None
     elif box_id:
         p.po_box = " ".join(tokens_of(box_id))
-        p.kind = Kind.STREET.value if "PMB" in box_type or "PRIVATE" in box_type else Kind.PO_BOX.value
+        p.kind = Kind.PO_BOX.value
     elif "GENERAL DELIVERY" in box_type:
         p.kind = Kind.GENERAL_DELIVERY.value
+    if pmb and p.po_box is None:
+        p.po_box, p.pmb = pmb, True
     p.city = " ".join(tokens_of(tagged.get("PlaceName", ""))) or None
     p.state = state_code(tagged.get("StateName"))
     p.postal_code, p.zip4 = zip_parts(tagged.get("ZipCode"))
@@ -109,6 +113,31 @@ def parse_usaddress(text: str) -> ParsedAddress | None:
     return p
 
 
+#: (type label, identifier label) pairs usaddress puts a private mailbox under
+_PMB_LABELS = (("SubaddressType", "SubaddressIdentifier"), ("USPSBoxType", "USPSBoxID"))
+_PMB_WORDS = {"PMB", "PRIVATE MAILBOX", "PRIVATE MAIL BOX"}
+_PMB_GLUED = re.compile(r"^PMB\s*#?\s*(\d+[A-Z]?)$")
+
+
+def _pop_pmb(tagged: dict) -> str | None:
+    """The private mailbox number usaddress found, its labels taken out of ``tagged`` (so they
+    are not read as a unit or a PO box): ``PMB 512`` as a subaddress, ``Private Mailbox 512`` as a
+    USPS box, ``PMB512`` as an occupancy identifier. ``None`` when there is none."""
+    for type_label, id_label in _PMB_LABELS:
+        words = " ".join(tokens_of(tagged.get(type_label) or ""))
+        box = " ".join(tokens_of(tagged.get(id_label) or "")).strip("# ")
+        if words in _PMB_WORDS and box:
+            del tagged[type_label], tagged[id_label]
+            if tagged.get("OccupancyIdentifier", "").strip() == "#" and not tagged.get("OccupancyType"):
+                del tagged["OccupancyIdentifier"]  # "# PMB 512": the "#" belongs to the box
+            return box
+    glued = _PMB_GLUED.match(" ".join(tokens_of(tagged.get("OccupancyIdentifier") or "")))
+    if glued and not tagged.get("OccupancyType"):
+        del tagged["OccupancyIdentifier"]
+        return glued.group(1)
+    return None
+
+
 def usaddress_is_sure(p: ParsedAddress | None) -> bool:
     """usaddress gave a usable US reading: a street with a number, or a box, with a last line."""
     if p is None:
@@ -136,16 +165,15 @@ def parse_libpostal(text: str, country: str | None = None) -> ParsedAddress:
     road = got.get("road")
     if road:
         if p.country == "US":
-            p.predirectional, p.street_name, p.street_type, p.postdirectional = split_street(tokens_of(road))
+            words = take_pmb(tokens_of(road), p)  # libpostal leaves "PMB 512" at the end of the road
+            p.predirectional, p.street_name, p.street_type, p.postdirectional = split_street(words)
         else:
             p.street_name = " ".join(tokens_of(road)) or None
     unit = got.get("unit") or got.get("level")
     if unit:
         p.unit_type, p.unit = split_unit(unit)
     if got.get("po_box"):
-        box = re.sub(r"(?i)^\s*(p\.?\s*o\.?\s*)?(box|bx)\s*#?\s*", "", got["po_box"])
-        p.po_box = " ".join(tokens_of(box)) or None
-        p.kind = Kind.PO_BOX.value
+        _libpostal_box(got["po_box"], p)
     p.city = " ".join(tokens_of(got.get("city") or got.get("city_district") or got.get("suburb") or "")) or None
     if p.country == "US":
         p.state = state_code(got.get("state"))
@@ -164,6 +192,16 @@ def parse_libpostal(text: str, country: str | None = None) -> ParsedAddress:
         elif p.city or p.postal_code:
             p.kind = Kind.LOCALITY_ONLY.value
     return p
+
+
+def _libpostal_box(text: str, p: ParsedAddress) -> None:
+    """libpostal's ``po_box``: a post office box, or a private mailbox it labels the same way."""
+    take_pmb(tokens_of(text), p)
+    if p.pmb:
+        return
+    box = re.sub(r"(?i)^\s*(p\.?\s*o\.?\s*)?(box|bx)\s*#?\s*", "", text)
+    p.po_box = " ".join(tokens_of(box)) or None
+    p.kind = Kind.PO_BOX.value
 
 
 def _country_code(name: str | None) -> str:

@@ -67,6 +67,8 @@ _PO_BOX_PREFIXES = (
     ("BX",),
 )
 _PO_BOX_FIRST = {opt[0] for opt in _PO_BOX_PREFIXES}
+_PMB_PREFIXES = (("PMB",), ("PRIVATE", "MAILBOX"), ("PRIVATE", "MAIL", "BOX"))
+_PMB_GLUED = re.compile(r"^PMB(\d+[A-Z]?)$")
 _RURAL_ROUTE = (("RURAL", "ROUTE"), ("RURAL", "RTE"), ("R", "R"), ("RR",), ("RFD",), ("RTE",), ("ROUTE",))
 _HIGHWAY_CONTRACT = (("HIGHWAY", "CONTRACT"), ("HWY", "CONTRACT"), ("STAR", "ROUTE"), ("HCR",), ("HC",))
 _ROUTE_FIRST = {opt[0] for opt in _RURAL_ROUTE + _HIGHWAY_CONTRACT}
@@ -549,16 +551,27 @@ def _in_box_prefix(t: str, prev: str | None, toks: list[str], i: int) -> bool:
     return t in _NUMBER_WORDS and prev in ("BOX", "BX", "PMB", "POB", "POBOX")
 
 
-def _take_pmb(toks: list[str], p: ParsedAddress) -> list[str]:
+def take_pmb(toks: list[str], p: ParsedAddress) -> list[str]:
+    """Take a private mailbox (``PMB 512``, ``PMB # 512``, ``# PMB 512``, ``PMB512``, ``PRIVATE
+    MAILBOX 512``) out of the tokens: its number goes to ``po_box``, marked as a PMB.
+
+    >>> p = ParsedAddress()
+    >>> take_pmb(["1", "MAIN", "ST", "PMB512"], p), p.po_box, p.pmb
+    (['1', 'MAIN', 'ST'], '512', True)
+    """
     for i, t in enumerate(toks):
-        if t == "PMB" or (t == "PRIVATE" and toks[i + 1 : i + 2] == ["MAILBOX"]):
-            j = i + (1 if t == "PMB" else 2)
-            while j < len(toks) and toks[j] == "#":
-                j += 1
-            if j < len(toks):
-                p.po_box = toks[j]
-                start = i - 1 if i and toks[i - 1] == "#" else i
-                return toks[:start] + toks[j + 1 :]
+        if t[:1] != "P":
+            continue
+        if (glued := _PMB_GLUED.match(t)):
+            toks = [*toks[:i], "PMB", glued.group(1), *toks[i + 1 :]]
+        n = _match_prefix(toks, i, _PMB_PREFIXES)
+        j = i + n
+        while n and j < len(toks) and toks[j] == "#":
+            j += 1
+        if n and j < len(toks):
+            p.po_box, p.pmb = toks[j], True
+            start = i - 1 if i and toks[i - 1] == "#" else i
+            return toks[:start] + toks[j + 1 :]
     return toks
 
 
@@ -787,7 +800,7 @@ def parse_rules(text: str) -> ParsedAddress | None:
     try:
         tokens = _dedupe(tokens, p)
         delivery, loose = _last_line(tokens, p)
-        delivery = _take_pmb(delivery, p)
+        delivery = take_pmb(delivery, p)
         delivery = _take_units(delivery, p)
         _delivery_line(delivery, p, loose)
     except _Fail:

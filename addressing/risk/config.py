@@ -44,12 +44,21 @@ RULES: dict[str, RuleSpec] = {
     "invalid_address": RuleSpec("high", "the address could not be read: {reason}", {}, {"reason": "empty"}),
     "undeliverable": RuleSpec("high", "no match at street level or better: {detail}", {},
                               {"detail": "street not found", "precision": "postal_code"}),
+    # medium (review by default): nobody has checked the address, which is not the same as
+    # finding it does not exist (undeliverable, high)
+    "outside_coverage": RuleSpec("medium", "no street data loaded for {where}: the address could not be checked", {},
+                                 {"where": "ZIP 06042"}),
     "ambiguous_match": RuleSpec("medium", "{n_candidates} candidate addresses are too close to call", {},
                                 {"n_candidates": 2}),
     "low_confidence": RuleSpec("medium", "match confidence {confidence:.2f} is below {threshold}",
                                {"threshold": 0.8}, {"confidence": 0.5, "threshold": 0.8}),
     "po_box": RuleSpec("medium", "PO box: {carrier} cannot deliver to post office boxes",
                        {"carriers": [], "carrier_column": "carrier"}, {"carrier": "the courier"}),
+    # low (deliver by default): a mail receiving agency is a shop that signs for parcels, so the
+    # parcel arrives; the flag tells routing it goes to a counter open in business hours, not a
+    # door, and a policy that wants a human to look raises it to medium (review)
+    "pmb": RuleSpec("low", "private mailbox {pmb}: a commercial mail receiving agency, so the parcel goes to a "
+                    "mailbox store, not a door", {}, {"pmb": "512"}),
     "military": RuleSpec("medium", "military address (APO/FPO/DPO): needs the postal service", {},
                          {"postal_code": "09499"}),
     "general_delivery": RuleSpec("medium", "general delivery: held at the post office for pickup", {},

@@ -4,8 +4,9 @@ values to fill its message with, or ``None`` when the rule does not fire.
 A batch is a dict of equal-length lists, the facts the pipeline knows about each record:
 ``status``, ``precision``, ``confidence``, ``kind``, ``zip_type``, ``zip_active``,
 ``postal_code``, ``n_units``, ``has_base``, ``unit``, ``unit_known``, ``lat``, ``lon``,
-``n_candidates``, ``corrections``, ``address_key``, ``customer``, ``reason``, ``timezone``
-and, when the orders name one, ``carrier``. ``assess`` adds ``_zones``: the point/polygon
+``n_candidates``, ``corrections``, ``address_key``, ``customer``, ``reason``, ``timezone``,
+``coverage_gap`` (the place the matcher has no street data for, else ``None``), ``pmb`` (the
+private mailbox number, else ``None``) and, when the orders name one, ``carrier``. ``assess`` adds ``_zones``: the point/polygon
 pairs of its one STRtree query.
 
 ``shared_address`` is not here: it counts customers over the whole batch, across chunks,
@@ -34,14 +35,20 @@ def invalid_address(b: Batch, cfg: RuleConfig, ctx) -> Hits:
 
 
 def undeliverable(b: Batch, cfg: RuleConfig, ctx) -> Hits:
-    """Unmatched, or matched only to a ZIP or place although it is a street address."""
+    """Unmatched, or matched only to a ZIP or place although it is a street address, where the
+    gazetteer could check it (``outside_coverage`` is the rule for where it could not)."""
     out: Hits = []
-    for s, p, k, r in zip(b["status"], b["precision"], b["kind"], b["reason"]):
-        if s == "unmatched" or (s == "matched" and p not in GOOD_PRECISION and k not in BOX_KINDS):
+    for s, p, k, r, gap in zip(b["status"], b["precision"], b["kind"], b["reason"], b["coverage_gap"]):
+        if gap is None and (s == "unmatched" or (s == "matched" and p not in GOOD_PRECISION and k not in BOX_KINDS)):
             out.append({"precision": p, "detail": r or f"located only to {p.replace('_', ' ')}"})
         else:
             out.append(None)
     return out
+
+
+def outside_coverage(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    """No street data loaded for the place the order names: not checked, so not known to be wrong."""
+    return [{"where": gap} if gap else None for gap in b["coverage_gap"]]
 
 
 def ambiguous_match(b: Batch, cfg: RuleConfig, ctx) -> Hits:
@@ -71,6 +78,11 @@ def po_box(b: Batch, cfg: RuleConfig, ctx) -> Hits:
         else:
             out.append({"carrier": name or "the courier"})
     return out
+
+
+def pmb(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    """A private mailbox, as the parser marked it (a PO box is ``po_box``'s)."""
+    return [{"pmb": box} if box else None for box in b["pmb"]]
 
 
 def military(b: Batch, cfg: RuleConfig, ctx) -> Hits:
@@ -162,9 +174,11 @@ def corrected_heavily(b: Batch, cfg: RuleConfig, ctx) -> Hits:
 RULE_FUNCTIONS: dict[str, Callable[[Batch, RuleConfig, object], Hits]] = {
     "invalid_address": invalid_address,
     "undeliverable": undeliverable,
+    "outside_coverage": outside_coverage,
     "ambiguous_match": ambiguous_match,
     "low_confidence": low_confidence,
     "po_box": po_box,
+    "pmb": pmb,
     "military": military,
     "general_delivery": general_delivery,
     "po_box_only_zip": po_box_only_zip,
