@@ -1,33 +1,50 @@
-"""Match accuracy, calibrated confidence, baselines and scaling on real SF + Oakland points.
+"""Match accuracy and calibrated confidence on every real point set, reported on regions nothing was fitted on.
 
     export ADDRESSING_REALDATA=../shared/data        # default: ../shared/data next to the project
-    .venv/bin/python benchmarks/match_accuracy.py --fit        # refit addressing/data/calibration.json
-    .venv/bin/python benchmarks/match_accuracy.py              # accuracy + reliability (held-out sample)
-    .venv/bin/python benchmarks/match_accuracy.py --baselines  # exact join and brute-force extractOne
+    .venv/bin/python benchmarks/match_accuracy.py              # report regions: per region, per kind, targets
+    .venv/bin/python benchmarks/match_accuracy.py --failures 8 # ... and 8 wrong records per kind
+    .venv/bin/python benchmarks/match_accuracy.py --fit        # refit addressing/data/calibration.json (fit regions)
+    .venv/bin/python benchmarks/match_accuracy.py --tune       # search match.WEIGHTS (fit regions)
+    .venv/bin/python benchmarks/match_accuracy.py --baselines  # + exact join and brute-force extractOne, timed
     .venv/bin/python benchmarks/match_accuracy.py --scaling    # match throughput at 10k / 100k / 1M points
 
-The gazetteer is built with ``addressing.gazetteer.store.build`` from the San Francisco EAS points
-(mapped as in ``data/demo/sources.toml``) and the Alameda SPAD Oakland points. The distinct
-addresses (street, number, unit: SF repeats 329 Fulton St 1,194 times) are shuffled with a seed
-and split in two halves: the calibration is fitted on queries made from one half and evaluated
-on queries made from the other (``addressing.synth.messy_queries``, seeded). A record is *right*
-when it is ``matched``, within 50 m of the true point and has the true unit; *confidently wrong*
-when its confidence is >= 0.9 and it is more than 50 m off or has the wrong unit (whatever its
-status). Speed figures are ratios against baselines timed in the same process.
+Regions (``accuracy_regions``): every real point file and TIGER county of the shared data, and
+synthetic regions derived from them for phenomena the files lack (0-prefixed ZIPs, look-alike
+streets, one street name in two ZIPs of a town, lettered streets), all built into one gazetteer
+with ``addressing.gazetteer.store.build``. Each region sits on a fixed side: *fit* (San
+Francisco, Oakland, Autauga and what is derived from them: the weights and the calibration were
+fitted there) or *report* (everything else). Every figure printed is on report regions, except
+the block labelled as fit-region diagnosis (``--show-fit``).
+
+Queries (``accuracy_mess``): from each region's distinct addresses, up to ``--per-kind`` seeded
+queries of each kind of mess, one kind per query (``SPECIAL_FACTOR`` times as many of the kinds
+only some truths have). They go through the real pipeline path, ``pipeline.clean_table`` (parse
+-> match -> assess, as ``addressing clean`` runs it), and are judged on the output record:
+
+- *right*: ``matched``, within ``RIGHT_M`` of the true point, the true unit;
+- *confidently wrong*: confidence >= ``CONFIDENT`` and more than ``WRONG_M`` off (or no point)
+  or the wrong unit, whatever the status;
+- *ZIP kept*: where the customer wrote the true ZIP (``2118`` counts for ``02118``), the output
+  ``postal_code`` is the truth ZIP, character for character.
+
+The baseline in the same run is plain ``usaddress.tag`` and an exact lookup of (number,
+directionals, name, type, ZIP) in the same gazetteer (the address point, or the TIGER range
+holding the number). ``--fit`` fits the calibration on fit-region queries matched against the
+gazetteer with ``WITHHELD`` of the fit regions' buildings left out (their queries are the
+negatives: interpolations and numbers out of range); ``--tune`` searches ``match.WEIGHTS`` on
+the same queries.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
 import random
-import re
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -38,182 +55,148 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "benchmarks"))
 
-from addressing import match, synth  # noqa: E402
+import accuracy_mess as mess  # noqa: E402
+import accuracy_regions as regions  # noqa: E402
+
+from addressing import geocode, match  # noqa: E402
 from addressing.gazetteer import open_gazetteer, query_arrow  # noqa: E402
 from addressing.gazetteer.keys import name_key  # noqa: E402
-from addressing.gazetteer.openaddresses import ColumnMap  # noqa: E402
 from addressing.gazetteer.store import SourceSpec, build  # noqa: E402
 from addressing.geocode import distance_m  # noqa: E402
-from addressing.parse import parse_batch  # noqa: E402
+from addressing.parse import parse_batch, usps  # noqa: E402
+from addressing.pipeline import clean_table  # noqa: E402
+from addressing.risk import load_risk  # noqa: E402
 
 WORK = PROJECT / "build" / "bench"
 CALIBRATION = PROJECT / "addressing" / "data" / "calibration.json"
-RIGHT_M = 50.0
-WITHHELD = 0.08      # share of buildings left out of the gazetteer the queries are matched against
+RIGHT_M = 25.0             # right: within this of the true point (a house front, not the next house)
+WRONG_M = 50.0             # confidently wrong: further than this (or no point), or the wrong unit
+CONFIDENT = 0.9            # ... at confidence at least this
+WITHHELD = 0.08            # --fit/--tune: share of fit buildings left out of the gazetteer matched against
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99)
-SPLIT_SEED, FIT_SEED, EVAL_SEED = 20260101, 11, 22
-
-SF_COLUMNS = {"columns": {"lon": "lon", "lat": "lat", "number": ["ADDR_NUM", "ADDR_N_SFX"],
-                          "street": ["ST_NAME", "ST_TYPE"], "unit": "UNIT_NUM", "postcode": "ZIPCODE",
-                          "id": "EAS_SUBID"},
-              "constants": {"city": "SAN FRANCISCO", "region": "CA"}}
-OAKLAND_COLUMNS = {"columns": {"lon": "lon", "lat": "lat", "number": "ST_NUM",
-                               "street": ["DIRPRE", "FEANME", "FEATYP", "DIRSUF"], "unit": "UNIT",
-                               "postcode": "ZIPCODE", "city": "CITY", "id": "SPADID"},
-                   "constants": {"region": "CA"}}
+PER_KIND = 60              # queries per region and kind (default)
+SPECIAL_FACTOR = 4         # ... times this for the kinds only some truths have
+SPECIAL_KINDS = ("lettered", "leading_zero", "lookalike")
+FIT_FACTOR = 3             # --fit draws this many times more queries per region and kind
+HELD_SEED, FIT_SEED, EVAL_SEED = 20260102, 11, 22
+#: what the product promises (issue 15); each is checked at the end of a run
+TARGET_RIGHT = 0.98        # overall share right, report regions
+TARGET_KIND_RIGHT = 0.95   # share right of every kind of mess
+TARGET_CONF_WRONG = 0.002  # share confidently wrong
+TARGET_ZIPS_KEPT = 1.0     # share of right-ZIP queries whose output keeps that ZIP exactly
 
 
 def realdata() -> Path:
     return Path(os.environ.get("ADDRESSING_REALDATA") or PROJECT.parent / "shared" / "data")
 
 
-def sources(data: Path) -> list[SourceSpec]:
-    oa = data / "openaddresses"
-    return [
-        SourceSpec("openaddresses", oa / "sf_eas_addresses_with_units.csv", name="oa:us-ca-san_francisco-eas",
-                   columns=ColumnMap.from_dict(SF_COLUMNS)),
-        SourceSpec("openaddresses", oa / "alameda_spad_oakland.csv", name="oa:us-ca-oakland-spad",
-                   columns=ColumnMap.from_dict(OAKLAND_COLUMNS)),
-    ]
+# --------------------------------------------------------------------------- queries through the pipeline
 
 
-def gazetteer(data: Path, work: Path = WORK):
-    db = work / "sf_oakland.duckdb"
-    build(db, sources(data))
-    return open_gazetteer(db)
+def quotas(per_kind: int) -> dict[str, int]:
+    return {k: per_kind * (SPECIAL_FACTOR if k in SPECIAL_KINDS else 1) for k in mess.KINDS}
 
 
-def tiger_gazetteer(data: Path, work: Path = WORK):
-    """Autauga County, AL: real TIGER ranges only (no points), for range-interpolated matches."""
-    db = work / "autauga.duckdb"
-    build(db, [SourceSpec("tiger", data / "tiger" / "autauga_al_01001" / "01001_nominatim.csv",
-                          name="tiger:us-al-autauga-01001")])
-    return open_gazetteer(db)
-
-
-def withhold(gaz, points: list[dict]) -> set[tuple]:
-    """A seeded WITHHELD share of the buildings (street, number: all their units), to be left
-    out of the gazetteer the queries are matched against: their queries test interpolation
-    between the neighbours and numbers out of range, and give the calibration its negatives."""
-    buildings = sorted({(p["street_id"], p["number"]) for p in points})
-    rng = random.Random(SPLIT_SEED + 1)
-    return set(rng.sample(buildings, round(WITHHELD * len(buildings))))
-
-
-def gaps_gazetteer(data: Path, gaz, held: set[tuple], work: Path = WORK):
-    """The same sources without the withheld buildings' rows (matched by the source's id)."""
-    keys = query_arrow(gaz.cursor(), "SELECT source_name, source_key, street_id, number FROM address_points").to_pydict()
-    drop: dict[str, set[str]] = {}
-    for name, key, sid, num in zip(keys["source_name"], keys["source_key"], keys["street_id"], keys["number"]):
-        if (sid, num) in held:
-            drop.setdefault(name, set()).add(key)
-    specs = []
-    for spec in sources(data):
-        out = work / f"gaps_{spec.path.name}"
-        id_col = spec.columns.columns["id"][0]
-        with open(spec.path, newline="", encoding="utf-8") as f, open(out, "w", newline="", encoding="utf-8") as g:
-            reader = csv.DictReader(f)
-            writer = csv.DictWriter(g, fieldnames=reader.fieldnames)
-            writer.writeheader()
-            gone = drop.get(spec.source_name(), set())
-            for row in reader:
-                if re.sub(r"\.0$", "", row[id_col] or "") not in gone:
-                    writer.writerow(row)
-        specs.append(SourceSpec(spec.kind, out, name=spec.name, columns=spec.columns))
-    db = work / "sf_oakland_gaps.duckdb"
-    build(db, specs)
-    return open_gazetteer(db)
-
-
-def truth_points(gaz) -> tuple[list[dict], Counter]:
-    """Distinct real addresses; drops the ones that are not deliverable addresses in the
-    source (``0 UNKNOWN``) and counts what was dropped."""
-    pts = synth.address_points(gaz)
-    dropped: Counter = Counter()
-    keep = []
-    for p in pts:
-        if p["name"] == "UNKNOWN" or p["number"] == "0":
-            dropped["no street or number 0 in the source"] += 1
-        elif len(p["name"]) == 1 and p["type"] is None and p["state"] == "CA":
-            # the SF number suffix (ADDR_N_SFX) read as the street by the loader: 32A ELGIN PARK
-            dropped["number suffix read as the street (loader)"] += 1
-        else:
-            keep.append(p)
-    return keep, dropped
-
-
-def split(points: list[dict]) -> tuple[list[dict], list[dict]]:
-    order = list(range(len(points)))
-    random.Random(SPLIT_SEED).shuffle(order)
-    half = len(order) // 2
-    return [points[i] for i in order[:half]], [points[i] for i in order[half:]]
-
-
-# --------------------------------------------------------------------------- scoring a run
-
-
-def unit_of(u) -> str | None:
-    return match.unit_norm(u) if u else None
-
-
-def judge(results: list, picks: list[dict], held: set[tuple] | None = None) -> dict[str, np.ndarray]:
-    lat = np.asarray([np.nan if r.lat is None else r.lat for r in results], float)
-    lon = np.asarray([np.nan if r.lon is None else r.lon for r in results], float)
-    err = distance_m(lon, lat, [p["lon"] for p in picks], [p["lat"] for p in picks])
-    unit_ok = np.asarray([unit_of(r.unit) == unit_of(p["unit"]) for r, p in zip(results, picks)])
-    status = np.asarray([r.status for r in results])
-    near = err <= RIGHT_M
-    right = (status == "matched") & near & unit_ok
-    conf = np.asarray([r.confidence for r in results], float)
-    same = np.asarray([r.house_number == p["number"] and r.street_name == p["name"] and r.street_type == p["type"]
-                       and r.predirectional == p["predir"] for r, p in zip(results, picks)])
-    return {"err": err, "unit_ok": unit_ok, "status": status, "right": right, "conf": conf,
-            "wrong": ~(near & unit_ok), "same": (status == "matched") & same & unit_ok,
-            "precision": np.asarray([r.precision for r in results]),
-            "stratum": np.asarray([r.stratum or r.precision for r in results]),
-            "raw": match.raw_score(np.asarray([r.score for r in results]), np.asarray([r.margin for r in results])),
-            "capped": np.asarray([r.unit_known is False or (not r.unit and r.n_units > 0 and not r.has_base)
-                                  for r in results]),
-            "held": np.asarray([(p["street_id"], p["number"]) in (held or ()) for p in picks])}
-
-
-def summary(j: dict[str, np.ndarray], label: str) -> dict:
-    n = len(j["right"])
-    matched = j["status"] == "matched"
-    err_m = j["err"][matched & ~np.isnan(j["err"])]
-    cw = (j["conf"] >= 0.9) & j["wrong"]
-    out = {"label": label, "n": n, "right": j["right"].mean(), "same_address": j["same"].mean(),
-           "confidently_wrong": cw.mean(), "n_confidently_wrong": int(cw.sum()),
-           "median_err_m": float(np.median(err_m)) if err_m.size else math.nan,
-           "p95_err_m": float(np.percentile(err_m, 95)) if err_m.size else math.nan,
-           "status": dict(Counter(j["status"].tolist())), "precision": dict(Counter(j["precision"].tolist()))}
+def draw(truths: dict[str, list[dict]], per_kind: int, seed: int) -> list[mess.Query]:
+    """Queries of every kind, each kind with its own quota per region."""
+    out = []
+    for kind, n in quotas(per_kind).items():
+        out += mess.make_queries(truths, n, seed, kinds=(kind,))
     return out
 
 
-def print_summary(s: dict) -> None:
-    print(f"\n== {s['label']}: {s['n']:,} queries")
-    print(f"right (matched, <= {RIGHT_M:.0f} m, right unit): {s['right']:.2%}   "
-          f"(same street, number and unit: {s['same_address']:.2%})")
-    print(f"confidently wrong (conf >= 0.9 and > {RIGHT_M:.0f} m off or wrong unit): {s['confidently_wrong']:.3%} "
-          f"({s['n_confidently_wrong']})")
-    print(f"error of matched records: median {s['median_err_m']:.1f} m, p95 {s['p95_err_m']:.1f} m")
-    print(f"status: {s['status']}")
-    print(f"precision: {s['precision']}")
+def answers_of_table(t: pa.Table) -> dict[str, list]:
+    """The output record's fields the judging reads."""
+    keep = ("match_status", "precision", "confidence", "lat", "lon", "unit", "postal_code", "house_number",
+            "predirectional", "street_name", "street_type", "postdirectional", "city", "state", "corrections",
+            "reason", "candidates", "risk_flags", "parser")
+    return {k: t.column(k).to_pylist() for k in keep}
 
 
-def print_split(j: dict[str, np.ndarray]) -> None:
-    """The addresses in the gazetteer and the withheld ones, apart."""
-    print(f"{'':<28} {'queries':>8} {'right':>8} {'conf>=0.9':>10} {'conf.wrong':>11} {'median m':>9} {'p95 m':>7}")
-    for label, sel in (("address in the gazetteer", ~j["held"]), ("building withheld from it", j["held"])):
-        n = int(sel.sum())
-        if not n:
-            continue
-        matched = sel & (j["status"] == "matched") & ~np.isnan(j["err"])
-        e = j["err"][matched]
-        hi = sel & (j["conf"] >= 0.9)
-        cw = hi & j["wrong"]
-        print(f"{label:<28} {n:>8,} {j['right'][sel].mean():>8.2%} {hi.sum() / n:>10.1%} {cw.sum() / n:>11.3%}"
-              f" {np.median(e) if e.size else math.nan:>9.1f} {np.percentile(e, 95) if e.size else math.nan:>7.1f}")
+def answers_of_results(results: list) -> dict[str, list]:
+    """``match_batch`` results in the output record's field names (for --fit and --tune)."""
+    fields = {"match_status": "status", "precision": "precision", "confidence": "confidence", "lat": "lat",
+              "lon": "lon", "unit": "unit", "postal_code": "postal_code", "house_number": "house_number",
+              "predirectional": "predirectional", "street_name": "street_name", "street_type": "street_type",
+              "postdirectional": "postdirectional", "city": "city", "state": "state", "corrections": "corrections",
+              "reason": "reason", "candidates": "candidates"}
+    return {k: [getattr(r, a) for r in results] for k, a in fields.items()}
+
+
+def run_pipeline(queries: list[mess.Query], gaz, risk) -> tuple[dict[str, list], float]:
+    """Every query through ``clean_table`` as one batch of orders (``address`` + ``address2``)."""
+    raw = pa.table({"order_id": [f"Q{i:06d}" for i in range(len(queries))],
+                    "address": [q.text for q in queries],
+                    "address2": [q.line2 for q in queries]})
+    t0 = time.perf_counter()
+    out = clean_table(raw, gaz, risk)
+    return answers_of_table(out), time.perf_counter() - t0
+
+
+def one_line(q: mess.Query) -> str:
+    """The order as one line, as ``io.one_line`` joins ``address`` and ``address2``."""
+    return f"{q.text}, {q.line2}" if q.line2 else q.text
+
+
+# --------------------------------------------------------------------------- judging
+
+
+def judge(queries: list[mess.Query], a: dict[str, list]) -> dict[str, np.ndarray]:
+    lat = np.asarray([np.nan if v is None else v for v in a["lat"]], float)
+    lon = np.asarray([np.nan if v is None else v for v in a["lon"]], float)
+    err = distance_m(lon, lat, [q.truth["lon"] for q in queries], [q.truth["lat"] for q in queries])
+    unit_ok = np.asarray([match.unit_norm(u) == match.unit_norm(q.truth["unit"]) for u, q in zip(a["unit"], queries)])
+    status = np.asarray(a["match_status"])
+    conf = np.asarray(a["confidence"], float)
+    right = (status == "matched") & (err <= RIGHT_M) & unit_ok
+    far = ~(err <= WRONG_M)                  # NaN (no point) counts as far
+    wrote_zip = np.asarray([q.wrote_right_zip for q in queries])
+    zip_kept = np.asarray([pc == q.truth["zip"] for pc, q in zip(a["postal_code"], queries)])
+    return {"err": err, "unit_ok": unit_ok, "status": status, "conf": conf, "right": right,
+            "conf_wrong": (conf >= CONFIDENT) & (far | ~unit_ok), "wrote_zip": wrote_zip, "zip_kept": zip_kept,
+            "kind": np.asarray([q.kind for q in queries]), "region": np.asarray([q.region for q in queries])}
+
+
+def row_figures(j: dict[str, np.ndarray], sel: np.ndarray, base_right: np.ndarray | None) -> tuple:
+    n = int(sel.sum())
+    if n == 0:
+        return (0,) + (math.nan,) * 7
+    st = j["status"][sel]
+    matched_err = j["err"][sel & (j["status"] == "matched") & ~np.isnan(j["err"])]
+    wrong = (st == "matched") & ~j["right"][sel]
+    return (n, j["right"][sel].mean(), j["conf_wrong"][sel].mean(), (st == "ambiguous").mean(),
+            np.isin(st, ("unmatched", "invalid")).mean(), wrong.mean(),
+            float(np.median(matched_err)) if matched_err.size else math.nan,
+            base_right[sel].mean() if base_right is not None else math.nan)
+
+
+HEADER = (f"{'':<22} {'queries':>7} {'right':>7} {'conf.wrong':>10} {'ambiguous':>9} {'unmatched':>9} "
+          f"{'matched, wrong':>14} {'median m':>8} {'baseline':>8}")
+
+
+def print_row(label: str, f: tuple) -> None:
+    n, right, cw, amb, unm, wrong, med, base = f
+    if n == 0:
+        print(f"{label:<22} {0:>7}")
+        return
+    print(f"{label:<22} {n:>7,} {right:>7.1%} {cw:>10.2%} {amb:>9.1%} {unm:>9.1%} {wrong:>14.1%} {med:>8.1f}"
+          f" {base:>8.1%}")
+
+
+def print_tables(j: dict[str, np.ndarray], base_right: np.ndarray, bench: regions.Bench, title: str) -> None:
+    every = np.ones(j["right"].size, bool)
+    print(f"\n== {title}: by region")
+    print(HEADER)
+    for key in bench.truths:
+        sel = j["region"] == key
+        if sel.any():
+            print_row(key, row_figures(j, sel, base_right))
+    print_row("all", row_figures(j, every, base_right))
+    print(f"\n== {title}: by kind of mess")
+    print(HEADER)
+    for kind in mess.KINDS:
+        print_row(kind, row_figures(j, j["kind"] == kind, base_right))
+    print_row("all", row_figures(j, every, base_right))
 
 
 def reliability(j: dict[str, np.ndarray]) -> list[tuple]:
@@ -226,11 +209,218 @@ def reliability(j: dict[str, np.ndarray]) -> list[tuple]:
     return rows
 
 
-def print_reliability(rows: list[tuple], n: int) -> None:
-    print("\nreliability (held-out): of the records with confidence >= c, the share that is right")
+def print_reliability(rows: list[tuple], n: int, title: str) -> None:
+    print(f"\n== {title}: of the records with confidence >= c, the share right (ok when >= c)")
     print(f"{'c':>6} {'records':>9} {'of all':>7} {'right':>8}  ok")
     for c, k, share, ok in rows:
-        print(f"{c:>6.2f} {k:>9,} {k / n:>7.1%} {share:>8.2%}  {'yes' if ok else 'NO'}")
+        print(f"{c:>6.2f} {k:>9,} {k / max(n, 1):>7.1%} {share:>8.2%}  {'yes' if ok else 'NO'}")
+
+
+def zips_kept(j: dict[str, np.ndarray], queries: list[mess.Query], postal: list) -> tuple[float, int, Counter]:
+    """Share of right-ZIP queries whose output keeps the ZIP; the misses per (kind, output ZIP
+    form) so that a dropped leading zero shows as such."""
+    sel = j["wrote_zip"]
+    n = int(sel.sum())
+    misses: Counter = Counter()
+    for i in np.flatnonzero(sel & ~j["zip_kept"]):
+        got = postal[i]
+        form = "none" if not got else ("leading zero lost" if got.lstrip("0") == queries[i].truth["zip"].lstrip("0")
+                                       else "another ZIP")
+        misses[(queries[i].kind, form)] += 1
+    return (float(j["zip_kept"][sel].mean()) if n else math.nan), n, misses
+
+
+# --------------------------------------------------------------------------- baseline: usaddress + exact lookup
+
+
+USADDRESS_FIELDS = {"AddressNumber": "number", "StreetNamePreDirectional": "predir", "StreetName": "name",
+                    "StreetNamePostType": "type", "StreetNamePostDirectional": "postdir",
+                    "OccupancyIdentifier": "unit", "ZipCode": "zip"}
+
+
+def _plain(v: str) -> str:
+    return " ".join(v.upper().replace(".", " ").replace(",", " ").split())
+
+
+def usaddress_parts(text: str) -> dict | None:
+    """``usaddress.tag`` mapped to Pub 28 forms (the directional and type tables), nothing
+    more: no fuzzy matching, no correction."""
+    import usaddress
+
+    try:
+        tagged, _ = usaddress.tag(text)
+    except usaddress.RepeatedLabelError:
+        return None
+    out = {v: None for v in USADDRESS_FIELDS.values()}
+    for label, field in USADDRESS_FIELDS.items():
+        if tagged.get(label):
+            out[field] = _plain(tagged[label])
+    for d in ("predir", "postdir"):
+        if out[d]:
+            out[d] = usps.DIRECTIONALS.get(out[d].replace(" ", ""), out[d])
+    if out["type"]:
+        out["type"] = usps.suffixes().get(out["type"], out["type"])
+    if out["zip"]:
+        out["zip"] = out["zip"][:5]
+    return out
+
+
+class ExactIndex:
+    """The gazetteer as two dicts: address points by (number, predir, name, type, postdir, ZIP,
+    unit) and TIGER ranges by (predir, name, type, postdir, ZIP)."""
+
+    def __init__(self, gaz):
+        pts = query_arrow(gaz.cursor(), """
+            SELECT number, predir, name, type, postdir, postal_code, unit, avg(lat) AS lat, avg(lon) AS lon
+            FROM address_points GROUP BY ALL""").to_pylist()
+        self.points = {(p["number"], p["predir"], p["name"], p["type"], p["postdir"], p["postal_code"],
+                        match.unit_norm(p["unit"])): (p["lat"], p["lon"]) for p in pts}
+        segs = query_arrow(gaz.cursor(), """
+            SELECT predir, name, type, postdir, zip_left, zip_right, postal_code, from_left, to_left, from_right,
+                   to_right, parity_left, parity_right, sided, geom FROM segments""").to_pylist()
+        self.ranges: dict[tuple, list[dict]] = defaultdict(list)
+        for s in segs:
+            for z in {s["zip_left"], s["zip_right"], s["postal_code"]} - {None}:
+                self.ranges[(s["predir"], s["name"], s["type"], s["postdir"], z)].append(s)
+
+    def find(self, p: dict | None) -> tuple[float, float, str | None] | None:
+        if not p or not p["number"] or not p["name"]:
+            return None
+        street = (p["predir"], p["name"], p["type"], p["postdir"], p["zip"])
+        unit = match.unit_norm(p["unit"])
+        hit = self.points.get((p["number"], *street, unit))
+        if hit:
+            return hit[0], hit[1], p["unit"]
+        if not p["number"].isdigit():
+            return None
+        return self._in_range(int(p["number"]), self.ranges.get(street, ()))
+
+    @staticmethod
+    def _in_range(num: int, segs) -> tuple[float, float, None] | None:
+        import shapely
+
+        for s in segs:
+            for a, b, parity, side in ((s["from_left"], s["to_left"], s["parity_left"], "L"),
+                                       (s["from_right"], s["to_right"], s["parity_right"], "R")):
+                if a is None or b is None or not min(a, b) <= num <= max(a, b):
+                    continue
+                if parity in ("O", "E") and num % 2 != (1 if parity == "O" else 0):
+                    continue
+                lon, lat = geocode.interpolate_on_segments([shapely.from_wkb(s["geom"])], [num], [a], [b],
+                                                           [side if s["sided"] else None])
+                return float(lat[0]), float(lon[0]), None
+        return None
+
+
+def run_baseline(queries: list[mess.Query], gaz) -> tuple[np.ndarray, float]:
+    """Right per query for usaddress + exact lookup, and its time."""
+    index = ExactIndex(gaz)
+    t0 = time.perf_counter()
+    found = [index.find(usaddress_parts(one_line(q))) for q in queries]
+    seconds = time.perf_counter() - t0
+    lat = np.asarray([np.nan if f is None else f[0] for f in found], float)
+    lon = np.asarray([np.nan if f is None else f[1] for f in found], float)
+    err = distance_m(lon, lat, [q.truth["lon"] for q in queries], [q.truth["lat"] for q in queries])
+    unit_ok = np.asarray([f is not None and match.unit_norm(f[2]) == match.unit_norm(q.truth["unit"])
+                          for f, q in zip(found, queries)])
+    return (err <= RIGHT_M) & unit_ok, seconds
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def failure_class(j: dict[str, np.ndarray], i: int) -> str:
+    st = j["status"][i]
+    if st != "matched":
+        return st
+    if not j["unit_ok"][i]:
+        return "matched, wrong unit"
+    return "matched, far" if not np.isnan(j["err"][i]) else "matched, no point"
+
+
+def print_failure_classes(j: dict[str, np.ndarray]) -> None:
+    bad = np.flatnonzero(~j["right"])
+    print(f"\n== report regions: what the {bad.size:,} records not right were, by kind")
+    classes = Counter((j["kind"][i], failure_class(j, i)) for i in bad)
+    for (kind, cls), n in classes.most_common():
+        print(f"  {n:>5}  {kind:<16} {cls}")
+
+
+def _components(num, pre, name, typ, post, unit=None) -> str:
+    s = " ".join(str(x) for x in (num, pre, name, typ, post) if x)
+    return f"{s} #{unit}" if unit else s
+
+
+def print_failures(queries: list[mess.Query], a: dict[str, list], j: dict[str, np.ndarray], per_kind: int) -> None:
+    """``per_kind`` records not right of each kind, regions taken in turn: the text, the truth,
+    and what the pipeline answered, in the output record's own fields."""
+    print(f"\n== report regions: up to {per_kind} records not right per kind")
+    for kind in mess.KINDS:
+        idx = np.flatnonzero((j["kind"] == kind) & ~j["right"])
+        if not idx.size:
+            continue
+        by_region: dict[str, list[int]] = defaultdict(list)
+        for i in idx:
+            by_region[j["region"][i]].append(int(i))
+        shown = []
+        while len(shown) < per_kind and any(by_region.values()):
+            for key in sorted(by_region):
+                if by_region[key] and len(shown) < per_kind:
+                    shown.append(by_region[key].pop(0))
+        print(f"\n-- {kind}: {idx.size} of {int((j['kind'] == kind).sum())} not right")
+        for i in shown:
+            q, t = queries[i], queries[i].truth
+            line2 = f"  + line 2 {q.line2!r}" if q.line2 else ""
+            print(f"  [{q.region}] {q.text!r}{line2}   ({q.detail})")
+            print(f"     truth   {_components(t['number'], t['predir'], t['name'], t['type'], t['postdir'], t['unit'])},"
+                  f" {t['city']} {t['state']} {t['zip']}  ({t['lat']:.5f}, {t['lon']:.5f})")
+            err = "" if np.isnan(j["err"][i]) else f"{j['err'][i]:.0f} m off"
+            print(f"     answer  {a['match_status'][i]} {a['precision'][i]} conf {a['confidence'][i]:.2f} {err}:"
+                  f" {_components(a['house_number'][i], a['predirectional'][i], a['street_name'][i], a['street_type'][i], a['postdirectional'][i], a['unit'][i])},"
+                  f" {a['city'][i]} {a['state'][i]} {a['postal_code'][i]}")
+            extra = []
+            if a["corrections"][i]:
+                extra.append(f"corrections {a['corrections'][i]}")
+            if a["reason"][i]:
+                extra.append(f"reason {a['reason'][i]!r}")
+            if a["candidates"][i]:
+                cands = "; ".join(_candidate(c) for c in a["candidates"][i][:3])
+                extra.append(f"candidates {cands}")
+            if extra:
+                print("             " + " | ".join(extra))
+
+
+def _candidate(c) -> str:
+    if isinstance(c, dict):
+        line = c.get("line1") or _components(c.get("house_number"), c.get("predirectional"), c.get("street_name"),
+                                              c.get("street_type"), c.get("postdirectional"))
+        return f"{line} {c.get('postal_code') or ''} score {c.get('score')}"
+    return str(c)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def check_targets(j: dict[str, np.ndarray], zip_share: float, rel: list[tuple]) -> list[tuple[str, str, bool]]:
+    kinds = {k: j["right"][j["kind"] == k].mean() for k in mess.KINDS if (j["kind"] == k).any()}
+    worst = min(kinds, key=kinds.get)
+    return [
+        (f"overall right >= {TARGET_RIGHT:.0%}", f"{j['right'].mean():.2%}", j["right"].mean() >= TARGET_RIGHT),
+        (f"every kind right >= {TARGET_KIND_RIGHT:.0%}", f"worst: {worst} {kinds[worst]:.2%}; below: "
+         + (", ".join(f"{k} {v:.1%}" for k, v in kinds.items() if v < TARGET_KIND_RIGHT) or "none"),
+         kinds[worst] >= TARGET_KIND_RIGHT),
+        (f"confidently wrong <= {TARGET_CONF_WRONG:.1%}", f"{j['conf_wrong'].mean():.3%} ({int(j['conf_wrong'].sum())})",
+         j["conf_wrong"].mean() <= TARGET_CONF_WRONG),
+        (f"ZIPs kept {TARGET_ZIPS_KEPT:.0%}", f"{zip_share:.2%}", zip_share >= TARGET_ZIPS_KEPT),
+        ("calibration: share right >= c at every c", ", ".join(f"{c:.2f}: {s:.1%}" for c, _, s, ok in rel if not ok)
+         or "every threshold holds", all(ok for *_, ok in rel)),
+    ]
+
+
+def print_targets(rows: list[tuple[str, str, bool]]) -> None:
+    print("\n== targets (report regions)")
+    for label, value, ok in rows:
+        print(f"  {'HOLDS' if ok else 'FAILS':<6} {label:<42} {value}")
 
 
 # --------------------------------------------------------------------------- calibration fit
@@ -303,7 +493,117 @@ def fit_calibration(raw: np.ndarray, right: np.ndarray, groups: np.ndarray | Non
                        for (lo, hi, n, k), c in zip(merged, lows)]}
 
 
-# --------------------------------------------------------------------------- baselines
+def range_map(point_map: dict | None) -> dict | None:
+    """TIGER-range answers: their truth is where the range itself puts the number, so the
+    queries cannot say how far that is from the real house. Their map is the address-point map
+    (finding the right street and number) times the lower bound of the share of range
+    interpolations within RIGHT_M of the real point on the pelias Willow Ave and W 26th St
+    sets (``benchmarks/interpolation.py``: leave-one-out ranges, default offset)."""
+    if not point_map:
+        return None
+    from interpolation import range_errors
+
+    err = range_errors(realdata())
+    err = err[~np.isnan(err)]
+    k, n = int((err <= RIGHT_M).sum()), int(err.size)
+    factor = wilson_lower(k, n)
+    print(f"  {match.RANGE:<18} address-point map x {factor:.3f} ({k}/{n} range interpolations within"
+          f" {RIGHT_M:.0f} m on the pelias sets)")
+    return {"raw": point_map["raw"], "confidence": [round(c * factor, 4) for c in point_map["confidence"]],
+            "range_within_m": {"metres": RIGHT_M, "within": k, "n": n, "factor": round(factor, 4)}}
+
+
+def withheld_buildings(bench: regions.Bench) -> set[str]:
+    """A seeded WITHHELD share of the fit point regions' buildings (all their units)."""
+    keys = sorted({regions.building(t) for key, ts in bench.truths.items() if bench.regions[key].side == regions.FIT
+                   for t in ts if not t["range"]})
+    rng = random.Random(HELD_SEED)
+    return set(rng.sample(keys, round(WITHHELD * len(keys))))
+
+
+def fit_sample(bench: regions.Bench, per_kind: int, seed: int) -> tuple[list[mess.Query], list]:
+    """Fit-region queries and their parses (the fit works on ``match_batch`` results: it needs
+    the raw score and the kind of answer, which the output record does not carry)."""
+    fit_truths = {k: ts for k, ts in bench.truths.items() if bench.regions[k].side == regions.FIT}
+    queries = draw(fit_truths, per_kind, seed)
+    return queries, parse_batch([one_line(q) for q in queries])
+
+
+def fit(bench: regions.Bench, gaps, held: set[str], per_kind: int, out: Path) -> None:
+    """One calibration map per kind of answer, from fit-region queries matched against the
+    gazetteer without the withheld buildings."""
+    queries, parsed = fit_sample(bench, per_kind * FIT_FACTOR, FIT_SEED)
+    results = match.match_batch(parsed, gaps)
+    j = judge(queries, answers_of_results(results))
+    capped = np.asarray([r.unit_known is False or (not r.unit and r.n_units > 0 and not r.has_base) for r in results])
+    use = (j["status"] == "matched") & ~capped
+    raw = match.raw_score(np.asarray([r.score for r in results]), np.asarray([r.margin for r in results]))[use]
+    right = j["right"][use]
+    stratum = np.asarray([r.stratum or r.precision for r in results])[use]
+    group = np.asarray([regions.building(q.truth) for q in queries])[use]
+    held_n = sum(regions.building(q.truth) in held for q in queries)
+    print(f"\nfitted on {raw.size:,} matched records of {len(queries):,} fit-region queries ({held_n:,} about "
+          f"withheld buildings) -> {out}")
+    strata = {}
+    for s in match.STRATA:
+        sel = stratum == s
+        if s == match.RANGE:
+            strata[s] = range_map(strata.get(match.Precision.ADDRESS_POINT.value))
+            continue
+        if sel.sum() < 20:
+            print(f"  {s}: {int(sel.sum())} records, too few: the default map stays")
+            continue
+        strata[s] = fit_calibration(raw[sel], right[sel], group[sel])
+        for b in strata[s]["blocks"]:
+            print(f"  {s:<18} raw {b['raw_from']:.3f}..{b['raw_to']:.3f}: {b['right']:>5}/{b['n']:<5} right"
+                  f" -> {b['confidence']:.3f}")
+    fit_keys = sorted(k for k, r in bench.regions.items() if r.side == regions.FIT)
+    cal = {"strata": strata,
+           "fitted_on": f"fit regions {', '.join(fit_keys)}: benchmarks/match_accuracy.py --fit",
+           "sample": {"held_seed": HELD_SEED, "query_seed": FIT_SEED, "per_kind": per_kind * FIT_FACTOR,
+                      "n": int(raw.size), "withheld_buildings": WITHHELD, "right_m": RIGHT_M},
+           "method": "per kind of answer: isotonic regression, each block's 95% lower Wilson bound over its "
+                     "distinct buildings, non-decreasing",
+           "weights": match.WEIGHTS}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(cal, indent=1) + "\n")
+    if out.resolve() == CALIBRATION.resolve():
+        match.reload_calibration()
+
+
+def tune(bench: regions.Bench, gaps, per_kind: int) -> dict:
+    """Coordinate search over ``match.WEIGHTS`` on fit-region queries (against the gazetteer
+    without the withheld buildings), the share right: each weight scaled by 0.6 .. 1.5 in turn
+    (the others renormalized), kept when the share right improves; two passes. Prints the best
+    weights; copy them into ``match.WEIGHTS``."""
+    queries, parsed = fit_sample(bench, per_kind, FIT_SEED + 1)
+
+    def score(w: dict) -> float:
+        match.WEIGHTS.clear()
+        match.WEIGHTS.update(w)
+        return float(judge(queries, answers_of_results(match.match_batch(parsed, gaps)))["right"].mean())
+
+    start = dict(match.WEIGHTS)
+    best, best_score = dict(start), score(start)
+    print(f"\ntuning WEIGHTS on {len(queries):,} fit-region queries; start {best_score:.4%}: {best}")
+    for _ in range(2):
+        for key in start:
+            for f in (0.6, 0.8, 1.25, 1.5):
+                w = dict(best)
+                w[key] *= f
+                total = sum(w.values())
+                w = {k: round(v / total, 3) for k, v in w.items()}
+                sc = score(w)
+                if sc > best_score + 1e-9:
+                    best, best_score = w, sc
+                    print(f"  {key} x{f}: {sc:.4%}  {w}")
+    match.WEIGHTS.clear()
+    match.WEIGHTS.update(best)
+    print(f"best {best_score:.4%}: {best}")
+    return best
+
+
+# --------------------------------------------------------------------------- --baselines: more baselines, timed
 
 
 def street_table(gaz) -> dict:
@@ -316,12 +616,12 @@ def point_lookup(gaz) -> dict:
     sql = """SELECT street_id, number, unit, avg(lat) AS lat, avg(lon) AS lon FROM address_points
              GROUP BY street_id, number, unit"""
     t = query_arrow(gaz.cursor(), sql).to_pydict()
-    return {(s, n, unit_of(u)): (la, lo) for s, n, u, la, lo in zip(t["street_id"], t["number"], t["unit"],
-                                                                      t["lat"], t["lon"])}
+    return {(s, n, match.unit_norm(u)): (la, lo) for s, n, u, la, lo in zip(t["street_id"], t["number"], t["unit"],
+                                                                           t["lat"], t["lon"])}
 
 
 def exact_join(gaz, parsed: list) -> list[tuple]:
-    """Plain exact join of the parsed components on the address points (no fuzziness, no
+    """Plain exact join of our parse's components on the address points (no fuzziness, no
     blocking rounds): name key, type, directionals, number, ZIP (city when no ZIP), unit."""
     q = pa.table({
         "qid": pa.array(range(len(parsed)), pa.int64()),
@@ -329,7 +629,7 @@ def exact_join(gaz, parsed: list) -> list[tuple]:
         "type": [p.street_type for p in parsed], "predir": [p.predirectional for p in parsed],
         "postdir": [p.postdirectional for p in parsed], "number": [p.house_number for p in parsed],
         "postal_code": [p.postal_code for p in parsed], "city": [p.city for p in parsed],
-        "unit": [unit_of(p.unit) for p in parsed],
+        "unit": [match.unit_norm(p.unit) for p in parsed],
     })
     sql = """
         SELECT q.qid, avg(a.lat) AS lat, avg(a.lon) AS lon, any_value(a.unit) AS unit
@@ -366,17 +666,16 @@ def brute_force(parsed: list, streets: dict, points: dict) -> list[tuple]:
             out.append((None, None, None))
             continue
         sid = streets["street_id"][hit[2]]
-        u = unit_of(p.unit)
-        pt = points.get((sid, p.house_number, u))
+        pt = points.get((sid, p.house_number, match.unit_norm(p.unit)))
         out.append((pt[0], pt[1], p.unit) if pt else (None, None, None))
     return out
 
 
-def judge_simple(found: list[tuple], picks: list[dict]) -> float:
+def judge_simple(found: list[tuple], queries: list[mess.Query]) -> float:
     lat = np.asarray([np.nan if f[0] is None else f[0] for f in found], float)
     lon = np.asarray([np.nan if f[1] is None else f[1] for f in found], float)
-    err = distance_m(lon, lat, [p["lon"] for p in picks], [p["lat"] for p in picks])
-    unit_ok = np.asarray([unit_of(f[2]) == unit_of(p["unit"]) for f, p in zip(found, picks)])
+    err = distance_m(lon, lat, [q.truth["lon"] for q in queries], [q.truth["lat"] for q in queries])
+    unit_ok = np.asarray([match.unit_norm(f[2]) == match.unit_norm(q.truth["unit"]) for f, q in zip(found, queries)])
     return float(((err <= RIGHT_M) & unit_ok).mean())
 
 
@@ -389,29 +688,34 @@ def timed(fn, *args, repeat: int = 2):
     return best, out
 
 
-def run_baselines(gaz, parsed: list, picks: list[dict], ours: list, held: set[tuple]) -> None:
+def run_baselines(gaz, queries: list[mess.Query], right: float) -> None:
+    """Our match stage against an exact join and brute-force ``extractOne``, all on our parse
+    of the report queries, timed in this process."""
+    parsed = parse_batch([one_line(q) for q in queries])
     streets = street_table(gaz)
     points = point_lookup(gaz)
     t_ours, _ = timed(match.match_batch, parsed, gaz)
     t_exact, exact = timed(exact_join, gaz, parsed)
     t_brute, brute = timed(brute_force, parsed, streets, points, repeat=1)
     n = len(parsed)
-    print(f"\n== baselines on the same {n:,} parsed held-out queries ({len(streets['street_id']):,} streets)")
-    print(f"{'method':<44} {'right':>8} {'addr/s':>10} {'time vs ours':>13}")
-    rows = [("ours: blocked DuckDB + rapidfuzz cpdist", judge(ours, picks, held)["right"].mean(), t_ours),
-            ("exact join (name key, type, dirs, number, ZIP)", judge_simple(exact, picks), t_exact),
-            ("brute force extractOne over all streets", judge_simple(brute, picks), t_brute)]
-    for label, right, t in rows:
-        print(f"{label:<44} {right:>8.2%} {n / t:>10,.0f} {t / t_ours:>12.2f}x")
+    print(f"\n== baselines on our parse of the {n:,} report queries ({len(streets['street_id']):,} streets)")
+    print(f"{'method':<48} {'right':>8} {'addr/s':>10} {'time vs ours':>13}")
+    rows = [("ours: clean_table (right) / match_batch (time)", right, t_ours),
+            ("exact join (name key, type, dirs, number, ZIP)", judge_simple(exact, queries), t_exact),
+            ("brute force extractOne over all streets", judge_simple(brute, queries), t_brute)]
+    for label, r, t in rows:
+        print(f"{label:<48} {r:>8.2%} {n / t:>10,.0f} {t / t_ours:>12.2f}x")
 
 
-# --------------------------------------------------------------------------- scaling
+# --------------------------------------------------------------------------- --scaling
 
 
 def replica_csv(gaz, size: int, path: Path) -> int:
     """An OA CSV of ``size`` points: the real points, then copies of them as other towns
     (coordinates shifted, real CA ZIPs and their cities, streets renamed from a pool of
     real street names, so names repeat across towns as they do in life)."""
+    import csv
+
     real = query_arrow(gaz.cursor(), """
         SELECT lon, lat, number, concat_ws(' ', predir, name, type, postdir) AS street, unit, city, postal_code
         FROM address_points ORDER BY street_id, number_int, unit""").to_pydict()
@@ -450,10 +754,15 @@ def replica_csv(gaz, size: int, path: Path) -> int:
     return written
 
 
-def run_scaling(gaz, parsed: list, picks: list[dict], work: Path, repeat: int = 5) -> None:
-    """Match-stage time at 10k / 100k / 1M points, each the best of ``repeat`` rounds taken in
-    turn (so that load from other processes hits every size alike), against brute-force
-    ``extractOne`` over all streets on a sample of the same queries."""
+def run_scaling(data: Path, work: Path, per_kind: int, repeat: int = 5) -> None:
+    """Match-stage time at 10k / 100k / 1M points (San Francisco + Oakland replicated), each the
+    best of ``repeat`` rounds taken in turn (so that load from other processes hits every size
+    alike), against brute-force ``extractOne`` over all streets on a sample of the queries.
+    The queries are on San Francisco and Oakland, fit regions: the share right is a check
+    that scale does not cost accuracy, not a result."""
+    base = regions.build_bench(data, work, db_name="scaling_base.duckdb", regions=("sf", "oakland"))
+    queries = draw(base.truths, per_kind, EVAL_SEED)
+    parsed = parse_batch([one_line(q) for q in queries])
     sizes = (10_000, 100_000, 1_000_000)
     gazs = []
     for size in sizes:
@@ -461,7 +770,7 @@ def run_scaling(gaz, parsed: list, picks: list[dict], work: Path, repeat: int = 
         if not db.exists():
             src = work / f"scale_{size}.csv"
             t0 = time.perf_counter()
-            replica_csv(gaz, size, src)
+            replica_csv(base.gaz, size, src)
             build(db, [SourceSpec("openaddresses", src, name=f"oa:scale-{size}")])
             print(f"  built {db.name} in {time.perf_counter() - t0:.0f} s", flush=True)
         g = open_gazetteer(db)
@@ -476,11 +785,11 @@ def run_scaling(gaz, parsed: list, picks: list[dict], work: Path, repeat: int = 
         for i, g in enumerate(gazs):
             t, res = timed(match.match_batch, parsed, g, repeat=1)
             best[i] = min(best[i], t)
-            right[i] = judge(res, picks)["right"].mean()
+            right[i] = judge(queries, answers_of_results(res))["right"].mean()
             tb, _ = timed(brute_force, sample, streets[i], {}, repeat=1)
             brute[i] = min(brute[i], tb / len(sample))
-    print(f"\n== match stage throughput vs gazetteer size ({len(parsed):,} distinct parsed queries per run,"
-          f" best of {repeat})")
+    print(f"\n== match stage throughput vs gazetteer size ({len(parsed):,} parsed queries per run, best of {repeat};"
+          f" 'right' on fit-region queries: a check, not a result)")
     print(f"{'points':>10} {'streets':>8} {'match s':>8} {'addr/s':>9} {'cost x':>7} {'size x':>7} {'right':>7}"
           f" {'extractOne addr/s':>18} {'ours / extractOne':>18}")
     p0 = None
@@ -496,150 +805,35 @@ def run_scaling(gaz, parsed: list, picks: list[dict], work: Path, repeat: int = 
 # --------------------------------------------------------------------------- main
 
 
-def queries(points: list[dict], n: int, seed: int, hard: bool = False):
-    texts, picks = synth.messy_queries(points, n, seed, hard=hard)
-    t0 = time.perf_counter()
-    parsed = parse_batch(texts)
-    return texts, picks, parsed, time.perf_counter() - t0
+def print_regions(bench: regions.Bench) -> None:
+    print(f"{'region':<20} {'side':<7} {'from':<10} {'what':<13} {'truths':>7}  truth ZIP from")
+    for key, side, parent, what, n, zf in regions.describe(bench):
+        print(f"{key:<20} {side:<7} {parent:<10} {what:<13} {n:>7,}  {zf}")
+    dropped = {k: v for k, v in bench.dropped.items() if v}
+    print(f"dropped as no deliverable address in the source (number 0, street UNKNOWN): {dropped}")
 
 
-def fit(gaz, points: list[dict], n: int, held: set[tuple]) -> None:
-    """Fit one calibration map per precision on the fit half: ordinary and hard queries, so
-    that low scores are seen often enough to be measured."""
-    parts = []
-    for seed, hard in ((FIT_SEED, False), (FIT_SEED + 1, True)):
-        _, picks, parsed, _ = queries(points, n, seed, hard)
-        j = judge(match.match_batch(parsed, gaz), picks, held)
-        use = (j["status"] == "matched") & ~j["capped"]
-        building = np.asarray([f"{p['street_id']}|{p['number']}" for p in picks])
-        parts.append((j["raw"][use], j["right"][use], j["stratum"][use], building[use]))
-    raw, right, prec, building = (np.concatenate([p[k] for p in parts]) for k in range(4))
-    strata = {}
-    print(f"\nfitted on {raw.size:,} matched records of the fit half (ordinary + hard queries)"
-          f" -> {CALIBRATION.relative_to(PROJECT)}")
-    for stratum in match.STRATA:
-        sel = prec == stratum
-        if stratum == match.RANGE:
-            strata[stratum] = range_map(strata.get(match.Precision.ADDRESS_POINT.value))
-            continue
-        if sel.sum() < 20:
-            print(f"  {stratum}: {int(sel.sum())} records, too few: the default map stays")
-            continue
-        strata[stratum] = fit_calibration(raw[sel], right[sel], building[sel])
-        for b in strata[stratum]["blocks"]:
-            print(f"  {stratum:<18} raw {b['raw_from']:.3f}..{b['raw_to']:.3f}: {b['right']:>5}/{b['n']:<5} right"
-                  f" -> {b['confidence']:.3f}")
-    cal = {"strata": strata,
-           "fitted_on": "SF EAS + Alameda SPAD Oakland points, benchmarks/match_accuracy.py --fit",
-           "sample": {"split_seed": SPLIT_SEED, "query_seeds": [FIT_SEED, FIT_SEED + 1], "n": int(raw.size),
-                      "withheld_buildings": WITHHELD},
-           "method": "per kind of answer: isotonic regression, each block's 95% lower Wilson bound over its "
-                     "distinct buildings, non-decreasing",
-           "weights": match.WEIGHTS}
-    CALIBRATION.parent.mkdir(parents=True, exist_ok=True)
-    CALIBRATION.write_text(json.dumps(cal, indent=1) + "\n")
-    match.reload_calibration()
-
-
-def tune(gaz, points: list[dict], n: int, held: set[tuple]) -> dict:
-    """Coordinate search over ``match.WEIGHTS`` on the fit half (ordinary + hard queries) and on
-    queries for numbers in real TIGER ranges (Autauga County, AL), the mean share right:
-    each weight scaled by 0.6 .. 1.5 in turn (the others renormalized), kept when the share
-    right improves; two passes. Prints the best weights; copy them into ``match.WEIGHTS``."""
-    samples = []
-    for seed, hard in ((FIT_SEED, False), (FIT_SEED + 1, True)):
-        _, picks, parsed, _ = queries(points, n, seed, hard)
-        samples.append((parsed, picks, gaz))
-    tiger = tiger_gazetteer(realdata())
-    texts, picks = synth.range_queries(tiger, n // 2, FIT_SEED)
-    samples.append((parse_batch(texts), picks, tiger))
-    def score(w: dict) -> float:
-        match.WEIGHTS.clear()
-        match.WEIGHTS.update(w)
-        return float(np.mean([judge(match.match_batch(parsed, g), picks, held)["right"].mean()
-                              for parsed, picks, g in samples]))
-
-    start = dict(match.WEIGHTS)
-    best, best_score = dict(start), score(start)
-    print(f"\ntuning WEIGHTS on the fit half; start {best_score:.4%}: {best}")
-    for _ in range(2):
-        for key in start:
-            for f in (0.6, 0.8, 1.25, 1.5):
-                w = dict(best)
-                w[key] *= f
-                total = sum(w.values())
-                w = {k: round(v / total, 3) for k, v in w.items()}
-                sc = score(w)
-                if sc > best_score + 1e-9:
-                    best, best_score = w, sc
-                    print(f"  {key} x{f}: {sc:.4%}  {w}")
-    match.WEIGHTS.clear()
-    match.WEIGHTS.update(best)
-    print(f"best {best_score:.4%}: {best}")
-    return best
-
-
-def range_map(point_map: dict | None) -> dict | None:
-    """TIGER-range answers: no such streets in the SF/Oakland sample, so their map is the
-    address-point map (finding the right street and number) times the lower bound of the
-    share of range interpolations within RIGHT_M of the real point on the pelias Willow Ave
-    and W 26th St sets (``benchmarks/interpolation.py``: leave-one-out ranges, default offset)."""
-    if not point_map:
-        return None
-    from interpolation import range_errors
-
-    err = range_errors(realdata())
-    err = err[~np.isnan(err)]
-    k, n = int((err <= RIGHT_M).sum()), int(err.size)
-    factor = wilson_lower(k, n)
-    print(f"  {match.RANGE:<18} address-point map x {factor:.3f} ({k}/{n} range interpolations within"
-          f" {RIGHT_M:.0f} m on the pelias sets)")
-    return {"raw": point_map["raw"], "confidence": [round(c * factor, 4) for c in point_map["confidence"]],
-            "range_within_m": {"metres": RIGHT_M, "within": k, "n": n, "factor": round(factor, 4)}}
-
-
-def held_out(gaz, points: list[dict], n: int, seed: int, hard: bool, held: set[tuple], failures: int = 0):
-    texts, picks, parsed, t_parse = queries(points, n, seed, hard)
-    t0 = time.perf_counter()
-    res = match.match_batch(parsed, gaz)
-    t_match = time.perf_counter() - t0
-    j = judge(res, picks, held)
-    print_summary(summary(j, f"held-out half, {'hard' if hard else 'ordinary'} queries (seed {seed})"))
-    print_split(j)
-    print(f"parse {len(parsed) / t_parse:,.0f} addr/s, match {len(parsed) / t_match:,.0f} addr/s")
-    print_reliability(reliability(j), len(parsed))
-    if failures:
-        bad = np.flatnonzero(~j["right"])
-        print(f"\n{bad.size} not right; the first {min(failures, bad.size)}:")
-        for i in bad[:failures]:
-            r, p = res[i], picks[i]
-            print(f"  {texts[i]!r}\n    truth {p['number']} {p['predir'] or ''} {p['name']} {p['type'] or ''} #{p['unit']}"
-                  f" -> {r.status} {r.house_number} {r.predirectional or ''} {r.street_name} {r.street_type or ''}"
-                  f" #{r.unit} {j['err'][i]:.0f} m conf {r.confidence} {r.corrections} {r.reason or ''}")
-    return parsed, picks, res
-
-
-def tiger_held_out(n: int) -> None:
-    """Numbers inside real TIGER ranges: right = matched within RIGHT_M of where the range puts
-    the number (the range is the truth here: this measures finding the street and range)."""
-    tiger = tiger_gazetteer(realdata())
-    texts, picks = synth.range_queries(tiger, n, EVAL_SEED)
-    res = match.match_batch(parse_batch(texts), tiger)
-    j = judge(res, picks)
-    s = summary(j, "numbers in Autauga TIGER ranges (seed 22)")
-    print(f"\n== {s['label']}: {s['n']:,} queries; right {s['right']:.2%}; confidently wrong "
-          f"{s['confidently_wrong']:.3%}; status {s['status']}")
-    print_reliability(reliability(j), len(res))
+def evaluate(bench: regions.Bench, side: str, per_kind: int, risk) -> tuple[list, dict, dict, np.ndarray]:
+    truths = {k: ts for k, ts in bench.truths.items() if bench.regions[k].side == side}
+    queries = draw(truths, per_kind, EVAL_SEED)
+    answers, seconds = run_pipeline(queries, bench.gaz, risk)
+    j = judge(queries, answers)
+    base_right, base_s = run_baseline(queries, bench.gaz)
+    print(f"\n{len(queries):,} {side}-region queries through clean_table in {seconds:.1f} s "
+          f"({len(queries) / seconds:,.0f}/s); baseline usaddress + exact lookup {base_s:.1f} s")
+    return queries, answers, j, base_right
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=3500, help="queries per sample (fit and held-out)")
-    ap.add_argument("--fit", action="store_true", help="refit and save addressing/data/calibration.json")
-    ap.add_argument("--tune", action="store_true", help="search WEIGHTS on the fit half (prints them)")
-    ap.add_argument("--baselines", action="store_true")
+    ap.add_argument("--per-kind", type=int, default=PER_KIND, help="queries per region and kind of mess")
+    ap.add_argument("--fit", action="store_true", help="refit the calibration on fit regions (writes --calibration)")
+    ap.add_argument("--calibration", type=Path, default=CALIBRATION, help="where --fit writes the map")
+    ap.add_argument("--tune", action="store_true", help="search WEIGHTS on fit regions (prints them)")
+    ap.add_argument("--show-fit", action="store_true", help="also print the fit regions' tables, for diagnosis")
+    ap.add_argument("--baselines", action="store_true", help="exact join and brute-force extractOne, timed")
     ap.add_argument("--scaling", action="store_true")
-    ap.add_argument("--failures", type=int, default=0, help="print this many wrong held-out records")
+    ap.add_argument("--failures", type=int, default=0, help="print this many wrong records per kind")
     ap.add_argument("--work", type=Path, default=WORK)
     args = ap.parse_args(argv)
     data = realdata()
@@ -647,25 +841,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no real data at {data} (set ADDRESSING_REALDATA)", file=sys.stderr)
         return 2
     args.work.mkdir(parents=True, exist_ok=True)
-    full = gazetteer(data, args.work)
-    points, dropped = truth_points(full)
-    fit_pts, eval_pts = split(points)
-    held = withhold(full, points)
-    gaz = gaps_gazetteer(data, full, held, args.work)
-    print(f"{len(points):,} distinct addresses (street, number, unit) kept ({sum(dropped.values())} dropped: "
-          f"{dict(dropped)}); halves of {len(fit_pts):,} / {len(eval_pts):,}; {len(held):,} buildings "
-          f"({WITHHELD:.0%}) withheld from {gaz.path.name}, which the queries are matched against")
-    if args.tune:
-        tune(gaz, fit_pts, args.n, held)
-    if args.fit:
-        fit(gaz, fit_pts, args.n, held)
-    parsed, picks, res = held_out(gaz, eval_pts, args.n, EVAL_SEED, False, held, args.failures)
-    held_out(gaz, eval_pts, args.n, EVAL_SEED + 1, True, held)
-    tiger_held_out(args.n // 2)
+    bench = regions.build_bench(data, args.work)
+    print_regions(bench)
+    if args.tune or args.fit:
+        held = withheld_buildings(bench)
+        gaps = regions.gaps_gazetteer(bench, held, args.work)
+        if args.tune:
+            tune(bench, gaps, args.per_kind)
+        if args.fit:
+            fit(bench, gaps, held, args.per_kind, args.calibration)
+    risk = load_risk(None)
+    if args.show_fit:
+        _, _, jf, bf = evaluate(bench, regions.FIT, args.per_kind, risk)
+        print_tables(jf, bf, bench, "FIT regions, for diagnosis only (weights and calibration were fitted here)")
+    queries, answers, j, base_right = evaluate(bench, regions.REPORT, args.per_kind, risk)
+    print_tables(j, base_right, bench, "report regions")
+    rel = reliability(j)
+    print_reliability(rel, j["right"].size, "report regions, reliability")
+    share, n, misses = zips_kept(j, queries, answers["postal_code"])
+    print(f"\n== report regions, ZIPs kept: {share:.2%} of {n:,} queries with the right ZIP written keep it exactly")
+    for (kind, form), k in misses.most_common():
+        print(f"  {k:>5}  {kind:<16} {form}")
+    print_failure_classes(j)
+    print(f"\nbaseline (usaddress.tag + exact lookup) right {base_right.mean():.2%}; ours {j['right'].mean():.2%}")
+    print_targets(check_targets(j, share, rel))
+    if args.failures:
+        print_failures(queries, answers, j, args.failures)
     if args.baselines:
-        run_baselines(gaz, parsed, picks, res, held)
+        run_baselines(bench.gaz, queries, float(j["right"].mean()))
     if args.scaling:
-        run_scaling(full, parsed, picks, args.work)
+        run_scaling(data, args.work, args.per_kind)
     return 0
 
 
