@@ -54,7 +54,9 @@ Their truths are the components written, not the loader's reading of them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import math
 import random
 import re
@@ -63,6 +65,8 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
@@ -254,7 +258,7 @@ def real_spec(region: Region, data: Path, work: Path) -> SourceSpec:
 UNDELIVERABLE_NAMES = {"UNKNOWN"}
 
 
-def point_truths(gaz, region: Region) -> tuple[list[dict], int]:
+def point_truths(con, region: Region) -> tuple[list[dict], int]:
     """Distinct addresses (street, number, unit) of a point region, and how many were dropped
     as no deliverable address (number 0, street ``UNKNOWN``: placeholders in the source)."""
     sql = """SELECT p.number, any_value(p.predir) AS predir, any_value(p.name) AS name, any_value(p.type) AS type,
@@ -265,14 +269,14 @@ def point_truths(gaz, region: Region) -> tuple[list[dict], int]:
              WHERE p.source_name = ? AND p.number_int IS NOT NULL
              GROUP BY p.street_id, p.number, p.unit
              ORDER BY p.street_id, p.number, p.unit NULLS FIRST"""
-    rows = query_arrow(gaz.cursor(), sql, [region.source_name]).to_pylist()
+    rows = query_arrow(con, sql, [region.source_name]).to_pylist()
     keep = [r for r in rows if r["number"] != "0" and r["name"] not in UNDELIVERABLE_NAMES]
     for r in keep:
         r["range"] = False
     return keep, len(rows) - len(keep)
 
 
-def range_truths(gaz, region: Region, seed: int) -> list[dict]:
+def range_truths(con, region: Region, seed: int) -> list[dict]:
     """One number per TIGER range of the region (left side, as ``synth.ranges``), at the place
     the range puts it."""
     rng = random.Random(f"{seed}:{region.key}")
@@ -282,7 +286,7 @@ def range_truths(gaz, region: Region, seed: int) -> list[dict]:
              WHERE g.source_name = ? AND g.from_left IS NOT NULL AND g.to_left IS NOT NULL AND g.name IS NOT NULL
              ORDER BY g.street_id, g.from_left, g.source_key"""
     out = []
-    for s in query_arrow(gaz.cursor(), sql, [region.source_name]).to_pylist():
+    for s in query_arrow(con, sql, [region.source_name]).to_pylist():
         num = synth._range_number(s, rng)
         if num is None:
             continue
@@ -526,6 +530,31 @@ def derive(region: Region, parent: list[dict], all_truths: list[dict]) -> list[d
 
 # ----------------------------------------------------------------------------- the whole set
 
+#: the code a gazetteer's content depends on besides its files: the loaders and the parse tables
+#: and standardization they use
+LOADER_CODE = ("addressing/gazetteer", "addressing/parse")
+
+
+def loader_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for folder in LOADER_CODE:
+        for f in sorted((PROJECT / folder).rglob("*")):
+            if f.is_file() and f.suffix in (".py", ".tsv", ".json", ".csv", ".txt"):
+                digest.update(str(f.relative_to(PROJECT)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def current_build(db: Path, specs: list[SourceSpec]) -> None:
+    """``build``, after removing a file built by other loader code: a build skips files it has
+    loaded before (same checksum), so a file built before a loader fix would hide the fix."""
+    stamp = db.with_name(db.name + ".loaders")
+    code = loader_fingerprint()
+    if db.exists() and (not stamp.exists() or stamp.read_text() != code):
+        db.unlink()
+    build(db, specs)
+    stamp.write_text(code)
+
+
 
 @dataclass
 class Bench:
@@ -551,25 +580,26 @@ def build_bench(data: Path, work: Path, db_name: str = "accuracy_regions.duckdb"
                                                              if regs[d].parent)]
     db = work / db_name
     specs = [real_spec(r, data, work) for r in real]
-    build(db, specs)
-    gaz = open_gazetteer(db)
+    current_build(db, specs)
     truths: dict[str, list[dict]] = {}
     dropped: dict[str, int] = {}
-    for r in real:
-        if r.kind == "tiger":
-            truths[r.key] = finish_truths(range_truths(gaz, r, seed), r)
-        else:
-            pts, dropped[r.key] = point_truths(gaz, r)
-            truths[r.key] = finish_truths(pts, r)
+    # a plain connection, closed before the second build: while any handle on the file is open,
+    # DuckDB hands the old file's database to every new connection in this process
+    with contextlib.closing(duckdb.connect(str(db), read_only=True)) as con:
+        for r in real:
+            if r.kind == "tiger":
+                truths[r.key] = finish_truths(range_truths(con, r, seed), r)
+            else:
+                pts, dropped[r.key] = point_truths(con, r)
+                truths[r.key] = finish_truths(pts, r)
     derived = [r for r in derived_regions() if r.key in wanted]
     for r in derived:
         everything = [t for ts in truths.values() for t in ts]
         truths[r.key] = derive(r, truths[r.parent], everything)
         specs.append(SourceSpec("openaddresses", write_oa_csv(truths[r.key], work / f"{r.key}.csv"),
                                 name=r.source_name))
-    if derived:
-        build(db, specs)
-        gaz = open_gazetteer(db)
+    current_build(db, specs)
+    gaz = open_gazetteer(db)
     for key in [k for k in truths if k not in wanted]:
         del truths[key]
     mark_truths(truths)
@@ -628,7 +658,7 @@ def gaps_gazetteer(bench: Bench, held: set[str], work: Path, db_name: str = "acc
                 drop[bench.regions[key].source_name].update(str(k) for k in t["keys"])
     specs = [withheld_copy(s, drop[s.source_name()], work) if drop.get(s.source_name()) else s for s in bench.specs]
     db = work / db_name
-    build(db, specs)
+    current_build(db, specs)
     return open_gazetteer(db)
 
 
