@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ from addressing.gazetteer.model import (
 )
 from addressing.gazetteer.shapefiles import read_shapes
 from addressing.parse import places
-from addressing.parse.standardize import state_code, zip_parts
+from addressing.parse.postcodes import postal_text, us_zip
+from addressing.parse.standardize import state_code
 
 FIELDS = ("lon", "lat", "number", "street", "address", "unit", "unit_type", "alt_street", "city", "district",
           "region", "postcode", "country", "id")
@@ -225,7 +227,9 @@ def _floats(values: list) -> np.ndarray:
 def _countries(rows: dict[str, list], lon: np.ndarray, lat: np.ndarray) -> tuple[list, list, list]:
     """(country, state, postcode) per row. US when the file says so, when the region is a US
     state, or when the postcode is a US ZIP and the point lies in the US either way round (a
-    Berlin ``10117`` is not New York's ``10117``)."""
+    Berlin ``10117`` is not New York's ``10117``). A US ZIP the source kept as a number
+    (``6042``, ``601``) gets its zeros back where the row's state, if any, agrees; postcodes of
+    other countries stay as written."""
     us_either = plausible_us(lon, lat) | plausible_us(lat, lon)
     country, state, postcode = [], [], []
     for i in range(len(lon)):
@@ -233,8 +237,8 @@ def _countries(rows: dict[str, list], lon: np.ndarray, lat: np.ndarray) -> tuple
         c = _COUNTRY_NAMES.get(c.upper(), c.upper()) if c else None
         region = rows["region"][i]
         st = state_code(region) if region else None
-        raw_pc = rows["postcode"][i]
-        z = zip_parts(raw_pc.replace(",", ""))[0] if raw_pc else None
+        raw_pc = postal_text(rows["postcode"][i])
+        z = us_zip(raw_pc, st)
         if c is None and (st or (z and places.zip_info(z) and us_either[i])):
             c = "US"
         if c == "US":
@@ -341,21 +345,34 @@ def _check_text(path: Path, encoding: str) -> None:
                                      "UTF-8 or give its encoding (e.g. encoding = \"cp1252\")", str(path)) from exc
 
 
+def _csv_header(path: Path, encoding: str) -> list[str]:
+    """The column names on a CSV's first line, read apart so that every column can be declared
+    text before Arrow sees a value (its type inference reads POSTCODE ``06042`` as the int 6042)."""
+    try:
+        with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as f:
+            return next(csv.reader(f), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise GazetteerError(f"unreadable header line ({exc})", str(path)) from exc
+
+
 def read_oa_csv(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Every column is read as text: no inference decides that a postcode, id or unit is a number."""
     _check_text(path, columns.encoding)
+    header = _csv_header(path, columns.encoding)
+    text = dict.fromkeys(header, pa.string())
     offset = 0
     try:
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=8 << 20, encoding=columns.encoding),
-            convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True, auto_dict_encode=False),
+            convert_options=pacsv.ConvertOptions(column_types=text, strings_can_be_null=True, auto_dict_encode=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
         )
-        header = reader.schema.names
+        if reader.schema.names != header or any(t != pa.string() for t in reader.schema.types):
+            raise GazetteerError(f"unreadable header line (Arrow reads the columns {_shown(reader.schema.names)})",
+                                 str(path))
         fields = columns.resolve(header, path)
-        cast = pa.schema([pa.field(h, pa.string()) for h in header])
         for batch in reader:
-            batch = batch.cast(cast) if batch.schema != cast else batch
             for start in range(0, batch.num_rows, BATCH_ROWS):
                 part = batch.slice(start, BATCH_ROWS)
                 n = part.num_rows

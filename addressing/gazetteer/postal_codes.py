@@ -105,9 +105,13 @@ def geonames_select_sql(fmt: str, skip_us: bool = True) -> str:
     where = "WHERE nullif(trim(country_code), '') IS NOT NULL AND nullif(trim(postal_code), '') IS NOT NULL"
     if skip_us:
         where += " AND upper(trim(country_code)) <> 'US'"  # the zipcodes package is the better US source
+    # codes are read as VARCHAR: a JSON number 1010 arrives as '1010', a float 1010.0 as '1010.0'
+    # and loses the '.0'. Codes are never padded: outside the US a code's length is the country's
+    # own (Austria's 1010 is complete), and US rows are left to the zipcodes package
     return rf"""
         SELECT upper(trim(country_code)) AS country,
-               upper(regexp_replace(trim(postal_code), '\s+', ' ', 'g')) AS postal_code,
+               upper(regexp_replace(regexp_replace(trim(postal_code), '^(\d+)\.0+$', '\1'), '\s+', ' ', 'g'))
+                   AS postal_code,
                'STANDARD' AS type, true AS active,
                nullif(upper(regexp_replace(trim({city}), '\s+', ' ', 'g')), '') AS city,
                []::VARCHAR[] AS acceptable_cities, upper({state}) AS state,

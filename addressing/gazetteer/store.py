@@ -41,6 +41,10 @@ from addressing.gazetteer.model import (
 
 SCHEMA_VERSION = "2"
 UPGRADABLE = ("1",)  # older schemas a build upgrades in place (readers ask for a rebuild)
+#: what the loaders make of a file, part of every source's identity (its ``options``): raised
+#: when a loader converts the same file into other rows, so that the next build reloads it.
+#: 2: every column is read as text, and ZIPs a source kept as numbers get their zeros back
+LOADERS_REVISION = "2"
 DEFAULT_MEMORY = os.environ.get("ADDRESSING_BUILD_MEMORY", "512MB")
 
 DDL = [
@@ -154,7 +158,9 @@ class SourceSpec:
         return self.name or default_source_name(self.kind, self.path)
 
     def options(self) -> str:
-        return self.columns.describe() if self.columns else ""
+        """The column mapping and encoding (for OpenAddresses), and the loaders' revision."""
+        loaders = f"loaders={LOADERS_REVISION}"
+        return f"{self.columns.describe()};{loaders}" if self.columns else loaders
 
     def checksum(self) -> str:
         if self.kind == "zipcodes":

@@ -45,6 +45,7 @@ from addressing.gazetteer.model import (
 )
 from addressing.gazetteer.shapefiles import read_shapes
 from addressing.parse import places
+from addressing.parse.postcodes import postal_text, us_zip
 from addressing.parse.standardize import house_number, house_number_int
 
 STATE_FIPS = {
@@ -79,6 +80,12 @@ def _parity(v, lo: int | None, hi: int | None) -> str | None:
     if lo % 2 == hi % 2:
         return "E" if lo % 2 == 0 else "O"
     return "B"
+
+
+def _zip(value, state: str | None) -> str | None:
+    """A ZIP field as text: the 5-digit ZIP, with the zeros back where the source kept it as a
+    number (a numeric ZIPL of 2118 in Massachusetts is 02118); else the value as written."""
+    return us_zip(value, state) or postal_text(value)
 
 
 def _state_of(zip_code: str | None, fallback: str | None) -> tuple[str | None, str | None]:
@@ -197,7 +204,7 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.Reco
             if len(pts) < 2:
                 report.skip("bad geometry")
                 continue
-            zl, zr = (attrs.get("ZIPL") or None), (attrs.get("ZIPR") or None)
+            zl, zr = _zip(attrs.get("ZIPL"), fallback_state), _zip(attrs.get("ZIPR"), fallback_state)
             zip_code = zl or zr
             tlid = str(attrs.get("TLID"))
             ranges = (tlid, lf, lt, rf, rt, zl, zr)
@@ -266,8 +273,9 @@ def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[tuple[str, pa
                         continue
                     interp = rec[at["interpolation"]].strip().lower()
                     parity = {"odd": "O", "even": "E", "all": "B"}.get(interp, _parity(None, lo, hi))
-                    zip_code = rec[at["postcode"]].strip() or None
-                    state, city = _state_of(zip_code, rec[at["state"]].strip().upper() or None)
+                    written_state = rec[at["state"]].strip().upper() or None
+                    zip_code = _zip(rec[at["postcode"]], written_state)
+                    state, city = _state_of(zip_code, written_state)
                     yield {
                         "source_key": f"{n}",
                         "country": "US",
