@@ -20,7 +20,7 @@ lettered           a one-letter street (``K Street NW``, ``J St``)
 leading_zero       a 0-prefixed ZIP, as written (``02118``) or as a spreadsheet leaves it
                    (``2118``)
 lookalike          a street with a look-alike of another type in the same ZIP; the customer
-                   writes the right type
+                   writes the right type, as Pub 28 (``Ct``) or spelled out (``Court``)
 noise              delivery instructions, a phone number, ``Attn:`` or ``c/o`` words
 caps_no_commas     all capitals, no commas
 =================  ==========================================================================
@@ -273,8 +273,10 @@ def k_leading_zero(t, p, rng, ctx):
 
 
 def k_lookalike(t, p, rng, ctx):
-    others = "/".join(x or "(none)" for x in t["lookalike"])
-    return p, f"{t['name']} {t['type'] or ''} (also {others} in {t['zip']})"
+    if t["type"] and rng.random() < 0.5:
+        p = replace(p, type=usps.suffix_long_forms().get(t["type"], t["type"]))
+    others = "/".join(x or "(no type)" for x in t["lookalike"])
+    return p, f"{t['name']} {p.type or '(no type)'} (also {others} in {t['zip']})"
 
 
 def k_noise(t, p, rng, ctx):

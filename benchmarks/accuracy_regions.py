@@ -276,26 +276,50 @@ def point_truths(con, region: Region) -> tuple[list[dict], int]:
     return keep, len(rows) - len(keep)
 
 
-def range_truths(con, region: Region, seed: int) -> list[dict]:
+RANGE_TRIES = 5     # numbers drawn in a range before giving up on finding one no other range holds
+
+
+def range_truths(con, region: Region, seed: int) -> tuple[list[dict], int]:
     """One number per TIGER range of the region (left side, as ``synth.ranges``), at the place
-    the range puts it."""
+    the range puts it; and how many ranges gave none. A number that another range of the same
+    street also holds (TIGER repeats a number on overlapping ranges hundreds of metres apart)
+    has no one true place: another is drawn, ``RANGE_TRIES`` times at most."""
     rng = random.Random(f"{seed}:{region.key}")
-    sql = """SELECT g.from_left AS a, g.to_left AS b, g.parity_left AS parity, g.sided, g.geom, g.predir, g.name,
-                    g.type, g.postdir, g.city, g.state, g.postal_code, g.street_id
-             FROM segments g
-             WHERE g.source_name = ? AND g.from_left IS NOT NULL AND g.to_left IS NOT NULL AND g.name IS NOT NULL
+    sql = """SELECT g.from_left AS a, g.to_left AS b, g.parity_left AS parity, g.from_right, g.to_right,
+                    g.parity_right, g.sided, g.geom, g.predir, g.name, g.type, g.postdir, g.city, g.state,
+                    g.postal_code, g.street_id
+             FROM segments g WHERE g.source_name = ? AND g.name IS NOT NULL
              ORDER BY g.street_id, g.from_left, g.source_key"""
-    out = []
-    for s in query_arrow(con, sql, [region.source_name]).to_pylist():
-        num = synth._range_number(s, rng)
+    segs = query_arrow(con, sql, [region.source_name]).to_pylist()
+    holders: dict[int, list[tuple]] = defaultdict(list)
+    for g in segs:
+        for a, b, parity in ((g["a"], g["b"], g["parity"]), (g["from_right"], g["to_right"], g["parity_right"])):
+            if a is not None and b is not None:
+                holders[g["street_id"]].append((min(a, b), max(a, b), parity))
+    out, dropped = [], 0
+    for s in segs:
+        if s["a"] is None or s["b"] is None:
+            continue
+        num = None
+        for _ in range(RANGE_TRIES):
+            n = synth._range_number(s, rng)
+            if n is not None and sum(_holds(r, n) for r in holders[s["street_id"]]) == 1:
+                num = n
+                break
         if num is None:
+            dropped += 1
             continue
         lat, lon = synth.range_truth(s, num)
         out.append({"number": str(num), "predir": s["predir"], "name": s["name"], "type": s["type"],
                     "postdir": s["postdir"], "unit": None, "unit_type": None, "city": s["city"],
                     "state": s["state"], "zip": s["postal_code"], "lat": lat, "lon": lon,
                     "street_id": s["street_id"], "keys": [], "range": True})
-    return out
+    return out, dropped
+
+
+def _holds(r: tuple, n: int) -> bool:
+    lo, hi, parity = r
+    return lo <= n <= hi and (parity not in ("O", "E") or n % 2 == (1 if parity == "O" else 0))
 
 
 def nearest_zip(lat: float, lon: float, county: str, state: str) -> str | None:
@@ -588,7 +612,8 @@ def build_bench(data: Path, work: Path, db_name: str = "accuracy_regions.duckdb"
     with contextlib.closing(duckdb.connect(str(db), read_only=True)) as con:
         for r in real:
             if r.kind == "tiger":
-                truths[r.key] = finish_truths(range_truths(con, r, seed), r)
+                segs, dropped[r.key] = range_truths(con, r, seed)
+                truths[r.key] = finish_truths(segs, r)
             else:
                 pts, dropped[r.key] = point_truths(con, r)
                 truths[r.key] = finish_truths(pts, r)

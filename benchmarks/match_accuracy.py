@@ -351,10 +351,11 @@ def _components(num, pre, name, typ, post, unit=None) -> str:
     return f"{s} #{unit}" if unit else s
 
 
-def print_failures(queries: list[mess.Query], a: dict[str, list], j: dict[str, np.ndarray], per_kind: int) -> None:
+def print_failures(queries: list[mess.Query], a: dict[str, list], j: dict[str, np.ndarray], per_kind: int,
+                   title: str = "report regions") -> None:
     """``per_kind`` records not right of each kind, regions taken in turn: the text, the truth,
     and what the pipeline answered, in the output record's own fields."""
-    print(f"\n== report regions: up to {per_kind} records not right per kind")
+    print(f"\n== {title}: up to {per_kind} records not right per kind")
     for kind in mess.KINDS:
         idx = np.flatnonzero((j["kind"] == kind) & ~j["right"])
         if not idx.size:
@@ -810,7 +811,8 @@ def print_regions(bench: regions.Bench) -> None:
     for key, side, parent, what, n, zf in regions.describe(bench):
         print(f"{key:<20} {side:<7} {parent:<10} {what:<13} {n:>7,}  {zf}")
     dropped = {k: v for k, v in bench.dropped.items() if v}
-    print(f"dropped as no deliverable address in the source (number 0, street UNKNOWN): {dropped}")
+    print(f"dropped: no deliverable address in the source (number 0, street UNKNOWN), or ranges with no number"
+          f" that only they hold: {dropped}")
 
 
 def evaluate(bench: regions.Bench, side: str, per_kind: int, risk) -> tuple[list, dict, dict, np.ndarray]:
@@ -852,8 +854,11 @@ def main(argv: list[str] | None = None) -> int:
             fit(bench, gaps, held, args.per_kind, args.calibration)
     risk = load_risk(None)
     if args.show_fit:
-        _, _, jf, bf = evaluate(bench, regions.FIT, args.per_kind, risk)
-        print_tables(jf, bf, bench, "FIT regions, for diagnosis only (weights and calibration were fitted here)")
+        title = "FIT regions, for diagnosis only (weights and calibration were fitted here)"
+        qf, af, jf, bf = evaluate(bench, regions.FIT, args.per_kind, risk)
+        print_tables(jf, bf, bench, title)
+        if args.failures:
+            print_failures(qf, af, jf, args.failures, title)
     queries, answers, j, base_right = evaluate(bench, regions.REPORT, args.per_kind, risk)
     print_tables(j, base_right, bench, "report regions")
     rel = reliability(j)
