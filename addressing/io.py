@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from addressing.errors import InputError, OutputError
+from addressing.parse.postcodes import postal_text
 
 ADDRESS_PARTS = ("address1", "address2", "city", "state", "postal_code", "country")
 ROW = "_row"
@@ -335,6 +336,10 @@ def read_jsonl(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.
         yield _json_batch(header, rows, numbers, problems)
 
 
+def _is_postal(name: str) -> bool:
+    return name.strip().lower() == "postal_code"
+
+
 def _json_cell(v):
     if v is None or isinstance(v, str):
         return v
@@ -343,18 +348,30 @@ def _json_cell(v):
     return str(v)
 
 
+def _json_postal(v):
+    """A ``postal_code`` JSON number as its digits (``2118.0`` -> ``2118``); the zeros a number
+    cannot hold are the parser's to restore, knowing the state."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return postal_text(v)
+    return _json_cell(v)
+
+
 def _json_batch(header: list[str], rows: list[dict], numbers: list[int], problems: list) -> pa.Table:
-    cols = {h: pa.array([_json_cell(r.get(h)) for r in rows], pa.string()) for h in header}
+    cols = {h: pa.array([(_json_postal if _is_postal(h) else _json_cell)(r.get(h)) for r in rows], pa.string())
+            for h in header}
     cols[ROW] = pa.array(numbers, pa.int64())
     cols[PROBLEM] = pa.array(problems, pa.string())
     return pa.table(cols)
 
 
-def _as_text(col: pa.Array) -> pa.Array:
-    """Any Arrow column as text: numbers, dates and booleans cast, bytes decoded, nested as JSON."""
+def _as_text(col: pa.Array, postal: bool = False) -> pa.Array:
+    """Any Arrow column as text: numbers, dates and booleans cast, bytes decoded, nested as JSON;
+    numbers in a ``postal`` column as their digits (a decimal ``2118.00`` is ``2118``)."""
     t = col.type
     if pa.types.is_string(t):
         return col
+    if postal and (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
+        return pa.array([postal_text(v) for v in col.to_pylist()], pa.string())
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         return pa.array([None if v is None else v.decode("utf-8", errors="replace") for v in col.to_pylist()],
                         pa.string())
@@ -386,7 +403,7 @@ def read_parquet(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[p
             break
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise InputError(f"unreadable Parquet data after row {n} ({_first_line(exc)})", str(path)) from None
-        cols = {name: _as_text(batch.column(i)) for i, name in enumerate(out_names)}
+        cols = {name: _as_text(batch.column(i), _is_postal(name)) for i, name in enumerate(out_names)}
         cols[ROW] = pa.array(range(n + 1, n + batch.num_rows + 1), pa.int64())
         cols[PROBLEM] = pa.nulls(batch.num_rows, pa.string())
         n += batch.num_rows

@@ -44,9 +44,10 @@ class Timings:
 
 def _match_key(p: ParsedAddress) -> tuple:
     """Parses that match alike: every component a match result carries over (the unit type
-    too: "SUITE 907" and "APT 907" share a unit but not what the cleaned line says)."""
+    too: "SUITE 907" and "APT 907" share a unit but not what the cleaned line says), and the
+    parser's corrections (``2118`` and ``02118`` parse alike, but only one had its zero restored)."""
     return (p.invalid_reason, p.kind, p.country, p.house_number, p.predirectional, p.street_name, p.street_type,
-            p.postdirectional, p.unit_type, p.unit, p.po_box, p.city, p.state, p.postal_code)
+            p.postdirectional, p.unit_type, p.unit, p.po_box, p.city, p.state, p.postal_code, tuple(p.corrections))
 
 
 def _line1(r: MatchResult, p: ParsedAddress) -> str | None:

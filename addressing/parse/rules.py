@@ -15,6 +15,7 @@ import re
 import unicodedata
 
 from addressing.parse import places, usps
+from addressing.parse.postcodes import ZERO_ZIP_STATES, zero_restored
 from addressing.parse.standardize import highway_name, house_number, split_street, unit_value
 from addressing.schema import Kind, ParsedAddress
 
@@ -29,11 +30,9 @@ _TOKEN_TABLE = str.maketrans(
     }
 )
 _ZIP_TOKEN = re.compile(r"^\d{5}(?:-\d{4})?$|^\d{9}$")
+#: a ZIP (or ZIP+4) a spreadsheet wrote as a number: ``2118``, ``601``, ``2118-1234``
 _SHORT_ZIP = re.compile(r"^(\d{3,4})(-\d{4})?$")
 _STATE_ZIP_GLUED = re.compile(r"^([A-Z]{2})(\d{5}(?:-\d{4})?)$")
-#: states whose ZIPs start with 0, which spreadsheets strip
-_ZERO_ZIP_STATES = {"CT", "MA", "ME", "NH", "NJ", "RI", "VT", "PR", "VI", "AE", "CONNECTICUT", "MASSACHUSETTS",
-                    "MAINE", "NEW HAMPSHIRE", "NEW JERSEY", "RHODE ISLAND", "VERMONT", "MASS", "CONN"}
 _HOUSE_NUMBER = re.compile(
     r"^(?:\d+[A-Z]?|\d+-\d+[A-Z]?|\d+-[A-Z]{1,2}|\d+[A-Z]-?\d+|[NSEW]\d+(?:[NSEW]\d+)?)$"
 )
@@ -190,11 +189,11 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
         m = _STATE_ZIP_GLUED.match(toks[-1])
         if m and m.group(1) in states:  # "IL62701"
             toks = toks[:-1] + [m.group(1), m.group(2)]
-        elif len(toks) >= 3 and toks[-2] in _ZERO_ZIP_STATES and (m := _SHORT_ZIP.match(toks[-1])):
-            # "BOSTON MA 2108": a spreadsheet dropped the ZIP's leading zeros
-            z = m.group(1).zfill(5)
-            info = places.zip_info(z)
-            if info and info.state == states[toks[-2]]:
+        elif (m := _SHORT_ZIP.match(toks[-1])) and (state := _zero_zip_state(toks[:-1], states)):
+            # "BOSTON MA 2118", "BOSTON, MASSACHUSETTS, 2118" (split fields joined): a spreadsheet
+            # dropped the ZIP's leading zeros; restored only where the ZIP is the state's own
+            z = zero_restored(m.group(1), state)
+            if z:
                 toks = toks[:-1] + [z + (m.group(2) or "")]
                 p.corrections.append("postal_code_zero_restored")
     # ZIP: the rightmost one written after a state, else the rightmost one (never the first token)
@@ -269,6 +268,22 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
     if p.country is None:
         p.country = "US"
     return toks + moved, loose
+
+
+def _zero_zip_state(toks: list[str], states: dict[str, str]) -> str | None:
+    """The code of a state whose ZIPs start with 0, written last in ``toks`` (commas after it
+    skipped) with something before it: ``... BOSTON , MASSACHUSETTS ,`` -> ``MA``."""
+    end = len(toks)
+    while end and toks[end - 1] == ",":
+        end -= 1
+    for n in range(1, min(usps.state_max_words(), end - 1) + 1):
+        words = toks[end - n : end]
+        if "," in words:
+            break
+        code = states.get(" ".join(words))
+        if code:  # the shortest reading decides: "... PORTLAND, IL" is Illinois, whatever precedes it
+            return code if code in ZERO_ZIP_STATES else None
+    return None
 
 
 def _starts_unit(tok: str) -> bool:
