@@ -250,8 +250,8 @@ def k_missing_city(t, p, rng, ctx):
 
 
 def k_unit_form(t, p, rng, ctx):
-    form = rng.choice(UNIT_FORMS)
     u = t["unit"]
+    form = rng.choice([f for f in UNIT_FORMS if f.format(u=u) != p.unit])   # not the clean form
     if form == "line 2":
         text = rng.choice(LINE2_FORMS).format(u=u)
         return replace(p, unit=None, line2=text), f"line 2: {text}"

@@ -31,11 +31,13 @@ Oakland parcels), so they add no region.
 
 Truth. A point region's truths are its distinct addresses (street, number, unit) as the
 gazetteer stored them, at the mean of their rows; a TIGER region's are one number drawn in
-each range, at the place the range puts it (``synth.range_truth``). The truth ZIP is the one
-the gazetteer stored; where the source has none (all of Park County and Bucks, two Trumbull
-rows), it is the ZIP whose centroid is nearest, among the county's standard ZIPs (what a
-customer there would write), with ``zip_from = "nearest centroid"``. The truth city is the
-gazetteer's (the source's, else the ZIP's), else that ZIP's city.
+each range, at the place the range puts it (``synth.range_truth``), where no other range of
+the street holds it. The truth ZIP is the one the gazetteer stored; where there is none (all
+of Park County and Bucks, an address in Trumbull) or it is no ZIP (TIGER's ``99999``), it is
+the ZIP whose centroid is nearest among the county's standard ZIPs, what a customer there
+would write (``zip_from = "nearest centroid"``). The truth city is the gazetteer's (the
+source's, else the ZIP's), else that ZIP's city. A query can only be judged on what its
+truth holds: a customer's ZIP for Park County is right when it is that nearest ZIP.
 
 Derived regions are standard OpenAddresses CSVs written here and built with
 ``SourceSpec("openaddresses", path, name=...)``, so the loaders read them as a user's file:
@@ -348,6 +350,8 @@ def finish_truths(truths: list[dict], region: Region) -> list[dict]:
     """Region, truth ZIP and city where the source had none (see the module docstring)."""
     for t in truths:
         t["region"] = region.key
+        if t.get("zip") and zip_info(t["zip"]) is None:   # TIGER's 99999: no ZIP
+            t["zip"] = None
         t["zip_from"] = "source" if t.get("zip") else "nearest centroid"
         if not t.get("zip") and region.county:
             t["zip"] = nearest_zip(t["lat"], t["lon"], region.county, region.state)
