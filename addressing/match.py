@@ -52,6 +52,8 @@ from addressing.calibration import (  # noqa: F401  (re-exported: the stage's pu
 from addressing.gazetteer import Gazetteer, PostalInfo
 from addressing.gazetteer.keys import name_key, sound_key
 from addressing.match_score import (  # noqa: F401
+    AS_WRITTEN,
+    TYPO_CODES,
     Variant,
     _obj,
     city_score,
@@ -103,6 +105,12 @@ EXACT_PER_QUERY = 10        # round one keeps this many same-name streets per qu
 TRIGRAM_PER_QUERY = 20      # round two keeps this many trigram neighbours per query spelling
 LOCAL_MAX_QUERIES = 64      # batches of at most this many street queries are matched in memory (``match_local``)
 DIGITS_DIFFER = 0.8         # name similarity kept when the numbers in the names differ (COUNTY 40 / 43)
+#: a street's type and directionals against the query's: (query has none, candidate has none, they differ)
+TYPE_SCORES = (0.9, 0.75, 0.55)
+DIR_SCORES = (0.6, 0.5, 0.1)
+RANGE_SCORE = 0.97          # the number inside a TIGER range, on the side its parity says
+WRONG_SIDE_SCORE = 0.8      # inside a range, on the other side
+NO_NUMBER_SCORE = 0.5       # the street has no address or range for the number
 #: confidence ceilings where the delivery point is not fully identified
 UNIT_UNKNOWN_CAP = 0.6
 MISSING_UNIT_CAP = 0.6
@@ -145,6 +153,7 @@ class MatchResult:
     has_base: bool = True
     unit_known: bool | None = None
     stratum: str | None = None      # which calibration map the confidence came from (STRATA)
+    as_written: bool = False        # found by the street as written, not by the parser's typo reading
     #: the place the order names that has no street data loaded ("ZIP 06042", "MILLBROOK, AL", "GB"):
     #: the street could not be checked, so unmatched says nothing about whether it exists
     coverage_gap: str | None = None
@@ -152,7 +161,6 @@ class MatchResult:
     @property
     def outside_coverage(self) -> bool:
         return self.coverage_gap is not None
-
 
 
 class Coverage(NamedTuple):
@@ -187,7 +195,6 @@ class Coverage(NamedTuple):
         if not (zip_covered or town_covered or streetless_zip):
             return f"ZIP {p.postal_code}" if p.postal_code else f"{p.city or '?'}, {p.state or '?'}"
         return None
-
 
 
 @cache
@@ -242,7 +249,8 @@ def match_batch(parsed: list[ParsedAddress], gaz: Gazetteer) -> list[MatchResult
     for p, r in zip(parsed, results):
         _zip_facts(r, postal)
         if p.corrections:
-            r.corrections = list(dict.fromkeys(p.corrections + r.corrections))
+            codes = [c for c in p.corrections if c not in TYPO_CODES] if r.as_written else p.corrections
+            r.corrections = list(dict.fromkeys(codes + r.corrections))
     _localities([r for r in results if r.precision == Precision.NONE.value and r.city and r.status !=
                  MatchStatus.INVALID.value and r.country == "US"], gaz)
     return results
@@ -532,7 +540,53 @@ def _match_streets(parsed: list[ParsedAddress], results: list[MatchResult], gaz:
         for p, r in zip(parsed, results):
             _street_unmatched(p, r, postal, gaz)
         return
+    _contrast_lookalikes(qs, scored)
     _decide(qs, scored, results, gaz, postal)
+
+
+def lookalike_penalty() -> float:
+    """What a candidate loses when the street type or directional the customer wrote belongs to a
+    look-alike beside it (``225 CLAUDE ST`` written, ``CLAUDE ST`` and ``CLAUDE CT`` in the ZIP).
+
+    Sized from the other scores so that the written word outweighs the soft evidence that may
+    speak for the other street, an omitted directional and a number on the wrong side of a
+    range together, by AMBIGUOUS_MARGIN; and does not outweigh a number that the agreeing street
+    does not have (then the answer stays ambiguous, or goes to the street with the number)."""
+    w = WEIGHTS
+    soft = w["dirs"] * (1 - DIR_SCORES[0]) / 2 + w["number"] * (RANGE_SCORE - WRONG_SIDE_SCORE)
+    return max(0.0, soft + AMBIGUOUS_MARGIN - w["type"] * (1 - TYPE_SCORES[2]))
+
+
+def _contrast_lookalikes(qs: _Queries, s: _Scored) -> None:
+    """Among a query's candidates of one name in one town or ZIP (look-alikes: ``CLAUDE ST`` /
+    ``CLAUDE CT``, ``E POPLAR ST`` / ``POPLAR CT``), the ones that contradict the type or a
+    directional the customer wrote lose ``lookalike_penalty`` when one of them agrees with all
+    of it. With only one street of the name a wrong type is a slip and costs what it always
+    costs; with no type written nothing is contrasted, and the tie stays ambiguous."""
+    C = s.C
+    groups: dict[tuple, list[int]] = {}
+    for j, (q, name, city, z) in enumerate(zip(C["qid"], C["out_name"], C["city"], C["postal_code"])):
+        groups.setdefault((q, name, city or z), []).append(j)
+    penalty = None
+    for (q, _, _), js in groups.items():
+        if len(js) < 2:
+            continue
+        p = qs.parsed[q]
+        if not (p.street_type or p.predirectional or p.postdirectional):
+            continue
+        agree = [_agrees(p, C["out_type"][j], C["out_predir"][j], C["out_postdir"][j]) for j in js]
+        if any(agree) and not all(agree):
+            penalty = lookalike_penalty() if penalty is None else penalty
+            for j, ok in zip(js, agree):
+                if not ok:
+                    s.score[j] -= penalty
+
+
+def _agrees(p: ParsedAddress, typ: str | None, pre: str | None, post: str | None) -> bool:
+    """The candidate has the type and directionals the customer wrote (a directional on either
+    side: ``N MAIN ST`` and ``MAIN ST N`` are written both ways)."""
+    return ((p.street_type is None or p.street_type == typ)
+            and all(d is None or d in (pre, post) for d in (p.predirectional, p.postdirectional)))
 
 
 def _exact_and_local(s: _Scored, qs: _Queries) -> np.ndarray:
@@ -581,19 +635,19 @@ def _evaluate(cand_table: pa.Table, qs: _Queries, gaz: Gazetteer, postal: dict) 
     exact, based = ev["exact"], ev["base"]
     number_s = np.where(exact, 1.0,
                np.where(based, 0.9,
-               np.where(ev["has_range"] & ev["parity_ok"], 0.97,
+               np.where(ev["has_range"] & ev["parity_ok"], RANGE_SCORE,
                np.where(ev["has_nbr"], np.where(ev["nb_span"] <= WIDE_GAP_M, 0.8, 0.7),
-               np.where(ev["has_range"], 0.8,
-               np.where(ev["has_number"], 0.5, 0.55))))))
+               np.where(ev["has_range"], WRONG_SIDE_SCORE,
+               np.where(ev["has_number"], NO_NUMBER_SCORE, 0.55))))))
     asked = ev["unit_asked"]
     has_point = exact | based
     known = ev["unit_known"]
     unit_s = np.where(~has_point, np.where(asked, 0.85, 0.95),
              np.where(asked, np.where(known == 1, 1.0, np.where(known == 0, 0.5, 0.85)),
              np.where(ev["n_units"] == 0, 1.0, np.where(ev["has_base"], 0.95, 0.75))))
-    type_s = component_score(_obj([v.type for v in cv]), _obj(C["type"]), 0.9, 0.75, 0.55)
-    pre_s = component_score(_obj([v.predir for v in cv]), _obj(C["predir"]), 0.6, 0.5, 0.1)
-    post_s = component_score(_obj([v.postdir for v in cv]), _obj(C["postdir"]), 0.6, 0.5, 0.1)
+    type_s = component_score(_obj([v.type for v in cv]), _obj(C["type"]), *TYPE_SCORES)
+    pre_s = component_score(_obj([v.predir for v in cv]), _obj(C["predir"]), *DIR_SCORES)
+    post_s = component_score(_obj([v.postdir for v in cv]), _obj(C["postdir"]), *DIR_SCORES)
     zip_s = zip_score([p.postal_code for p in cq], C["postal_code"])
     city_s = city_score([p.city for p in cq], C["city"], C["postal_code"], postal)
     name_s = C["name_sim"] * np.where(same_digits(q_keys_of(qs, C["vix"]), C["name_key"]), 1.0, DIGITS_DIFFER) \
@@ -856,12 +910,16 @@ def _confidence(results: list[MatchResult]) -> None:
 def _apply_candidate(p: ParsedAddress, r: MatchResult, s: _Scored, j: int, v: Variant, postal: dict) -> None:
     C, f = s.C, s.flags
     fix = r.corrections
-    if name_key(p.street_name) != name_key(C["out_name"][j]):
+    r.as_written = v.code == AS_WRITTEN
+    # what the customer wrote: the parse, or the street as written where that reading was found
+    pre, name, typ, post = (v.predir, v.name, v.type, v.postdir) if r.as_written else (
+        p.predirectional, p.street_name, p.street_type, p.postdirectional)
+    if name_key(name) != name_key(C["out_name"][j]):
         fix.append("street_name_corrected")
     for q_val, c_val, added, changed, removed in (
-        (p.street_type, C["out_type"][j], "street_type_added", "street_type_corrected", "street_type_removed"),
-        (p.predirectional, C["out_predir"][j], "directional_added", "directional_corrected", "directional_removed"),
-        (p.postdirectional, C["out_postdir"][j], "directional_added", "directional_corrected", "directional_removed"),
+        (typ, C["out_type"][j], "street_type_added", "street_type_corrected", "street_type_removed"),
+        (pre, C["out_predir"][j], "directional_added", "directional_corrected", "directional_removed"),
+        (post, C["out_postdir"][j], "directional_added", "directional_corrected", "directional_removed"),
     ):
         if q_val != c_val:
             fix.append(added if not q_val else removed if not c_val else changed)

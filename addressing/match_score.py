@@ -17,6 +17,10 @@ from addressing.parse.standardize import split_street
 from addressing.schema import ParsedAddress
 
 VARIANT_PENALTY = 0.04      # a street read by cutting words off the parsed name
+#: the code of the reading that keeps a word the parser took for a misspelt type or directional
+AS_WRITTEN = "as_written"
+#: the parser's codes for such a word, withdrawn when the street as written is the one found
+TYPO_CODES = ("street_type_corrected", "directional_corrected")
 _UNIT_WORDS = frozenset(usps.UNIT_DESIGNATORS) - {"NO", "NUMBER", "NUM", "KEY", "STOP", "SIDE", "PIER", "SLIP",
                                                    "LOT", "FRONT", "REAR", "UPPER", "LOWER"}
 
@@ -55,6 +59,9 @@ def street_variants(p: ParsedAddress) -> list[Variant]:
     ['LAKE', 'LAKE SHOAR', 'LAKE SHORE']
     >>> [(v.name, v.type, v.unit) for v in street_variants(ParsedAddress(street_name="HAYES STREET STE 5"))]
     [('HAYES STREET STE 5', None, None), ('HAYES', 'ST', '5')]
+    >>> [(v.name, v.type) for v in street_variants(ParsedAddress(street_name="CLIFF", street_type="LN",
+    ...                                                          as_written=(None, "CLIFF LAINE", None, None)))][:2]
+    [('CLIFF', 'LN'), ('CLIFF LAINE', None)]
     >>> street_variants(ParsedAddress())
     []
     """
@@ -62,6 +69,9 @@ def street_variants(p: ParsedAddress) -> list[Variant]:
         return []
     pre, name, typ, post = p.predirectional, p.street_name, p.street_type, p.postdirectional
     out = [Variant(pre, name, typ, post)]
+    if p.as_written and p.as_written[1]:
+        # "CLIFF LAINE": read as CLIFF LN, but a street may really be called so
+        out.append(Variant(*p.as_written, 0.0, AS_WRITTEN))
     if typ:
         for word in _type_words().get(typ, ()):
             out.append(Variant(pre, f"{name} {word}", None, post, 0.0, "street_type_in_name"))

@@ -124,6 +124,10 @@ class ParsedAddress:
     pmb: bool = False
     building: str | None = None
     intersecting_street: str | None = None
+    #: (predirectional, name, type, postdirectional) as written, when a misspelt street type or
+    #: directional was read as one (``MAIN STREEET``): the matcher tries this reading too, since a
+    #: street may really be called ``JOHN GLENN``
+    as_written: tuple | None = None
     notes: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
     parser: str = ""

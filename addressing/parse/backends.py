@@ -13,6 +13,7 @@ from addressing.parse import places, usps
 from addressing.parse.rules import take_pmb
 from addressing.parse.standardize import (
     house_number,
+    read_misspelt,
     split_street,
     split_unit,
     state_code,
@@ -34,12 +35,17 @@ _US_STREET_LABELS = (
 _SECOND_STREET = tuple(f"Second{label}" for label in _US_STREET_LABELS)
 
 
-def _street_from_labels(tagged: dict, labels: tuple[str, ...]) -> tuple:
+def _street_from_labels(tagged: dict, labels: tuple[str, ...], p: ParsedAddress | None = None) -> tuple:
+    """The street of the labels, a misspelt type or directional read as one (noted on ``p``)."""
     words: list[str] = []
     for label in labels:
         if tagged.get(label):
             words += tokens_of(tagged[label])
-    return split_street(words)
+    fixed, codes = read_misspelt(words)
+    if codes and p is not None:
+        p.corrections += codes
+        p.as_written = split_street(words)
+    return split_street(fixed)
 
 
 def parse_usaddress(text: str) -> ParsedAddress | None:
@@ -58,7 +64,7 @@ def parse_usaddress(text: str) -> ParsedAddress | None:
     )
     p.house_number = house_number(number) if number else None
     p.predirectional, p.street_name, p.street_type, p.postdirectional = _street_from_labels(
-        tagged, _US_STREET_LABELS
+        tagged, _US_STREET_LABELS, p
     )
     pmb = _pop_pmb(tagged)
     occ_type = tagged.get("OccupancyType") or tagged.get("SubaddressType")

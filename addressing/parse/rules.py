@@ -16,7 +16,7 @@ import unicodedata
 
 from addressing.parse import places, usps
 from addressing.parse.postcodes import ZERO_ZIP_STATES, zero_restored
-from addressing.parse.standardize import highway_name, house_number, split_street, unit_value
+from addressing.parse.standardize import highway_name, house_number, read_misspelt, split_street, unit_value
 from addressing.schema import Kind, ParsedAddress
 
 #: a dash stays only inside numbers (1016-18, 45238-1234) or before a letter suffix (2455-B)
@@ -726,26 +726,41 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
     if "/" in rest[0] and _FRACTION.match(rest[0]):
         num = f"{num} {rest[0]}"
         rest = rest[1:]
-    elif (rest and len(rest[0]) == 1 and rest[0].isalpha() and len(rest) >= 2 and rest[0] not in usps.DIRECTIONALS
+    cross = _cross_street(rest)
+    if cross:
+        # "123 MAIN ST & 5TH AVE": the first street's address; the cross street helps a driver
+        rest = rest[: -len(cross) - 1]
+        p.notes.append(f"cross street: {' '.join(cross)}")
+    # "MAIN STREEET", "NORHT 5TH ST": a misspelt type or directional where one stands is read as
+    # one; the street as written is kept for the matcher (a name may really hold the word)
+    written = rest
+    rest, typo_codes = read_misspelt(rest)
+    if (rest and len(rest[0]) == 1 and rest[0].isalpha() and len(rest) >= 2 and rest[0] not in usps.DIRECTIONALS
           and not (len(rest[1]) == 1 and rest[1].isalpha()) and not rest[1].isdigit() and not _lettered_street(rest)):
         if rest[1] in usps.suffixes() and ({start + 3, start + 4} & starts):
             # "1800 M STREET, NW NORTH TOWER": a lettered street with more after a comma; usaddress reads it
             raise _Fail("lettered street before a comma")
         num = f"{num}{rest[0]}"  # "123 B MAIN ST" -> 123B (but "1741 M L KING JR WAY" keeps its initials)
-        rest = rest[1:]
+        rest, written = rest[1:], written[1:]
     if not rest:
         raise _Fail("no street")
     if loose:
-        rest = _cut_neighbourhood(rest, p)
+        cut = _cut_neighbourhood(rest, p)
+        rest, written = cut, written[: len(cut)]
     pre, name, typ, post = split_street(rest)
     # a trailing value after the type with no designator: "123 MAIN ST 4B"
     if (typ is None and len(rest) >= 3 and _bare_unit(rest)
             and not (name and highway_name(name.split()))):
-        pre2, name2, typ2, post2 = split_street(rest[:-1])
+        fixed, codes = read_misspelt(written[:-1])
+        pre2, name2, typ2, post2 = split_street(fixed)
         if typ2:
             p.unit_type = p.unit_type or "#"
             p.unit = p.unit or rest[-1]
             pre, name, typ, post = pre2, name2, typ2, post2
+            written, typo_codes = written[:-1], codes
+    if typo_codes:
+        p.corrections += typo_codes
+        p.as_written = split_street(written)
     if not name:
         raise _Fail("no street name")
     if any(t.isdigit() and len(t) >= 5 or usps.UNIT_DESIGNATORS.get(t) in _STRONG_UNITS for t in name.split()):
@@ -761,6 +776,18 @@ def _street(toks: list[str], p: ParsedAddress, starts: set[int] | None = None, l
     p.predirectional, p.street_name, p.street_type, p.postdirectional = pre, name, typ, post
     if p.kind == _KIND_NONE:
         p.kind = _KIND_STREET
+
+
+def _cross_street(rest: list[str]) -> list[str] | None:
+    """The cross street written after a numbered street (``MAIN ST & 5TH AVE``, ``MAIN ST AT 5TH
+    AVE``), or ``None``. ``AND`` / ``AT`` only between two streets that each have a name and a
+    type, as names hold them too (``POST AND RAIL``, ``HILL AND DALE DR``)."""
+    suffixes = usps.suffixes()
+    for k in range(1, len(rest) - 1):
+        if rest[k] in _INTERSECTION and (rest[k] == "&" or k >= 2 and len(rest) - k > 2
+                                         and rest[k - 1] in suffixes and rest[-1] in suffixes):
+            return rest[k + 1 :]
+    return None
 
 
 def _bare_unit(rest: list[str]) -> bool:

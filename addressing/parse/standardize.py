@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from rapidfuzz.distance import OSA
+
 from addressing.parse import usps
 
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
@@ -248,6 +250,77 @@ def split_street(tokens: list[str]) -> tuple[str | None, str | None, str | None,
         words = [f"{n}{usps.ordinal_suffix(n)}"]  # "W 26 ST" is W 26TH ST; a grid "S 4500 W" has no type
     name = " ".join(words) or None
     return pre, name, typ, post
+
+
+#: the street types read through a typo: the common ones, spelled out (and BLVD, PKWY, whose
+#: abbreviations customers type as words). Rarer types (BEND, BROOK, CREST...) are also common
+#: name words, so a word near them is more often a name than a misspelt type.
+TYPO_TYPES = ("STREET", "AVENUE", "DRIVE", "ROAD", "LANE", "COURT", "PLACE", "CIRCLE", "BOULEVARD", "BLVD",
+              "TERRACE", "TRAIL", "PARKWAY", "PKWY", "HIGHWAY", "SQUARE", "PLAZA", "EXPRESSWAY", "FREEWAY",
+              "TURNPIKE", "CROSSING", "ALLEY")
+TYPO_DIRECTIONALS = ("NORTH", "SOUTH", "EAST", "WEST", "NORTHEAST", "NORTHWEST", "SOUTHEAST", "SOUTHWEST")
+#: words shorter than this are never read as a misspelt type or directional (ST, AVE, N: too
+#: many real words are one edit from them)
+TYPO_MIN_LETTERS = 4
+#: words at least this long may be two edits (optimal string alignment: a swap of neighbours is
+#: one) from the word they stand for; shorter ones one edit
+TYPO_TWO_EDITS_FROM = 7
+
+
+def misspelt(word: str, targets: tuple[str, ...]) -> str | None:
+    """The one word of ``targets`` that ``word`` is a typo of, or ``None``: one edit away (two
+    for words of 7 letters or more); a 4-letter word only by dropping a letter of a longer one or
+    swapping two of its own (``NOTH``, ``RAOD``), so that ``EASY`` or ``READ`` stay words.
+
+    >>> misspelt("STREEET", TYPO_TYPES), misspelt("AVENEU", TYPO_TYPES), misspelt("NORHT", TYPO_DIRECTIONALS)
+    ('STREET', 'AVENUE', 'NORTH')
+    >>> misspelt("EASY", TYPO_DIRECTIONALS), misspelt("STREET", TYPO_TYPES), misspelt("PLACA", TYPO_TYPES)
+    (None, None, None)
+    """
+    if len(word) < TYPO_MIN_LETTERS or not word.isalpha() or word in targets:
+        return None
+    edits = 2 if len(word) >= TYPO_TWO_EDITS_FROM else 1
+    near = {t: OSA.distance(word, t, score_cutoff=edits) for t in targets if abs(len(t) - len(word)) <= edits}
+    if len(word) == TYPO_MIN_LETTERS:
+        near = {t: d for t, d in near.items() if len(t) > len(word) or sorted(t) == sorted(word)}
+    best = min((d for d in near.values() if d <= edits), default=None)
+    found = [t for t, d in near.items() if d == best]
+    return found[0] if len(found) == 1 else None
+
+
+def read_misspelt(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Street tokens with a misspelt type or directional replaced where one stands (the last
+    word, or the word before a post-directional; the first word before at least two more; the
+    last word after a type), and the correction codes.
+
+    >>> read_misspelt("Q PLACE SOTUHEAST".split())
+    (['Q', 'PLACE', 'SOUTHEAST'], ['directional_corrected'])
+    >>> read_misspelt("NORHT 5TH STREEET".split())
+    (['NORTH', '5TH', 'STREET'], ['street_type_corrected', 'directional_corrected'])
+    >>> read_misspelt(["MAIN"]), read_misspelt([])
+    ((['MAIN'], []), ([], []))
+    """
+    out = [t for t in tokens if t != ","]
+    codes: list[str] = []
+    suffixes, dirs = usps.suffixes(), usps.DIRECTIONALS
+    n = len(out)
+    if n >= 3 and out[-1] not in dirs and out[-1] not in suffixes:
+        fixed = misspelt(out[-1], TYPO_DIRECTIONALS)
+        if fixed and (out[-2] in suffixes or misspelt(out[-2], TYPO_TYPES)):
+            out[-1] = fixed
+            codes.append("directional_corrected")
+    end = n - 1 if n >= 3 and out[-1] in dirs else n
+    if end >= 2 and out[end - 1] not in suffixes:
+        fixed = misspelt(out[end - 1], TYPO_TYPES)
+        if fixed:
+            out[end - 1] = fixed
+            codes.append("street_type_corrected")
+    if n >= 3 and out[0] not in dirs and out[0] not in suffixes:
+        fixed = misspelt(out[0], TYPO_DIRECTIONALS)
+        if fixed:
+            out[0] = fixed
+            codes.append("directional_corrected")
+    return (out, list(dict.fromkeys(codes))) if codes else (list(tokens), [])
 
 
 def house_number(text: str | None) -> str | None:
