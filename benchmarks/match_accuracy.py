@@ -217,8 +217,8 @@ def print_reliability(rows: list[tuple], n: int, title: str) -> None:
 
 
 def zips_kept(j: dict[str, np.ndarray], queries: list[mess.Query], postal: list) -> tuple[float, int, Counter]:
-    """Share of right-ZIP queries whose output keeps the ZIP; the misses per (kind, output ZIP
-    form) so that a dropped leading zero shows as such."""
+    """Share of right-ZIP queries whose output keeps the ZIP; the misses per (region, what the
+    output holds instead) so that a dropped leading zero shows as such."""
     sel = j["wrote_zip"]
     n = int(sel.sum())
     misses: Counter = Counter()
@@ -226,7 +226,7 @@ def zips_kept(j: dict[str, np.ndarray], queries: list[mess.Query], postal: list)
         got = postal[i]
         form = "none" if not got else ("leading zero lost" if got.lstrip("0") == queries[i].truth["zip"].lstrip("0")
                                        else "another ZIP")
-        misses[(queries[i].kind, form)] += 1
+        misses[(queries[i].region, form)] += 1
     return (float(j["zip_kept"][sel].mean()) if n else math.nan), n, misses
 
 
@@ -807,9 +807,9 @@ def run_scaling(data: Path, work: Path, per_kind: int, repeat: int = 5) -> None:
 
 
 def print_regions(bench: regions.Bench) -> None:
-    print(f"{'region':<20} {'side':<7} {'from':<10} {'what':<13} {'truths':>7}  truth ZIP from")
-    for key, side, parent, what, n, zf in regions.describe(bench):
-        print(f"{key:<20} {side:<7} {parent:<10} {what:<13} {n:>7,}  {zf}")
+    print(f"{'region':<20} {'':<36} {'side':<7} {'what':<13} {'truths':>7}  truth ZIP from")
+    for key, side, _, what, n, zf in regions.describe(bench):
+        print(f"{key:<20} {bench.regions[key].label:<36} {side:<7} {what:<13} {n:>7,}  {zf}")
     dropped = {k: v for k, v in bench.dropped.items() if v}
     print(f"dropped: no deliverable address in the source (number 0, street UNKNOWN), or ranges with no number"
           f" that only they hold: {dropped}")
@@ -850,8 +850,11 @@ def main(argv: list[str] | None = None) -> int:
         gaps = regions.gaps_gazetteer(bench, held, args.work)
         if args.tune:
             tune(bench, gaps, args.per_kind)
+            print("the figures below are with these weights")
         if args.fit:
             fit(bench, gaps, held, args.per_kind, args.calibration)
+            if args.calibration.resolve() == CALIBRATION.resolve():
+                print("the figures below are with this calibration")
     risk = load_risk(None)
     if args.show_fit:
         title = "FIT regions, for diagnosis only (weights and calibration were fitted here)"
@@ -865,8 +868,8 @@ def main(argv: list[str] | None = None) -> int:
     print_reliability(rel, j["right"].size, "report regions, reliability")
     share, n, misses = zips_kept(j, queries, answers["postal_code"])
     print(f"\n== report regions, ZIPs kept: {share:.2%} of {n:,} queries with the right ZIP written keep it exactly")
-    for (kind, form), k in misses.most_common():
-        print(f"  {k:>5}  {kind:<16} {form}")
+    for (region, form), k in misses.most_common():
+        print(f"  {k:>5}  {region:<20} {form}")
     print_failure_classes(j)
     print(f"\nbaseline (usaddress.tag + exact lookup) right {base_right.mean():.2%}; ours {j['right'].mean():.2%}")
     print_targets(check_targets(j, share, rel))
