@@ -32,10 +32,10 @@ Oakland parcels), so they add no region.
 Truth. A point region's truths are its distinct addresses (street, number, unit) as the
 gazetteer stored them, at the mean of their rows; a TIGER region's are one number drawn in
 each range, at the place the range puts it (``synth.range_truth``), where no other range of
-the street holds it. The truth ZIP is the one the gazetteer stored; where there is none (all
-of Park County and Bucks, an address in Trumbull) or it is no ZIP (TIGER's ``99999``), it is
-the ZIP whose centroid is nearest among the county's standard ZIPs, what a customer there
-would write (``zip_from = "nearest centroid"``). The truth city is the gazetteer's (the
+the street holds it. The truth ZIP is the one the gazetteer stored (for a range, its side's,
+else the other side's where TIGER writes ``99999``); where there is none (all of Park County
+and Bucks, an address in Trumbull), it is the ZIP whose centroid is nearest among the
+county's standard ZIPs, what a customer there would write (``zip_from = "nearest centroid"``). The truth city is the gazetteer's (the
 source's, else the ZIP's), else that ZIP's city. A query can only be judged on what its
 truth holds: a customer's ZIP for Park County is right when it is that nearest ZIP.
 
@@ -289,7 +289,7 @@ def range_truths(con, region: Region, seed: int) -> tuple[list[dict], int]:
     rng = random.Random(f"{seed}:{region.key}")
     sql = """SELECT g.from_left AS a, g.to_left AS b, g.parity_left AS parity, g.from_right, g.to_right,
                     g.parity_right, g.sided, g.geom, g.predir, g.name, g.type, g.postdir, g.city, g.state,
-                    g.postal_code, g.street_id
+                    g.zip_left, g.postal_code, g.zip_right, g.street_id
              FROM segments g WHERE g.source_name = ? AND g.name IS NOT NULL
              ORDER BY g.street_id, g.from_left, g.source_key"""
     segs = query_arrow(con, sql, [region.source_name]).to_pylist()
@@ -314,9 +314,15 @@ def range_truths(con, region: Region, seed: int) -> tuple[list[dict], int]:
         lat, lon = synth.range_truth(s, num)
         out.append({"number": str(num), "predir": s["predir"], "name": s["name"], "type": s["type"],
                     "postdir": s["postdir"], "unit": None, "unit_type": None, "city": s["city"],
-                    "state": s["state"], "zip": s["postal_code"], "lat": lat, "lon": lon,
+                    "state": s["state"], "zip": _range_zip(s), "lat": lat, "lon": lon,
                     "street_id": s["street_id"], "keys": [], "range": True})
     return out, dropped
+
+
+def _range_zip(s: dict) -> str | None:
+    """The ZIP of the range's (left) side; where TIGER has none there (``99999``), the
+    segment's, else the other side's: the same road."""
+    return next((z for z in (s["zip_left"], s["postal_code"], s["zip_right"]) if z and zip_info(z)), None)
 
 
 def _holds(r: tuple, n: int) -> bool:
