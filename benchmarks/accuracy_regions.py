@@ -258,11 +258,14 @@ def real_spec(region: Region, data: Path, work: Path) -> SourceSpec:
 # ----------------------------------------------------------------------------- truths
 
 UNDELIVERABLE_NAMES = {"UNKNOWN"}
+#: a run of units in one row (Trumbull's ``A~C``, loaded as ``A C``): no one unit to ask for
+UNIT_RUN = re.compile(r"\w \w")
 
 
 def point_truths(con, region: Region) -> tuple[list[dict], int]:
     """Distinct addresses (street, number, unit) of a point region, and how many were dropped
-    as no deliverable address (number 0, street ``UNKNOWN``: placeholders in the source)."""
+    as no deliverable address (number 0, street ``UNKNOWN``: placeholders in the source; a run
+    of units in one row)."""
     sql = """SELECT p.number, any_value(p.predir) AS predir, any_value(p.name) AS name, any_value(p.type) AS type,
                     any_value(p.postdir) AS postdir, p.unit, any_value(p.unit_type) AS unit_type,
                     any_value(p.city) AS city, any_value(p.state) AS state, any_value(p.postal_code) AS zip,
@@ -272,7 +275,8 @@ def point_truths(con, region: Region) -> tuple[list[dict], int]:
              GROUP BY p.street_id, p.number, p.unit
              ORDER BY p.street_id, p.number, p.unit NULLS FIRST"""
     rows = query_arrow(con, sql, [region.source_name]).to_pylist()
-    keep = [r for r in rows if r["number"] != "0" and r["name"] not in UNDELIVERABLE_NAMES]
+    keep = [r for r in rows if r["number"] != "0" and r["name"] not in UNDELIVERABLE_NAMES
+            and not UNIT_RUN.fullmatch(r["unit"] or "")]
     for r in keep:
         r["range"] = False
     return keep, len(rows) - len(keep)

@@ -811,8 +811,8 @@ def print_regions(bench: regions.Bench) -> None:
     for key, side, _, what, n, zf in regions.describe(bench):
         print(f"{key:<20} {bench.regions[key].label:<36} {side:<7} {what:<13} {n:>7,}  {zf}")
     dropped = {k: v for k, v in bench.dropped.items() if v}
-    print(f"dropped: no deliverable address in the source (number 0, street UNKNOWN), or ranges with no number"
-          f" that only they hold: {dropped}")
+    print(f"dropped: no deliverable address in the source (number 0, street UNKNOWN, a run of units), or ranges"
+          f" with no number that only they hold: {dropped}")
 
 
 def evaluate(bench: regions.Bench, side: str, per_kind: int, risk) -> tuple[list, dict, dict, np.ndarray]:
