@@ -379,7 +379,7 @@ def print_failures(queries: list[mess.Query], a: dict[str, list], j: dict[str, n
             print(f"     answer  {a['match_status'][i]} {a['precision'][i]} conf {a['confidence'][i]:.2f} {err}:"
                   f" {_components(a['house_number'][i], a['predirectional'][i], a['street_name'][i], a['street_type'][i], a['postdirectional'][i], a['unit'][i])},"
                   f" {a['city'][i]} {a['state'][i]} {a['postal_code'][i]}")
-            extra = []
+            extra = [f"parser {a['parser'][i]}"] if a.get("parser") else []
             if a["corrections"][i]:
                 extra.append(f"corrections {a['corrections'][i]}")
             if a["reason"][i]:
