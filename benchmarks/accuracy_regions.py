@@ -287,9 +287,10 @@ RANGE_TRIES = 5     # numbers drawn in a range before giving up on finding one n
 
 def range_truths(con, region: Region, seed: int) -> tuple[list[dict], int]:
     """One number per TIGER range of the region (left side, as ``synth.ranges``), at the place
-    the range puts it; and how many ranges gave none. A number that another range of the same
-    street also holds (TIGER repeats a number on overlapping ranges hundreds of metres apart)
-    has no one true place: another is drawn, ``RANGE_TRIES`` times at most."""
+    the range puts it; and how many ranges gave none. A number that another range of a street
+    of the same name also holds, in any ZIP (TIGER repeats numbers on overlapping ranges
+    hundreds of metres apart) has no one true place: another is drawn, ``RANGE_TRIES`` times
+    at most."""
     rng = random.Random(f"{seed}:{region.key}")
     sql = """SELECT g.from_left AS a, g.to_left AS b, g.parity_left AS parity, g.from_right, g.to_right,
                     g.parity_right, g.sided, g.geom, g.predir, g.name, g.type, g.postdir, g.city, g.state,
@@ -297,11 +298,11 @@ def range_truths(con, region: Region, seed: int) -> tuple[list[dict], int]:
              FROM segments g WHERE g.source_name = ? AND g.name IS NOT NULL
              ORDER BY g.street_id, g.from_left, g.source_key"""
     segs = query_arrow(con, sql, [region.source_name]).to_pylist()
-    holders: dict[int, list[tuple]] = defaultdict(list)
+    holders: dict[tuple, list[tuple]] = defaultdict(list)   # by name, whatever the ZIP (99999 too)
     for g in segs:
         for a, b, parity in ((g["a"], g["b"], g["parity"]), (g["from_right"], g["to_right"], g["parity_right"])):
             if a is not None and b is not None:
-                holders[g["street_id"]].append((min(a, b), max(a, b), parity))
+                holders[_named(g)].append((min(a, b), max(a, b), parity))
     out, dropped = [], 0
     for s in segs:
         if s["a"] is None or s["b"] is None:
@@ -309,7 +310,7 @@ def range_truths(con, region: Region, seed: int) -> tuple[list[dict], int]:
         num = None
         for _ in range(RANGE_TRIES):
             n = synth._range_number(s, rng)
-            if n is not None and sum(_holds(r, n) for r in holders[s["street_id"]]) == 1:
+            if n is not None and sum(_holds(r, n) for r in holders[_named(s)]) == 1:
                 num = n
                 break
         if num is None:
@@ -327,6 +328,10 @@ def _range_zip(s: dict) -> str | None:
     """The ZIP of the range's (left) side; where TIGER has none there (``99999``), the
     segment's, else the other side's: the same road."""
     return next((z for z in (s["zip_left"], s["postal_code"], s["zip_right"]) if z and zip_info(z)), None)
+
+
+def _named(s: dict) -> tuple:
+    return (s["predir"], s["name"], s["type"], s["postdir"])
 
 
 def _holds(r: tuple, n: int) -> bool:
