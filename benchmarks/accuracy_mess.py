@@ -19,8 +19,9 @@ unit_form          the unit as ``Apt 4``, ``#4``, ``Unit 4``, ``Ste 4``, a bare 
 lettered           a one-letter street (``K Street NW``, ``J St``)
 leading_zero       a 0-prefixed ZIP, as written (``02118``) or as a spreadsheet leaves it
                    (``2118``)
-lookalike          a street with a look-alike of another type in the same ZIP; the customer
-                   writes the right type, as Pub 28 (``Ct``) or spelled out (``Court``)
+lookalike          a street with a look-alike of another type in the same ZIP (its directionals
+                   may differ too); the customer writes the right type, as Pub 28 (``Ct``) or
+                   spelled out (``Court``)
 noise              delivery instructions, a phone number, ``Attn:`` or ``c/o`` words
 caps_no_commas     all capitals, no commas
 =================  ==========================================================================
@@ -275,8 +276,8 @@ def k_leading_zero(t, p, rng, ctx):
 def k_lookalike(t, p, rng, ctx):
     if t["type"] and rng.random() < 0.5:
         p = replace(p, type=usps.suffix_long_forms().get(t["type"], t["type"]))
-    others = "/".join(x or "(no type)" for x in t["lookalike"])
-    return p, f"{t['name']} {p.type or '(no type)'} (also {others} in {t['zip']})"
+    written = " ".join(x for x in (p.predir, t["name"], p.type or "(no type)", p.postdir) if x)
+    return p, f"{written} (also {' / '.join(t['lookalike'])} in {t['zip']})"
 
 
 def k_noise(t, p, rng, ctx):

@@ -653,20 +653,22 @@ def build_bench(data: Path, work: Path, db_name: str = "accuracy_regions.duckdb"
 def mark_truths(truths: dict[str, list[dict]]) -> None:
     """Flags the kinds of mess need, from every truth of every region:
 
-    - ``lookalike``: other types of the same name in the same ZIP (``CT`` for ``CLAUDE ST``);
+    - ``lookalike``: the other streets of the same name in the same ZIP with another type,
+      whatever their directionals (``CLAUDE CT`` for ``CLAUDE ST``, ``POPLAR CT`` for
+      ``E POPLAR ST``), written out;
     - ``zip_decides``: the same number on a street of the same name in another ZIP of the same
       town: without the ZIP (or with a wrong one) the text fits two real addresses;
     - ``lettered``: a one-letter street name."""
-    types: dict[tuple, set] = defaultdict(set)
+    named: dict[tuple, set] = defaultdict(set)
     towns: dict[tuple, set] = defaultdict(set)
     for ts in truths.values():
         for t in ts:
-            types[(t["zip"], t["predir"], t["name"], t["postdir"])].add(t["type"])
+            named[(t["zip"], t["name"])].add((t["predir"], t["type"], t["postdir"]))
             towns[(t["state"], t["city"], t["predir"], t["name"], t["type"], t["postdir"], t["number"])].add(t["zip"])
     for ts in truths.values():
         for t in ts:
-            t["lookalike"] = sorted(x or "" for x in types[(t["zip"], t["predir"], t["name"], t["postdir"])]
-                                    - {t["type"]})
+            others = [s for s in named[(t["zip"], t["name"])] if s[1] != t["type"]]
+            t["lookalike"] = sorted(" ".join(x for x in (pre, t["name"], typ, post) if x) for pre, typ, post in others)
             t["zip_decides"] = len(towns[(t["state"], t["city"], t["predir"], t["name"], t["type"], t["postdir"],
                                           t["number"])]) > 1
             t["lettered"] = bool(re.fullmatch(r"[A-Z]", t["name"] or ""))
