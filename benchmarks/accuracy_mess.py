@@ -29,8 +29,10 @@ caps_no_commas     all capitals, no commas
 ``lettered``, ``leading_zero`` and ``lookalike`` are drawn only from truths that have the
 phenomenon (most are in the derived regions); ``unit_form`` only from truths with a unit;
 ``missing_zip`` and ``wrong_zip`` never from a truth whose street and number recur in another
-ZIP of the same town (the text would fit two real addresses: no answer is right). Everything
-is seeded: the same seed gives the same queries.
+ZIP of the same town (the text would fit two real addresses: no answer is right). No kind is
+drawn from a street with no type beside one of the same name with a type in its ZIP (TIGER's
+LIVE OAK and LIVE OAK DR): written without a type it means either. Everything is seeded: the
+same seed gives the same queries.
 """
 
 from __future__ import annotations
@@ -304,6 +306,8 @@ MAKERS = {"clean": k_clean, "name_typo": k_name_typo, "type_typo": k_type_typo, 
 
 def applies(kind: str, t: dict) -> bool:
     """Whether a kind of mess can be made from this truth (see the module docstring)."""
+    if t["untyped_twin"]:
+        return False
     if kind == "unit_form":
         return bool(t.get("unit"))
     if kind == "lettered":

@@ -388,6 +388,8 @@ LOOKALIKE_TYPES = {"ST": "CT", "CT": "ST", "AVE": "BLVD", "BLVD": "AVE", "LN": "
                    "CIR": "DR", "PL": "ST", "WAY": "ST", "TER": "CT"}
 LOOKALIKE_SHARE = 0.15              # of a parent's streets (of a look-alike type) that get a twin
 LOOKALIKE_APART_M = 400.0           # "some hundreds of metres": far enough to be another street
+#: every this-many-th twin has no type at all, as TIGER's LIVE OAK beside LIVE OAK DR (Autauga)
+LOOKALIKE_UNTYPED_EVERY = 4
 TWO_ZIPS_SHARE = 0.10               # of a parent's streets that recur in another ZIP of the town
 MIN_STREETS = 3                      # ... but at least this many
 TWO_ZIPS_APART_M = 3000.0           # two streets of one name in one town are kilometres apart
@@ -479,14 +481,15 @@ def make_leading_zero(parent: list[dict], key: str, side: str, rng: random.Rando
 
 
 def make_lookalike(parent: list[dict], key: str, taken: set[tuple], rng: random.Random) -> list[dict]:
-    """Twins of real streets: same name, ZIP and numbers, the other type of a look-alike pair."""
+    """Twins of real streets: same name, ZIP and numbers, the other type of a look-alike pair
+    (or no type, for every ``LOOKALIKE_UNTYPED_EVERY``-th)."""
     streets = [(s, pts) for s, pts in _by_street(parent).items()
                if s[3] in LOOKALIKE_TYPES and len({t["number"] for t in pts}) >= MIN_NUMBERS]
     rng.shuffle(streets)
     quota = _quota(LOOKALIKE_SHARE, len(_by_street(parent)))
     out = []
-    for (z, pre, name, typ, post), pts in streets:
-        twin = LOOKALIKE_TYPES[typ]
+    for i, ((z, pre, name, typ, post), pts) in enumerate(streets):
+        twin = None if i % LOOKALIKE_UNTYPED_EVERY == LOOKALIKE_UNTYPED_EVERY - 1 else LOOKALIKE_TYPES[typ]
         if (z, pre, name, twin, post) in taken:
             continue
         taken.add((z, pre, name, twin, post))
@@ -658,7 +661,9 @@ def mark_truths(truths: dict[str, list[dict]]) -> None:
       ``E POPLAR ST``), written out;
     - ``zip_decides``: the same number on a street of the same name in another ZIP of the same
       town: without the ZIP (or with a wrong one) the text fits two real addresses;
-    - ``lettered``: a one-letter street name."""
+    - ``lettered``: a one-letter street name;
+    - ``untyped_twin``: no type, and a street of the same name with a type in the ZIP: a
+      customer who writes no type may mean either (no answer is right), so no query is made."""
     named: dict[tuple, set] = defaultdict(set)
     towns: dict[tuple, set] = defaultdict(set)
     for ts in truths.values():
@@ -672,6 +677,7 @@ def mark_truths(truths: dict[str, list[dict]]) -> None:
             t["zip_decides"] = len(towns[(t["state"], t["city"], t["predir"], t["name"], t["type"], t["postdir"],
                                           t["number"])]) > 1
             t["lettered"] = bool(re.fullmatch(r"[A-Z]", t["name"] or ""))
+            t["untyped_twin"] = t["type"] is None and bool(others)
 
 
 def building(t: dict) -> str:
