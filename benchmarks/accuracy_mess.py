@@ -143,6 +143,12 @@ def street_name(t: dict) -> str:
     return " ".join(words)
 
 
+def valueless(unit: str | None) -> str | None:
+    """The Pub 28 designator a unit is when it takes no value (a source's unit ``REAR``, ``FRONT``)."""
+    d = usps.UNIT_DESIGNATORS.get((unit or "").upper())
+    return d if d in usps.UNIT_WITHOUT_VALUE else None
+
+
 def designator(t: dict) -> str:
     d = t.get("unit_type")
     return _words(d) if d and d != "#" and d in usps.UNIT_DESIGNATORS.values() else DEFAULT_DESIGNATOR
@@ -150,7 +156,7 @@ def designator(t: dict) -> str:
 
 def base(t: dict) -> Parts:
     """The well-formed query of a truth."""
-    unit = f"{designator(t)} {t['unit']}" if t.get("unit") else None
+    unit = (_words(t["unit"]) if valueless(t["unit"]) else f"{designator(t)} {t['unit']}") if t.get("unit") else None
     return Parts(str(t["number"]), t["predir"], street_name(t), t["type"], t["postdir"], unit, t["city"] or "",
                  t["state"] or "", t["zip"] or "")
 
@@ -309,7 +315,7 @@ def applies(kind: str, t: dict) -> bool:
     if t["untyped_twin"]:
         return False
     if kind == "unit_form":
-        return bool(t.get("unit"))
+        return bool(t.get("unit")) and not valueless(t["unit"])
     if kind == "lettered":
         return t["lettered"]
     if kind == "leading_zero":

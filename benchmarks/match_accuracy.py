@@ -107,7 +107,7 @@ def draw(truths: dict[str, list[dict]], per_kind: int, seed: int) -> list[mess.Q
 
 def answers_of_table(t: pa.Table) -> dict[str, list]:
     """The output record's fields the judging reads."""
-    keep = ("match_status", "precision", "confidence", "lat", "lon", "unit", "postal_code", "house_number",
+    keep = ("match_status", "precision", "confidence", "lat", "lon", "unit_type", "unit", "postal_code", "house_number",
             "predirectional", "street_name", "street_type", "postdirectional", "city", "state", "corrections",
             "reason", "candidates", "risk_flags", "parser")
     return {k: t.column(k).to_pylist() for k in keep}
@@ -116,7 +116,8 @@ def answers_of_table(t: pa.Table) -> dict[str, list]:
 def answers_of_results(results: list) -> dict[str, list]:
     """``match_batch`` results in the output record's field names (for --fit and --tune)."""
     fields = {"match_status": "status", "precision": "precision", "confidence": "confidence", "lat": "lat",
-              "lon": "lon", "unit": "unit", "postal_code": "postal_code", "house_number": "house_number",
+              "lon": "lon", "unit_type": "unit_type", "unit": "unit", "postal_code": "postal_code",
+              "house_number": "house_number",
               "predirectional": "predirectional", "street_name": "street_name", "street_type": "street_type",
               "postdirectional": "postdirectional", "city": "city", "state": "state", "corrections": "corrections",
               "reason": "reason", "candidates": "candidates"}
@@ -141,11 +142,18 @@ def one_line(q: mess.Query) -> str:
 # --------------------------------------------------------------------------- judging
 
 
+def unit_right(unit_type: str | None, unit: str | None, truth: str | None) -> bool:
+    """The true unit; a unit that takes no value (``REAR``) may come back as the designator."""
+    if match.unit_norm(unit) == match.unit_norm(truth):
+        return True
+    return bool(mess.valueless(truth)) and not unit and unit_type == mess.valueless(truth)
+
+
 def judge(queries: list[mess.Query], a: dict[str, list]) -> dict[str, np.ndarray]:
     lat = np.asarray([np.nan if v is None else v for v in a["lat"]], float)
     lon = np.asarray([np.nan if v is None else v for v in a["lon"]], float)
     err = distance_m(lon, lat, [q.truth["lon"] for q in queries], [q.truth["lat"] for q in queries])
-    unit_ok = np.asarray([match.unit_norm(u) == match.unit_norm(q.truth["unit"]) for u, q in zip(a["unit"], queries)])
+    unit_ok = np.asarray([unit_right(ut, u, q.truth["unit"]) for ut, u, q in zip(a["unit_type"], a["unit"], queries)])
     status = np.asarray(a["match_status"])
     conf = np.asarray(a["confidence"], float)
     right = (status == "matched") & (err <= RIGHT_M) & unit_ok
