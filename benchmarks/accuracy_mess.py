@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from addressing import synth
 from addressing.gazetteer.keys import name_key
@@ -55,7 +55,9 @@ LINE2_FORMS = ("Apt {u}", "Unit {u}", "#{u}")
 #: words of street names customers abbreviate, and the abbreviations they spell out
 NAME_ABBREVIATIONS = {"SAINT": "ST", "MOUNT": "MT", "FORT": "FT", "ST": "SAINT", "MT": "MOUNT", "FT": "FORT"}
 TWO_EDITS = 0.3                  # share of type/directional typos with a second edit (words of 6+ letters)
-TYPO_TRIES = 12
+TYPO_TRIES = 12                  # misspellings tried before a word counts as one that cannot be misspelt
+#: lettered, look-alike and leading-zero queries: the share written the first of their two ways
+EITHER_WAY = 0.5
 PHONES = synth.PHONES
 INSTRUCTIONS = synth.INSTRUCTIONS
 PREFIXES = tuple(w.strip(" ,") for w in synth.EXTRA_WORDS)
@@ -90,7 +92,6 @@ class Query:
     line2: str | None
     truth: dict
     zip_written: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def wrote_right_zip(self) -> bool:
@@ -269,20 +270,20 @@ def k_unit_form(t, p, rng, ctx):
 
 
 def k_lettered(t, p, rng, ctx):
-    if rng.random() < 0.5:
+    if rng.random() < EITHER_WAY:
         p = replace(p, type=usps.suffix_long_forms().get(t["type"] or "", t["type"]))
     return p, " ".join(x for x in (_words(p.name), _words(p.type), _dir(p.postdir)) if x)
 
 
 def k_leading_zero(t, p, rng, ctx):
-    if rng.random() < 0.5:
+    if rng.random() < EITHER_WAY:
         return p, f"ZIP written {t['zip']}"
     stripped = t["zip"].lstrip("0")
     return replace(p, zip=stripped), f"ZIP {t['zip']} written {stripped} (spreadsheet)"
 
 
 def k_lookalike(t, p, rng, ctx):
-    if t["type"] and rng.random() < 0.5:
+    if t["type"] and rng.random() < EITHER_WAY:
         p = replace(p, type=usps.suffix_long_forms().get(t["type"], t["type"]))
     written = " ".join(x for x in (p.predir, t["name"], p.type or "(no type)", p.postdir) if x)
     return p, f"{written} (also {' / '.join(t['lookalike'])} in {t['zip']})"
@@ -363,17 +364,17 @@ class Context:
         return self._standard[state]
 
 
-def make_queries(truths: dict[str, list[dict]], per_kind: int, seed: int,
-                 kinds: tuple[str, ...] = KINDS) -> list[Query]:
-    """Up to ``per_kind`` queries of each kind from each region's truths (distinct truths within
-    a region and kind), seeded per (seed, region, kind)."""
+def make_queries(truths: dict[str, list[dict]], per_kind: int | dict[str, int], seed: int) -> list[Query]:
+    """Up to ``per_kind`` queries of each kind (one number for all, or one per kind) from each
+    region's truths, distinct truths within a region and kind, seeded per (seed, region, kind)."""
+    quota = per_kind if isinstance(per_kind, dict) else dict.fromkeys(KINDS, per_kind)
     ctx = Context(truths)
     out = []
-    for region in sorted(truths):
-        for kind in kinds:
+    for kind, n in quota.items():
+        for region in sorted(truths):
             rng = random.Random(f"{seed}:{region}:{kind}")
             pool = [t for t in truths[region] if applies(kind, t)]
-            for t in rng.sample(pool, min(per_kind, len(pool))):
+            for t in rng.sample(pool, min(n, len(pool))):
                 made = MAKERS[kind](t, base(t), rng, ctx)
                 if made is None:
                     continue

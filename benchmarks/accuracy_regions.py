@@ -77,7 +77,7 @@ sys.path.insert(0, str(PROJECT / "tests"))
 from test_gazetteer_loaders import OA_MAPS  # noqa: E402
 
 from addressing import synth  # noqa: E402
-from addressing.gazetteer import open_gazetteer, query_arrow  # noqa: E402
+from addressing.gazetteer import Gazetteer, open_gazetteer, query_arrow  # noqa: E402
 from addressing.gazetteer.keys import name_key  # noqa: E402
 from addressing.gazetteer.openaddresses import ColumnMap  # noqa: E402
 from addressing.gazetteer.store import SourceSpec, build  # noqa: E402
@@ -162,10 +162,6 @@ def all_regions() -> dict[str, Region]:
     return {r.key: r for r in (*REAL_REGIONS, *derived_regions())}
 
 
-def side_of(key: str) -> str:
-    return all_regions()[key].side
-
-
 # ----------------------------------------------------------------------------- sources
 
 CM = ColumnMap.parse
@@ -181,7 +177,8 @@ ORIGINAL_MAPS = {
 }
 
 # EPSG:2913, NAD83(HARN) / Oregon North (international feet), Lambert conformal conic on GRS80:
-# the projection of Portland's address_data.csv X/Y (PortlandMaps' published CRS)
+# the projection of Portland's address_data.csv X/Y (checked: 0 NE ALBERTA ST lands on NE Alberta
+# St at 45.559 N, 2211 SE HUDSON CT in Troutdale, 2211 SE OCHOCO ST in Milwaukie)
 GRS80_A, GRS80_F = 6378137.0, 1 / 298.257222101
 OREGON_NORTH = {"lat_1": 46.0, "lat_2": 44 + 20 / 60, "lat_0": 43 + 40 / 60, "lon_0": -120.5,
                 "x_0_m": 2_500_000.0, "y_0_m": 0.0}
@@ -225,6 +222,7 @@ def portland_csv(data: Path, work: Path) -> Path:
         w = csv.DictWriter(f, fieldnames=[*rows[0].keys(), "lon", "lat"])
         w.writeheader()
         for r in rows:
+            r = {k: v for k, v in r.items() if k is not None}
             try:
                 lon, lat = lcc_inverse(float(r["X"]) * FOOT_M, float(r["Y"]) * FOOT_M)
                 w.writerow({**r, "lon": f"{lon:.7f}", "lat": f"{lat:.7f}"})
@@ -391,11 +389,11 @@ LOOKALIKE_APART_M = 400.0           # "some hundreds of metres": far enough to b
 #: every this-many-th twin has no type at all, as TIGER's LIVE OAK beside LIVE OAK DR (Autauga)
 LOOKALIKE_UNTYPED_EVERY = 4
 TWO_ZIPS_SHARE = 0.10               # of a parent's streets that recur in another ZIP of the town
-MIN_STREETS = 3                      # ... but at least this many
+MIN_STREETS = 3                      # twinned or recurring streets: at least this many of a parent
 TWO_ZIPS_APART_M = 3000.0           # two streets of one name in one town are kilometres apart
 MIN_NUMBERS = 3                      # a street copied needs this many house numbers
-#: real lettered streets and a ZIP each holds (USPS); the report side has the ones the issue
-#: names, the fit side others, so that nothing reported was fitted on
+#: real lettered streets and a ZIP each runs through; the report side has the ones issue 15
+#: names, the fit side other real ones, so that nothing reported was fitted on
 LETTERED_STREETS = {
     REPORT: (("K", "ST", "NW", "20005"), ("E", "ST", "SE", "20003"), ("P", "ST", "NW", "20036"),
              ("Q", "PL", "SE", "20020"), ("I", "ST", "NW", "20001"), ("J", "ST", None, "95811"),
@@ -601,12 +599,11 @@ def current_build(db: Path, specs: list[SourceSpec]) -> None:
     stamp.write_text(code)
 
 
-
 @dataclass
 class Bench:
     """The built gazetteer and every region's truths."""
 
-    gaz: object
+    gaz: Gazetteer
     db: Path
     regions: dict[str, Region]
     truths: dict[str, list[dict]]

@@ -99,10 +99,7 @@ def quotas(per_kind: int) -> dict[str, int]:
 
 def draw(truths: dict[str, list[dict]], per_kind: int, seed: int) -> list[mess.Query]:
     """Queries of every kind, each kind with its own quota per region."""
-    out = []
-    for kind, n in quotas(per_kind).items():
-        out += mess.make_queries(truths, n, seed, kinds=(kind,))
-    return out
+    return mess.make_queries(truths, quotas(per_kind), seed)
 
 
 def answers_of_table(t: pa.Table) -> dict[str, list]:
