@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, replace
+from functools import cache
 
 from addressing import synth
 from addressing.gazetteer.keys import name_key
@@ -101,6 +102,25 @@ class Query:
 
 
 # ----------------------------------------------------------------------------- writing
+
+
+@cache
+def long_forms() -> dict[str, str]:
+    """Pub 28 abbreviation -> the spelled-out name a customer writes (``LN`` -> ``LANE``,
+    ``WAY`` -> ``WAY``): of the C1 variants, the longest without a plural ``S`` the standard
+    lacks (``usps.suffix_long_forms`` picks ``LANES``, ``TRAILS``, ``WY``)."""
+    by_standard: dict[str, list[str]] = {}
+    for variant, standard in usps.suffixes().items():
+        by_standard.setdefault(standard, []).append(variant)
+    out = {}
+    for standard, variants in by_standard.items():
+        singular = [v for v in variants if standard.endswith("S") or not v.endswith("S")] or variants
+        out[standard] = min(singular, key=lambda v: (-len(v), v))
+    return out
+
+
+def long_form(typ: str | None) -> str | None:
+    return long_forms().get(typ or "", typ)
 
 
 def _title(word: str) -> str:
@@ -213,8 +233,8 @@ def k_name_typo(t, p, rng, ctx):
 
 def k_type_typo(t, p, rng, ctx):
     slots = []
-    if t["type"] and len(usps.suffix_long_forms().get(t["type"], t["type"])) >= 4:
-        slots.append(("type", usps.suffix_long_forms().get(t["type"], t["type"])))
+    if t["type"] and len(long_form(t["type"])) >= 4:
+        slots.append(("type", long_form(t["type"])))
     for d in ("predir", "postdir"):
         if t[d] in usps.DIRECTIONAL_WORDS:
             slots.append((d, usps.DIRECTIONAL_WORDS[t[d]]))
@@ -230,7 +250,7 @@ def k_type_typo(t, p, rng, ctx):
 
 def k_abbreviation(t, p, rng, ctx):
     changes = {}
-    long_type = usps.suffix_long_forms().get(t["type"] or "")
+    long_type = long_form(t["type"])
     if long_type and long_type != t["type"]:
         changes["type"] = long_type
     for d in ("predir", "postdir"):
@@ -271,7 +291,7 @@ def k_unit_form(t, p, rng, ctx):
 
 def k_lettered(t, p, rng, ctx):
     if rng.random() < EITHER_WAY:
-        p = replace(p, type=usps.suffix_long_forms().get(t["type"] or "", t["type"]))
+        p = replace(p, type=long_form(t["type"]))
     return p, " ".join(x for x in (_words(p.name), _words(p.type), _dir(p.postdir)) if x)
 
 
@@ -284,7 +304,7 @@ def k_leading_zero(t, p, rng, ctx):
 
 def k_lookalike(t, p, rng, ctx):
     if t["type"] and rng.random() < EITHER_WAY:
-        p = replace(p, type=usps.suffix_long_forms().get(t["type"], t["type"]))
+        p = replace(p, type=long_form(t["type"]))
     written = " ".join(x for x in (p.predir, t["name"], p.type or "(no type)", p.postdir) if x)
     return p, f"{written} (also {' / '.join(t['lookalike'])} in {t['zip']})"
 

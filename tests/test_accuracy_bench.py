@@ -91,8 +91,12 @@ def test_a_lookalike_query_has_a_twin_of_another_type_in_its_zip(bench, queries)
 
 
 def _type_spelled_out(t: dict) -> str:
-    long = mess.usps.suffix_long_forms().get(t["type"] or "", t["type"])
-    return mess.render(mess.replace(mess.base(t), type=long))[0]
+    return mess.render(mess.replace(mess.base(t), type=mess.long_form(t["type"])))[0]
+
+
+def test_types_are_spelled_out_as_customers_do():
+    assert [mess.long_form(t) for t in ("ST", "LN", "TRL", "PKWY", "WAY", "LOOP", "HWY", "CT", None)] == \
+        ["STREET", "LANE", "TRAIL", "PARKWAY", "WAY", "LOOP", "HIGHWAY", "COURT", None]
 
 
 def test_each_query_carries_its_one_kind(queries):
