@@ -33,9 +33,10 @@ Truth. A point region's truths are its distinct addresses (street, number, unit)
 gazetteer stored them, at the mean of their rows; a TIGER region's are one number drawn in
 each range, at the place the range puts it (``synth.range_truth``), where no other range of
 the street holds it. The truth ZIP is the one the gazetteer stored (for a range, its side's,
-else the other side's where TIGER writes ``99999``); where there is none (all of Park County
-and Bucks, an address in Trumbull), it is the ZIP whose centroid is nearest among the
-county's standard ZIPs, what a customer there would write (``zip_from = "nearest centroid"``). The truth city is the gazetteer's (the
+else the other side's where TIGER writes ``99999``); where there is none, it is the ZIP of the
+nearest point of the same street that has one (an address in Trumbull), else the ZIP whose
+centroid is nearest among the county's standard ZIPs (all of Park County and Bucks): what a
+customer there would write. ``zip_from`` says which. The truth city is the gazetteer's (the
 source's, else the ZIP's), else that ZIP's city. A query can only be judged on what its
 truth holds: a customer's ZIP for Park County is right when it is that nearest ZIP.
 
@@ -362,12 +363,21 @@ def _county_zips(county: str, state: str) -> list:
 def finish_truths(truths: list[dict], region: Region) -> list[dict]:
     """Region, truth ZIP and city where the source had none (see the module docstring)."""
     for t in truths:
-        t["region"] = region.key
         if t.get("zip") and zip_info(t["zip"]) is None:   # TIGER's 99999: no ZIP
             t["zip"] = None
-        t["zip_from"] = "source" if t.get("zip") else "nearest centroid"
-        if not t.get("zip") and region.county:
+    zipped: dict[tuple, list[dict]] = defaultdict(list)
+    for t in truths:
+        if t.get("zip"):
+            zipped[_named(t)].append(t)
+    for t in truths:
+        t["region"] = region.key
+        t["zip_from"] = "source"
+        if not t.get("zip") and zipped.get(_named(t)):
+            near = min(zipped[_named(t)], key=lambda o: (o["lat"] - t["lat"]) ** 2 + (o["lon"] - t["lon"]) ** 2)
+            t["zip"], t["zip_from"] = near["zip"], "its street's nearest point"
+        elif not t.get("zip") and region.county:
             t["zip"] = nearest_zip(t["lat"], t["lon"], region.county, region.state)
+            t["zip_from"] = "nearest centroid"
         if not t.get("city") and t.get("zip"):
             info = zip_info(t["zip"])
             t["city"] = info.city if info else None
