@@ -30,6 +30,11 @@ MISSPELT = [
     ("100 Main St Sotuh, Springfield, IL 62701", ("100", None, "MAIN", "ST", "S"), ["directional_corrected"]),
     ("100 Souht Main Stret, Springfield, IL 62701", ("100", "S", "MAIN", "ST", None),
      ["street_type_corrected", "directional_corrected"]),
+    ("2406 Dana Stueut Apt B, Berkeley, CA 94704", ("2406", None, "DANA", "ST", None), ["street_type_corrected"]),
+    ("10 Southewst Porter St, Portland, OR 97201", ("10", "SW", "PORTER", "ST", None), ["directional_corrected"]),
+    ("472 E St Sosthaest, Washington, DC 20003", ("472", None, "E", "ST", "SE"), ["directional_corrected"]),
+    ("1025 S 4500 Weest, Richfield, UT 84701", ("1025", "S", "4500", None, "W"), ["directional_corrected"]),
+    ("147 J Sreeet, Sacramento, CA 95811", ("147", None, "J", "ST", None), ["street_type_corrected"]),
 ]
 
 
@@ -47,6 +52,7 @@ def test_misspelt_types_and_directionals(text, street, codes):
     ("123 John Glenn, Springfield, IL 62701", ("123", None, "JOHN GLENN", None, None)),
     ("12 Main Street, Springfield, IL 62701", ("12", None, "MAIN", "ST", None)),
     ("40 Read Rd, Springfield, IL 62701", ("40", None, "READ", "RD", None)),            # READ is one edit from ROAD
+    ("12 Bent Tree, Cincinnati, OH 45238", ("12", None, "BENT TREE", None, None)),       # TREE: two edits from STREET
 ])
 def test_real_words_stay(text, street):
     p = parse(text)
@@ -60,6 +66,8 @@ def test_misspelt_needs_one_clear_word():
     assert misspelt("ST", TYPO_TYPES) is None          # too short to tell
     assert misspelt("NOTH", TYPO_DIRECTIONALS) == "NORTH"
     assert misspelt("EATS", TYPO_DIRECTIONALS) == "EAST"
+    assert misspelt("NORTHEST", TYPO_DIRECTIONALS) is None      # NORTHEAST or NORTHWEST, one letter short of each
+    assert misspelt("SOSTHAEST", TYPO_DIRECTIONALS) == "SOUTHEAST"   # two edits from both; shares more with SE
     assert misspelt("", TYPO_TYPES) is None
     assert read_misspelt([]) == ([], [])
 
@@ -91,3 +99,9 @@ def test_numbered_street_with_a_cross_street():
     # AND inside a name is no intersection
     assert parse("5481 Hill and Dale Dr, Cincinnati, OH 45213").street_name == "HILL AND DALE"
     assert parse("Main St & 5th Ave, Springfield IL").kind == "intersection"
+
+
+def test_a_town_name_followed_by_a_street_type_is_the_street():
+    """82435 (Powell, WY) also answers to CLARK: ``N CLARK ST`` before the state is the street."""
+    p = parse("109 N Clark St, WY 82435")
+    assert (p.house_number, p.predirectional, p.street_name, p.street_type, p.city) == ("109", "N", "CLARK", "ST", None)

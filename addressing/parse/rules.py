@@ -428,7 +428,8 @@ def _inner_zip_city(toks: list[str], info, p: ParsedAddress) -> list[str] | None
         for s in range(len(words) - k - 1, first_number, -1):
             if words[s : s + k] == cw:
                 trailing = words[s + k :]
-                if 1 <= len(trailing) <= 3 and all(t.isalpha() for t in trailing):
+                # "109 N CLARK ST, WY 82435": a town's name followed by a street type is the street
+                if 1 <= len(trailing) <= 3 and all(t.isalpha() for t in trailing) and trailing[0] not in usps.suffixes():
                     p.city = city
                     p.notes.append(f"locality: {' '.join(trailing)}")
                     # cut the token list at the same word

@@ -8,6 +8,7 @@ and post-directional (``N``, ``LAKE CIRCLE``, ``DR``, ``SW``).
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from rapidfuzz.distance import OSA
 
@@ -262,36 +263,46 @@ TYPO_DIRECTIONALS = ("NORTH", "SOUTH", "EAST", "WEST", "NORTHEAST", "NORTHWEST",
 #: words shorter than this are never read as a misspelt type or directional (ST, AVE, N: too
 #: many real words are one edit from them)
 TYPO_MIN_LETTERS = 4
-#: words at least this long may be two edits (optimal string alignment: a swap of neighbours is
-#: one) from the word they stand for; shorter ones one edit
-TYPO_TWO_EDITS_FROM = 7
+#: a word may be two edits (optimal string alignment: a swap of neighbours is one) from a type or
+#: directional at least this long (STREET, AVENUE, NORTHWEST), one edit from a shorter one
+TYPO_TWO_EDITS_FROM = 6
 
 
 def misspelt(word: str, targets: tuple[str, ...]) -> str | None:
     """The one word of ``targets`` that ``word`` is a typo of, or ``None``: one edit away (two
-    for words of 7 letters or more); a 4-letter word only by dropping a letter of a longer one or
-    swapping two of its own (``NOTH``, ``RAOD``), so that ``EASY`` or ``READ`` stay words.
+    from words of 6 letters or more, for words of 5 or more); a 4-letter word only by dropping a letter of a longer one or
+    swapping two of its own (``NOTH``, ``RAOD``), so that ``EASY`` or ``READ`` stay words. Of
+    words equally near, the one sharing most letters (``SOSTHAEST`` is SOUTHEAST, not SOUTHWEST).
 
     >>> misspelt("STREEET", TYPO_TYPES), misspelt("AVENEU", TYPO_TYPES), misspelt("NORHT", TYPO_DIRECTIONALS)
     ('STREET', 'AVENUE', 'NORTH')
+    >>> misspelt("SOUTHEWST", TYPO_DIRECTIONALS), misspelt("NORTHEST", TYPO_DIRECTIONALS)
+    ('SOUTHWEST', None)
     >>> misspelt("EASY", TYPO_DIRECTIONALS), misspelt("STREET", TYPO_TYPES), misspelt("PLACA", TYPO_TYPES)
     (None, None, None)
     """
     if len(word) < TYPO_MIN_LETTERS or not word.isalpha() or word in targets:
         return None
-    edits = 2 if len(word) >= TYPO_TWO_EDITS_FROM else 1
-    near = {t: OSA.distance(word, t, score_cutoff=edits) for t in targets if abs(len(t) - len(word)) <= edits}
-    if len(word) == TYPO_MIN_LETTERS:
-        near = {t: d for t, d in near.items() if len(t) > len(word) or sorted(t) == sorted(word)}
-    best = min((d for d in near.values() if d <= edits), default=None)
-    found = [t for t, d in near.items() if d == best]
+    near: dict[str, tuple[int, int]] = {}
+    for t in targets:
+        edits = 2 if len(t) >= TYPO_TWO_EDITS_FROM and len(word) > TYPO_MIN_LETTERS else 1
+        if abs(len(t) - len(word)) > edits:
+            continue
+        d = OSA.distance(word, t, score_cutoff=edits)
+        if d > edits or len(word) == TYPO_MIN_LETTERS and not (len(t) > len(word) or sorted(t) == sorted(word)):
+            continue
+        near[t] = (d, -sum((Counter(word) & Counter(t)).values()))
+    if not near:
+        return None
+    best = min(near.values())
+    found = [t for t, key in near.items() if key == best]
     return found[0] if len(found) == 1 else None
 
 
 def read_misspelt(tokens: list[str]) -> tuple[list[str], list[str]]:
     """Street tokens with a misspelt type or directional replaced where one stands (the last
     word, or the word before a post-directional; the first word before at least two more; the
-    last word after a type), and the correction codes.
+    last word after a type or a grid number), and the correction codes.
 
     >>> read_misspelt("Q PLACE SOTUHEAST".split())
     (['Q', 'PLACE', 'SOUTHEAST'], ['directional_corrected'])
@@ -306,7 +317,8 @@ def read_misspelt(tokens: list[str]) -> tuple[list[str], list[str]]:
     n = len(out)
     if n >= 3 and out[-1] not in dirs and out[-1] not in suffixes:
         fixed = misspelt(out[-1], TYPO_DIRECTIONALS)
-        if fixed and (out[-2] in suffixes or misspelt(out[-2], TYPO_TYPES)):
+        # after a type, or after a grid number with none ("S 4500 WEEST", as in Utah)
+        if fixed and (out[-2] in suffixes or out[-2].isdigit() or misspelt(out[-2], TYPO_TYPES)):
             out[-1] = fixed
             codes.append("directional_corrected")
     end = n - 1 if n >= 3 and out[-1] in dirs else n
