@@ -8,7 +8,7 @@ are fit regions); every other region is a *report* region, and only report regio
 figures. A derived region takes its parent's side: it is made of the parent's own points.
 
 Real regions, each built into one gazetteer from its real file and its column map
-(``tests/test_gazetteer_loaders.py``'s ``OA_MAPS`` for the county CSVs, ``ORIGINAL_MAPS`` here
+(``tests/realdata_maps.py``'s ``OA_MAPS`` for the county CSVs, ``ORIGINAL_MAPS`` here
 for the originals no CSV covers):
 
 ==========  ======  ===========================================================================
@@ -75,7 +75,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "tests"))
 
-from test_gazetteer_loaders import OA_MAPS  # noqa: E402
+from realdata_maps import OA_MAPS  # noqa: E402
 
 from addressing import synth  # noqa: E402
 from addressing.gazetteer import Gazetteer, open_gazetteer, query_arrow  # noqa: E402

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from db_helpers import q
 
 from addressing.errors import GazetteerError
 from addressing.gazetteer import open_gazetteer
@@ -23,14 +24,6 @@ from addressing.gazetteer.store import SCHEMA_VERSION, SourceSpec, build, info
 
 SF_MAP = ColumnMap.parse("number=ADDR_NUM+ADDR_N_SFX,street=ST_NAME+ST_TYPE,unit=UNIT_NUM,postcode=ZIPCODE,"
                          "id=EAS_SUBID", "city=SAN FRANCISCO,region=CA")
-
-
-def q(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def sha(path: Path) -> str:

