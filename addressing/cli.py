@@ -166,25 +166,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_orders_import(args: argparse.Namespace) -> int:
-    # Prefect lives in flows/, never in addressing/: imported here, only when this command runs
-    from flows.events import emit, order_imported_event, read_rows
-
-    extra = {"review_timeout_s": args.review_timeout} if args.review_timeout is not None else None
-    if args.inline:
-        rows = read_rows(Path(args.file))
-        event = order_imported_event(orders=rows, batch_id=args.batch_id, extra=extra)
-    else:
-        event = order_imported_event(Path(args.file), batch_id=args.batch_id, extra=extra)
-    if args.dry_run:
-        print(event.model_dump_json(indent=2))
-        return 0
-    event_id = emit(event)
-    _say(f"order.imported sent for batch {event.payload['batch_id']} (event {event_id})")
-    print(event_id)
-    return 0
-
-
 # ----------------------------------------------------------------------------- wiring
 
 
@@ -252,16 +233,6 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--workdir", default="build/demo")
     dm.set_defaults(fn=cmd_demo)
 
-    o = sub.add_parser("orders", help="order imports")
-    os_ = o.add_subparsers(dest="orders_command", required=True)
-    imp = os_.add_parser("import", help="emit an order.imported event for a file (needs PREFECT_API_URL)")
-    imp.add_argument("file")
-    imp.add_argument("--batch-id", help="default: import-<file name>-<content hash> (same file, same batch)")
-    imp.add_argument("--inline", action="store_true", help="send the rows in the event (at most 500), not the path")
-    imp.add_argument("--review-timeout", type=int, metavar="SECONDS",
-                     help="how long the run waits for an operator's decisions (0: hold them at once)")
-    imp.add_argument("--dry-run", action="store_true", help="print the event instead of sending it")
-    imp.set_defaults(fn=cmd_orders_import)
     return ap
 
 

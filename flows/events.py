@@ -1,4 +1,4 @@
-"""The ``order.imported`` event: what ``addressing orders import FILE`` sends to Prefect.
+"""The ``order.imported`` event: what ``addressing-flows orders import FILE`` sends to Prefect.
 
 The event names the file (or carries the order rows themselves, for small imports) and a
 batch id; the ``clean-imported-orders`` deployment has a trigger on it (see prefect.yaml)

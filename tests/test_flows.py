@@ -2,7 +2,7 @@
 
 One server per module (starting one costs ~10 s): deployed from prefect.yaml with
 ``prefect deploy --all``, a process worker (as the README starts it) and the warm import
-worker. The tests then do what operations do: import orders (the ``addressing orders import``
+worker. The tests then do what operations do: import orders (the ``addressing-flows orders import``
 command emits ``order.imported``), decide on the orders needing a human through the flow-run
 input API (what the UI's Resume form posts), kill a nightly run halfway and rerun it.
 """
@@ -131,7 +131,7 @@ def orders(demo_db):
 
 
 def cli(pf: LocalPrefect, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "addressing.cli", *args], env=pf.env, cwd=PROJECT,
+    return subprocess.run([sys.executable, "-m", "flows", *args], env=pf.env, cwd=PROJECT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -171,7 +171,7 @@ def test_deployments_from_prefect_yaml(stack):
 
 
 def test_import_event_runs_and_operator_decides(stack, orders, tmp_path):
-    """`addressing orders import FILE` -> order.imported -> the triggered run cleans the import,
+    """`addressing-flows orders import FILE` -> order.imported -> the triggered run cleans the import,
     publishes its artifacts, pauses for decisions; the operator accepts one order, edits one and
     holds the rest; the run applies them and completes."""
     pf, api = stack["pf"], stack["api"]

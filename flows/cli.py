@@ -1,0 +1,69 @@
+"""``addressing-flows ...`` (or ``python -m flows ...``): the commands that talk to Prefect.
+
+They live here, not in ``addressing.cli``, because the library never imports Prefect or
+``flows``. Errors become one line on stderr and a non-zero exit, as in ``addressing``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from addressing.errors import AddressingError
+
+EXIT_ERROR = 2
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_orders_import(args: argparse.Namespace) -> int:
+    from flows.events import emit, order_imported_event, read_rows
+
+    extra = {"review_timeout_s": args.review_timeout} if args.review_timeout is not None else None
+    if args.inline:
+        rows = read_rows(Path(args.file))
+        event = order_imported_event(orders=rows, batch_id=args.batch_id, extra=extra)
+    else:
+        event = order_imported_event(Path(args.file), batch_id=args.batch_id, extra=extra)
+    if args.dry_run:
+        print(event.model_dump_json(indent=2))
+        return 0
+    event_id = emit(event)
+    _say(f"order.imported sent for batch {event.payload['batch_id']} (event {event_id})")
+    print(event_id)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="addressing-flows", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    o = sub.add_parser("orders", help="order imports")
+    os_ = o.add_subparsers(dest="orders_command", required=True)
+    imp = os_.add_parser("import", help="emit an order.imported event for a file (needs PREFECT_API_URL)")
+    imp.add_argument("file")
+    imp.add_argument("--batch-id", help="default: import-<file name>-<content hash> (same file, same batch)")
+    imp.add_argument("--inline", action="store_true", help="send the rows in the event (at most 500), not the path")
+    imp.add_argument("--review-timeout", type=int, metavar="SECONDS",
+                     help="how long the run waits for an operator's decisions (0: hold them at once)")
+    imp.add_argument("--dry-run", action="store_true", help="print the event instead of sending it")
+    imp.set_defaults(fn=cmd_orders_import)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except AddressingError as exc:
+        _say(f"addressing-flows: error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("addressing-flows: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
