@@ -160,9 +160,9 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from addressing import demo
+    from addressing.demo.workdir import prepare
 
-    demo.prepare(Path(args.workdir), progress=_say)
+    prepare(Path(args.workdir), progress=_say)
     return 0
 
 

@@ -42,7 +42,7 @@ import random
 from dataclasses import dataclass, replace
 from functools import cache
 
-from addressing import synth
+from addressing.demo import synth
 from addressing.gazetteer.keys import name_key
 from addressing.parse import usps
 from addressing.parse.places import zip_table

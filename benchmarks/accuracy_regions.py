@@ -77,7 +77,7 @@ sys.path.insert(0, str(PROJECT / "tests"))
 
 from realdata_maps import OA_MAPS  # noqa: E402
 
-from addressing import synth  # noqa: E402
+from addressing.demo import synth  # noqa: E402
 from addressing.gazetteer import Gazetteer, open_gazetteer, query_arrow  # noqa: E402
 from addressing.gazetteer.keys import name_key  # noqa: E402
 from addressing.gazetteer.openaddresses import ColumnMap  # noqa: E402
@@ -308,7 +308,7 @@ def range_truths(con, region: Region, seed: int) -> tuple[list[dict], int]:
             continue
         num = None
         for _ in range(RANGE_TRIES):
-            n = synth._range_number(s, rng)
+            n = synth.range_number(s, rng)
             if n is not None and sum(_holds(r, n) for r in holders[_named(s)]) == 1:
                 num = n
                 break

@@ -93,8 +93,8 @@ def write_orders(db: Path, n: int, path: Path, seed: int = 7) -> list[str]:
     in twenty, from some other customer (a gift, a pick-up for a neighbour). With random
     customers instead, a million orders over a hundred thousand addresses would make nearly
     every address "shared" by three customers, and the review queue the whole batch."""
+    from addressing.demo.synth import address_points, messify, range_number, ranges
     from addressing.gazetteer import open_gazetteer
-    from addressing.synth import _range_number, address_points, messify, ranges
 
     gaz = open_gazetteer(db)
     rng = random.Random(seed)
@@ -113,7 +113,7 @@ def write_orders(db: Path, n: int, path: Path, seed: int = 7) -> list[str]:
             else:
                 k = rng.randrange(len(segs))
                 s = segs[k]
-                num = _range_number(s, rng) or s["a"]
+                num = range_number(s, rng) or s["a"]
                 text, line2, _ = messify({**s, "number": num}, rng, None)
                 home = f"S{k}-{num}"
             if line2:

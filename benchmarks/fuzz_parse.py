@@ -56,7 +56,9 @@ def seed_strings() -> list[str]:
         if path.exists():
             with open(path, encoding="utf-8") as f:
                 out += [json.loads(line)["input"] for line in f if line.strip()]
-    with open(ROOT / "data" / "demo" / "sf_eas_addresses_with_units.csv", encoding="utf-8") as f:
+    from addressing.demo import DATA
+
+    with open(DATA / "sf_eas_addresses_with_units.csv", encoding="utf-8") as f:
         next(f)
         for _, line in zip(range(300), f):
             parts = line.split(",")
@@ -136,6 +138,7 @@ def worker(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
     from addressing.batch import clean_file, manifest_problems
+    from addressing.demo import DATA
     from addressing.errors import AddressingError
     from addressing.gazetteer import open_gazetteer
     from addressing.io import read_orders
@@ -148,7 +151,7 @@ def worker(args: argparse.Namespace) -> int:
     strings = seed_strings()
     files = seed_files()
     gaz = open_gazetteer(args.db)
-    risk = load_risk(ROOT / "data" / "demo" / "risk.toml")
+    risk = load_risk(DATA / "risk.toml")
     counts = {t: 0 for t in TARGETS}
     crashes = {t: 0 for t in TARGETS}
     isolated: dict[str, int] = {}  # rows a bug failed, caught by the batch's isolation (not crashes)

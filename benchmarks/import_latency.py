@@ -34,11 +34,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # localserver.py: the local Prefect server the tests use too
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-POLICY = ROOT / "data" / "demo" / "risk.toml"
+from addressing.demo import DATA  # noqa: E402
+
+POLICY = DATA / "risk.toml"
 
 
 def demo_gazetteer(dest: Path) -> Path:
@@ -46,7 +49,7 @@ def demo_gazetteer(dest: Path) -> Path:
     from addressing.gazetteer.store import build
 
     db = dest / "demo.duckdb"
-    build(db, [s for s in read_sources_toml(ROOT / "data" / "demo" / "sources.toml") if s.kind != "geonames"])
+    build(db, [s for s in read_sources_toml(DATA / "sources.toml") if s.kind != "geonames"])
     return db
 
 
@@ -181,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="gazetteer (default: the demo one, built into a temporary folder)")
     args = ap.parse_args(argv)
 
+    from localserver import LocalPrefect
+
+    from addressing.demo.day import demo_orders
     from addressing.gazetteer import open_gazetteer
-    from addressing.synth import demo_orders
-    from flows.localserver import LocalPrefect
 
     with tempfile.TemporaryDirectory(prefix="import-latency-") as tmp:
         tmp = Path(tmp)

@@ -5,7 +5,8 @@
 
 Each address point is assigned to the nearest centreline of its street (within 60 m; the
 polyline files also hold other towns' Willow Avenues and a Vancouver W 26th St). Two ways to
-put a number on the line, both in ``addressing.geocode`` (pure maths, NaN = "no answer"):
+put a number on the line (pure maths, NaN = "no answer"), the first as the product does it in
+``addressing.geocode``, the second with ``pelias_geometry.py`` beside this script:
 
 - ``ranges``: TIGER-style segments. For each line and side, the numbers at the line's two ends
   are fitted (least squares of number against position along the line) from the points on that
@@ -38,6 +39,8 @@ sys.path.insert(0, str(PROJECT))
 
 from addressing import geocode  # noqa: E402
 
+import pelias_geometry  # noqa: E402  (beside this script)
+
 SETS = ("willow_ave", "west26th")
 ASSIGN_M = 60.0
 _NUMBER = re.compile(r"^\s*(\d+)")
@@ -52,7 +55,7 @@ def read_lines(path: Path) -> list:
     lines = []
     for row in path.read_text(encoding="utf-8").splitlines():
         enc = row.split("\0", 1)[0]
-        coords = geocode.decode_polyline(enc, precision=6)
+        coords = pelias_geometry.decode_polyline(enc, precision=6)
         if len(coords) >= 2:
             lines.append(shapely.LineString(coords))
     return lines
@@ -158,7 +161,7 @@ def prepare(name: str, data: Path) -> tuple:
     n_rows = len(num)
     line_ix, num, lon, lat, raw = distinct(line_ix[on], num[on], lon[on], lat[on], raw[on])
     L = np.asarray(lines, dtype=object)[line_ix]
-    frac, side = geocode.locate_on_lines(L, lon, lat)
+    frac, side = pelias_geometry.locate_on_lines(L, lon, lat)
     return lines, n_rows, int(on.sum()), line_ix, num, lon, lat, raw, L, frac, side
 
 
@@ -191,7 +194,7 @@ def run_set(name: str, data: Path) -> None:
         if label == "ranges":
             x, y = geocode.interpolate_on_segments(L, num, start, end, side, offset_m=off)
         else:
-            x, y = geocode.interpolate_between_vertices(L, num, lo_n, lo_f, hi_n, hi_f, side, offset_m=off)
+            x, y = pelias_geometry.interpolate_between_vertices(L, num, lo_n, lo_f, hi_n, hi_f, side, offset_m=off)
         err = geocode.distance_m(x, y, lon, lat)
         ok = ~np.isnan(err)
         e = err[ok]

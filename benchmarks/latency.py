@@ -28,19 +28,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from addressing.demo import DATA  # noqa: E402
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", default=str(ROOT / "build/demo/gazetteer.duckdb"))
-    ap.add_argument("--policy", default=str(ROOT / "data/demo/risk.toml"))
+    ap.add_argument("--policy", default=str(DATA / "risk.toml"))
     ap.add_argument("--orders", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=200)
     args = ap.parse_args()
     from addressing import match
+    from addressing.demo.day import demo_orders
     from addressing.gazetteer import open_gazetteer
     from addressing.pipeline import clean_order
     from addressing.risk import load_risk
-    from addressing.synth import demo_orders
 
     gaz = open_gazetteer(args.db)
     risk = load_risk(args.policy)

@@ -34,10 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from addressing import batch  # noqa: E402
-from addressing.demo import DEMO_ORDERS, WEBSHOP_SHARE  # noqa: E402
+from addressing.demo import DATA  # noqa: E402
+from addressing.demo.day import demo_orders  # noqa: E402
+from addressing.demo.workdir import DEMO_ORDERS, WEBSHOP_SHARE  # noqa: E402
 from addressing.gazetteer import open_gazetteer  # noqa: E402
 from addressing.parse import parse_batch  # noqa: E402
-from addressing.synth import demo_orders  # noqa: E402
 
 
 class Clock:
@@ -118,7 +119,7 @@ def recall(out: Path, files: list[Path], expected: dict[str, list[str]]) -> dict
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default=str(ROOT / "build/demo/gazetteer.duckdb"))
-    ap.add_argument("--policy", default=str(ROOT / "data/demo/risk.toml"))
+    ap.add_argument("--policy", default=str(DATA / "risk.toml"))
     ap.add_argument("--passes", type=int, default=2)
     args = ap.parse_args()
     db, policy = Path(args.db), Path(args.policy)

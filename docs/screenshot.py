@@ -34,11 +34,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # localserver.py: the local Prefect server the tests use too
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-POLICY = ROOT / "data" / "demo" / "risk.toml"
+from addressing.demo import DATA  # noqa: E402
+
+POLICY = DATA / "risk.toml"
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--hide-scrollbars", "--mute-audio"]
@@ -48,7 +51,7 @@ class Browser:
     """Just enough of the Chrome DevTools protocol: navigate, run JS, wait, screenshot."""
 
     def __init__(self, chromium: str, profile: Path, width: int = 1440, height: int = 1100):
-        from flows.localserver import free_port
+        from localserver import free_port
 
         port = free_port()
         self.proc = subprocess.Popen([chromium, *CHROME_FLAGS, f"--user-data-dir={profile}",
@@ -146,18 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
+    from localserver import LocalPrefect
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from addressing.demo.day import demo_orders
     from addressing.gazetteer import open_gazetteer
     from addressing.gazetteer.sources import read_sources_toml
     from addressing.gazetteer.store import build
-    from addressing.synth import demo_orders
-    from flows.localserver import LocalPrefect
 
     with tempfile.TemporaryDirectory(prefix="ui-shots-") as tmp:
         tmp = Path(tmp)
         db = tmp / "demo.duckdb"
-        build(db, [s for s in read_sources_toml(ROOT / "data" / "demo" / "sources.toml") if s.kind != "geonames"])
+        build(db, [s for s in read_sources_toml(DATA / "sources.toml") if s.kind != "geonames"])
         rows, _ = demo_orders(open_gazetteer(db), n=1040, seed=11)
         day = tmp / "orders"
         day.mkdir()

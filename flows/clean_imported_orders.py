@@ -190,7 +190,7 @@ def clean_imported_orders(
     orders: list[dict] | None = None,
     db: str = "build/demo/gazetteer.duckdb",
     out_dir: str = "build/demo/out",
-    risk_policy: str | None = "data/demo/risk.toml",
+    risk_policy: str | None = "addressing/demo/data/risk.toml",
     output_format: str = "parquet",
     review_timeout_s: int | None = None,
     review_poll_s: int = 2,
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-id")
     ap.add_argument("--db", default="build/demo/gazetteer.duckdb")
     ap.add_argument("--out-dir", default="build/demo/out")
-    ap.add_argument("--risk-policy", default="data/demo/risk.toml")
+    ap.add_argument("--risk-policy", default="addressing/demo/data/risk.toml")
     ap.add_argument("--review-timeout", type=int, default=0, help="seconds to wait for decisions (0: hold them)")
     args = ap.parse_args(argv)
     try:

@@ -6,7 +6,7 @@ risk policy) before it can clean one order. This worker loads all of it once, th
 import's two tasks (``clean-import``, ``apply-decisions``); the flow sends them here when this
 worker is connected and runs them itself when it is not.
 
-    python -m flows.import_worker --db build/demo/gazetteer.duckdb --risk-policy data/demo/risk.toml
+    python -m flows.import_worker --db build/demo/gazetteer.duckdb --risk-policy addressing/demo/data/risk.toml
 
 Start it from the project folder, with the same PREFECT_API_URL and PREFECT_HOME as the
 process worker (task parameters and results go through the local result storage).
@@ -26,7 +26,7 @@ from flows.clean_imported_orders import apply_decisions, clean_import
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Serve the import tasks with the models loaded.")
     ap.add_argument("--db", default="build/demo/gazetteer.duckdb", help="gazetteer to load ahead")
-    ap.add_argument("--risk-policy", default="data/demo/risk.toml", help="risk policy to load ahead")
+    ap.add_argument("--risk-policy", default="addressing/demo/data/risk.toml", help="risk policy to load ahead")
     ap.add_argument("--limit", type=int, default=2, help="tasks run at the same time")
     args = ap.parse_args(argv)
     seconds = warm_up(args.db, args.risk_policy)

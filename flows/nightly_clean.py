@@ -120,7 +120,7 @@ def nightly_clean(
     db: str = "build/demo/gazetteer.duckdb",
     out_dir: str = "build/demo/out",
     batch_id: str | None = None,
-    risk_policy: str | None = "data/demo/risk.toml",
+    risk_policy: str | None = "addressing/demo/data/risk.toml",
     chunk_rows: int = 2000,
     output_format: str = "parquet",
     runner: str = "local",
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default="build/demo/gazetteer.duckdb")
     ap.add_argument("--out-dir", default="build/demo/out")
     ap.add_argument("--batch-id")
-    ap.add_argument("--risk-policy", default="data/demo/risk.toml")
+    ap.add_argument("--risk-policy", default="addressing/demo/data/risk.toml")
     ap.add_argument("--chunk-rows", type=int, default=2000)
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv", "jsonl", "geojson"])
     ap.add_argument("--runner", default="local")

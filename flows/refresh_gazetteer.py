@@ -6,7 +6,7 @@ old file open and a failed refresh leaves the old gazetteer in place. Sources th
 change are not reloaded (the file's version then stays the same and outputs keep reusing
 their cleaned chunks); a new vintage replaces its source's rows.
 
-Run it locally:  python -m flows.refresh_gazetteer --sources data/demo/sources.toml
+Run it locally:  python -m flows.refresh_gazetteer --sources addressing/demo/data/sources.toml
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def refresh_markdown(db: str, before: str | None, result: store.BuildResult, sou
 
 
 @flow(name="refresh-gazetteer", log_prints=True)
-def refresh_gazetteer(sources: str = "data/demo/sources.toml", db: str = "build/demo/gazetteer.duckdb",
+def refresh_gazetteer(sources: str = "addressing/demo/data/sources.toml", db: str = "build/demo/gazetteer.duckdb",
                       with_zipcodes: bool = True, kinds: list[str] | None = None) -> dict:
     """Load the sources listed in ``sources`` (a sources TOML) into ``db``; ``kinds`` limits them
     (e.g. ``["openaddresses", "tiger"]``)."""
@@ -81,7 +81,7 @@ def refresh_gazetteer(sources: str = "data/demo/sources.toml", db: str = "build/
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Run the refresh-gazetteer flow locally.")
-    ap.add_argument("--sources", default="data/demo/sources.toml")
+    ap.add_argument("--sources", default="addressing/demo/data/sources.toml")
     ap.add_argument("--db", default="build/demo/gazetteer.duckdb")
     ap.add_argument("--no-zipcodes", action="store_true")
     ap.add_argument("--kind", action="append", dest="kinds", help="only sources of this kind (repeatable)")

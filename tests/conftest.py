@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from addressing.demo import DATA as DEMO
+
 PROJECT = Path(__file__).resolve().parent.parent
-DEMO = PROJECT / "data" / "demo"
 
 
 def realdata() -> Path | None:

@@ -9,7 +9,8 @@ import csv
 import random
 from pathlib import Path
 
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+from addressing.demo import DATA as DEMO
+
 HEADER = ["order_id", "address", "customer_id", "memo", "notes"]
 
 

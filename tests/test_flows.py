@@ -23,13 +23,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from localserver import LocalPrefect
 
-from flows.localserver import LocalPrefect
+from addressing.demo import DATA
 
 pytestmark = pytest.mark.server
 
 PROJECT = Path(__file__).resolve().parent.parent
-POLICY = PROJECT / "data" / "demo" / "risk.toml"
+POLICY = DATA / "risk.toml"
 GOOD_ADDRESS = "7 Octavia St, San Francisco, CA 94102"
 
 
@@ -123,8 +124,8 @@ def stack(tmp_path_factory, demo_db):
 
 @pytest.fixture(scope="module")
 def orders(demo_db):
+    from addressing.demo.day import demo_orders
     from addressing.gazetteer import open_gazetteer
-    from addressing.synth import demo_orders
 
     rows, _ = demo_orders(open_gazetteer(demo_db), n=1500, seed=8)
     return rows
@@ -328,7 +329,7 @@ def test_refresh_gazetteer_deployment(stack, tmp_path):
     """The weekly deployment, run now over a small sources file: a new gazetteer file appears
     whole (built on a copy, renamed into place), and the artifact says what was loaded."""
     api = stack["api"]
-    demo = PROJECT / "data" / "demo"
+    demo = DATA
     sources = tmp_path / "sources.toml"
     sources.write_text(f'[[source]]\nkind = "tiger"\npath = "{demo / "01001_nominatim.csv"}"\n'
                        f'name = "tiger:us-al-autauga-01001"\n')

@@ -17,7 +17,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from addressing import match, match_local, synth
+from addressing import match, match_local
+from addressing.demo import synth
+from addressing.demo.day import demo_orders
 from addressing.gazetteer import open_gazetteer, query_arrow
 from addressing.match_sql import (
     EVIDENCE_PARTS,
@@ -93,7 +95,7 @@ def texts(gaz) -> list[str]:
     """Demo orders (points, ranges, boxes, abroad, garbage), hard messy queries (typos, wrong
     types and ZIPs, units written every way) and bare streets (no city, state or ZIP): both
     rounds and every evidence part."""
-    orders, _ = synth.demo_orders(gaz, 300, seed=41)
+    orders, _ = demo_orders(gaz, 300, seed=41)
     points = synth.address_points(gaz)
     hard, _ = synth.messy_queries(points, 300, seed=42, hard=True)
     ranged, _ = synth.range_queries(gaz, 100, seed=43)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from addressing import match, synth
+from addressing import match
+from addressing.demo import synth
 from addressing.gazetteer import open_gazetteer
 from addressing.gazetteer.openaddresses import ColumnMap
 from addressing.gazetteer.store import SourceSpec, build

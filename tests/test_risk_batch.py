@@ -10,10 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from addressing.batch import apply_shared_address, clean_file
+from addressing.demo import DATA as DEMO
 from addressing.report import summary_text
 from addressing.risk import load_risk
-
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 #: (customer, address): one flat written four ways by three customers, spread over chunks of 2
 ORDERS = [

@@ -13,13 +13,12 @@ import pytest
 import addressing.risk.config
 import addressing.risk.forwarders
 import addressing.risk.zones
+from addressing.demo import DATA as DEMO
 from addressing.errors import ConfigError
 from addressing.risk import load_risk
 from addressing.risk.config import RULES, RiskPolicy
 from addressing.risk.rules import RULE_FUNCTIONS
 from addressing.schema import RiskFlag
-
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 
 def write(tmp_path: Path, text: str, name: str = "risk.toml") -> Path:

@@ -4,15 +4,12 @@ table from ``zipcodes``) and the demo policy with its real polygon and forwarder
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
 import pytest
 
+from addressing.demo import DATA as DEMO
 from addressing.pipeline import clean_table, review_table
 from addressing.risk import assess, load_risk
-
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 
 GOOD = "7 Octavia St, San Francisco, CA 94102"  # an address point in the service area, no unit building
 
