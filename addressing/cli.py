@@ -160,9 +160,16 @@ def cmd_model(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from addressing.demo.workdir import prepare
+    from addressing.demo.workdir import paths, prepare
 
-    prepare(Path(args.workdir), progress=_say)
+    workdir = Path(args.workdir)
+    if args.report:
+        from addressing.demo.report import demo_report
+
+        p = paths(workdir)
+        print(demo_report(Path(args.outputs) if args.outputs else p["out"] / "demo", p["truth"]))
+        return 0
+    prepare(workdir, progress=_say)
     return 0
 
 
@@ -229,8 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--dest")
     m.set_defaults(fn=cmd_model)
 
-    dm = sub.add_parser("demo", help="build the demo gazetteer and orders (idempotent)")
+    dm = sub.add_parser("demo", help="build the demo gazetteer and a day of orders (idempotent); --report: "
+                                     "compare the cleaned day with what the demo planted")
     dm.add_argument("--workdir", default="build/demo")
+    dm.add_argument("--report", action="store_true",
+                    help="print the cleaned day's actions and which flags are the planted problems")
+    dm.add_argument("--outputs", metavar="DIR", help="cleaned Parquet batches of the day (default: WORKDIR/out/demo)")
     dm.set_defaults(fn=cmd_demo)
 
     return ap

@@ -127,8 +127,12 @@ def orders(demo_db):
     from addressing.demo.day import demo_orders
     from addressing.gazetteer import open_gazetteer
 
-    rows, _ = demo_orders(open_gazetteer(demo_db), n=1500, seed=8)
-    return rows
+    rows, truths = demo_orders(open_gazetteer(demo_db), n=1500, seed=8)
+    # every fifth order a planted problem, so that any slice of a few dozen has orders needing a human
+    planted = iter([r for r, t in zip(rows, truths) if t.planted])
+    ordinary = iter([r for r, t in zip(rows, truths) if not t.planted])
+    return [next(planted, None) or next(ordinary) if i % 5 == 0 else next(ordinary, None) or next(planted)
+            for i in range(len(rows))]
 
 
 def cli(pf: LocalPrefect, *args: str) -> subprocess.CompletedProcess:

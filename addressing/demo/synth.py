@@ -109,7 +109,10 @@ def messify(rec: dict, rng: random.Random, unit: str | None, drop_zip: float = 0
         city = ""
         done.append("city_dropped")
     elif rng.random() < 0.04:
-        city = misspell(city, rng)
+        slipped = misspell(city, rng)
+        if slipped != city:
+            city = slipped
+            done.append("city_typo")
     state = rec.get("state") or ""
     if state and rng.random() < 0.2:
         state = usps.STATES.get(state, state).title()
