@@ -2,7 +2,7 @@
 ``clean-imported-orders`` flow).
 
 No Prefect here: the flow asks (a form in the Prefect UI) and this module applies the
-answers to the batch's cleaned chunk files, after which ``addressing.batch.assemble``
+answers to the batch's cleaned chunk files, after which ``addressing.batch.revise``
 rewrites the cleaned batch, review queue and manifest as usual. Decisions:
 
 - ``accept``: the cleaned address is right; the order is delivered (flags stay, for the record)
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from addressing import io as aio
-from addressing.batch import KEY_COLUMN, Plan, apply_shared_address, shared_keys
+from addressing.batch.plan import Plan
 from addressing.gazetteer import Gazetteer
 from addressing.pipeline import clean_table
 from addressing.risk import RiskContext
@@ -47,15 +47,6 @@ class Item:
     flags: tuple[str, ...]
     why: tuple[str, ...]
     confidence: float | None
-
-
-def load_chunks(plan: Plan, risk: RiskContext) -> list[pa.Table]:
-    """The cleaned chunk tables with the batch-wide rule (shared address) applied, as
-    ``assemble`` sees them."""
-    outs = plan.outputs()
-    rule = risk.policy.rule("shared_address")
-    shared = shared_keys(outs, int(rule.params["min_customers"])) if risk.policy.enabled("shared_address") else {}
-    return [apply_shared_address(pq.read_table(p), shared, rule, risk.policy.action_for) for p in outs]
 
 
 def review_items(tables: list[pa.Table]) -> list[Item]:
@@ -124,7 +115,7 @@ def apply_decisions(tables: list[pa.Table], items: list[Item], answers: list[tup
             for name in OUTPUT_NAMES:
                 if name != "input" and name in new:
                     row[name] = new[name]
-            row[KEY_COLUMN] = new.get(KEY_COLUMN)
+            row[aio.ADDRESS_KEY] = new.get(aio.ADDRESS_KEY)
             if row["action"] != "deliver":
                 row["action"] = "hold"
                 row["risk_reasons"] = _plus(row["risk_reasons"], f"{by}'s edit still needs review: held")

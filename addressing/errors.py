@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class AddressingError(Exception):
     """Base of every error this package raises on purpose."""
@@ -31,7 +33,28 @@ class ModelError(AddressingError):
 
 
 class GazetteerError(AddressingError):
-    """The gazetteer file is missing, corrupt, or a source cannot be loaded."""
+    """The gazetteer file is missing or corrupt, a query on it failed, or a source cannot be
+    loaded. Cleaning stops at it (a chunk fails whole): every row would fail alike."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.message = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+    def naming(self, path: str | Path) -> GazetteerError:
+        """This error with the gazetteer file named, for one raised where only a DuckDB cursor
+        was at hand (its message then says which file)."""
+        return self if self.path else type(self)(self.message, str(path))
+
+
+class GazetteerReadError(GazetteerError):
+    """Reading the gazetteer failed on I/O (a disk or network file system error): the file
+    itself may be fine, so a retry may succeed."""
+
+
+class LockHeldError(AddressingError):
+    """Another run holds the lock on this batch or gazetteer file; a try after it has
+    finished succeeds."""
 
     def __init__(self, message: str, path: str | None = None):
         self.path = path
@@ -53,4 +76,4 @@ class ConfigError(AddressingError):
 
 
 class OutputError(AddressingError):
-    """Output cannot be written (bad path, lock held by another run...)."""
+    """Output cannot be written (a bad path, a folder outside the output root...)."""

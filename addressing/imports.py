@@ -2,8 +2,10 @@
 
 ``clean-imported-orders`` runs them as tasks, either in its own process or, when one is
 running, on the warm import worker (``flows/import_worker.py``) where the gazetteer, the risk
-policy and the libpostal model are already loaded. Both steps return everything the flow
-needs for its artifacts (map image included), so the flow's own process loads no model.
+policy and the libpostal model are already loaded. Both go through ``addressing.batch`` (the
+first as a batch of one file, the second as a revision of it), and both return everything the
+flow needs for its artifacts (map image included) as plain data, so the flow's own process
+loads no model.
 """
 
 from __future__ import annotations
@@ -20,26 +22,10 @@ from addressing import batch, report
 from addressing import decisions as review
 from addressing import io as aio
 from addressing.gazetteer import open_gazetteer
-from addressing.pipeline import BatchLock
-from addressing.risk import RiskContext, load_risk
+from addressing.risk import RiskContext, risk_context
 
 #: a one-shot clean: imports up to this many rows are one chunk
 IMPORT_CHUNK_ROWS = 20_000
-
-_risks: dict[str, RiskContext] = {}
-
-
-def risk_context(policy: str | None) -> RiskContext:
-    """The risk policy, loaded once per process (it reads zone and ZIP tables: about a second)."""
-    key = str(policy)
-    if key not in _risks:
-        _risks[key] = load_risk(policy)
-    return _risks[key]
-
-
-def work_root(output: Path) -> Path:
-    """Where ``batch.clean_file`` keeps an output's chunks."""
-    return Path(output).parent / ".work" / Path(output).name
 
 
 def where() -> str:
@@ -53,66 +39,54 @@ def _map(manifest: dict, risk: RiskContext) -> bytes | None:
     return report.map_png([pq.read_table(cleaned["path"], columns=["lon", "lat", "action"])], risk.service_areas)
 
 
+def _settings(db: str, output_format: str, batch_id: str, risk_policy: str | None, redact: bool) -> batch.Settings:
+    return batch.Settings(db, output_format, batch_id, risk_policy, IMPORT_CHUNK_ROWS, redact)
+
+
 def first_pass(input_path: str, output: str, db: str, output_format: str, batch_id: str,
-               risk_policy: str | None, redact: bool = False) -> dict:
-    """Clean the import and write its outputs (orders needing a human are held meanwhile);
-    keep the chunks for the decisions; list the orders that need one."""
+               risk_policy: str | None, redact: bool = False, await_decisions: bool = True) -> dict:
+    """Clean the import and write its outputs (orders needing a human are held meanwhile) and
+    list the orders that need one. Its chunks are kept for the decisions when there are orders
+    to decide on and ``await_decisions``; else they go now."""
     t0 = time.perf_counter()
-    manifest = batch.clean_file(input_path, output, db, fmt=output_format, batch_id=batch_id,
-                                risk_policy=risk_policy, chunk_rows=IMPORT_CHUNK_ROWS, keep_work=True, redact=redact)
+    file = batch.BatchFile(Path(input_path), Path(output))
+    [done] = batch.run_batch([file], _settings(db, output_format, batch_id, risk_policy, redact), keep_work=True)
     t_clean = time.perf_counter() - t0
     risk = risk_context(risk_policy)
-    plan = batch.split_input(input_path, work_root(Path(output)), db, IMPORT_CHUNK_ROWS)  # the split kept above
-    items = review.review_items(review.load_chunks(plan, risk))
+    items = review.review_items(batch.load_chunks(done.plan, risk, done.shared))
+    if not (items and await_decisions):
+        batch.discard_work(file, done.plan)
     # plain data only: the flow's process then needs none of the library to read the result
-    return {"manifest": manifest, "plan": _plan_data(plan), "items": [dataclasses.asdict(i) for i in items],
-            "map_png": _map(manifest, risk), "clean_s": round(t_clean, 3),
-            "seconds": round(time.perf_counter() - t0, 3), "where": where()}
-
-
-def _plan_data(plan: batch.Plan) -> dict:
-    return {"input": str(plan.input), "work": str(plan.work), "chunks": [str(c) for c in plan.chunks],
-            "input_sha256": plan.input_sha256, "rows": plan.rows}
-
-
-def _plan(data: dict) -> batch.Plan:
-    return batch.Plan(Path(data["input"]), Path(data["work"]), [Path(c) for c in data["chunks"]],
-                      data["input_sha256"], data["rows"])
+    return {"manifest": done.manifest, "plan": {**done.plan.as_data(), "shared": done.shared},
+            "items": [dataclasses.asdict(i) for i in items], "map_png": _map(done.manifest, risk),
+            "clean_s": round(t_clean, 3), "seconds": round(time.perf_counter() - t0, 3), "where": where()}
 
 
 def decide(plan_data: dict, item_data: list[dict], answers: list[tuple[str, str]], output: str, db: str,
            output_format: str, batch_id: str, risk_policy: str | None, redact: bool, by: str) -> dict:
     """Apply the decisions to the kept chunks, rewrite the outputs (with ``<name>.decisions.json``),
     and remove the chunks. ``plan_data`` and ``item_data`` are what ``first_pass`` returned."""
-    output = Path(output)
-    plan = _plan(plan_data)
+    output_path = Path(output)
+    plan = batch.Plan.from_data(plan_data)
     items = [review.Item(**{**d, "flags": tuple(d["flags"]), "why": tuple(d["why"])}) for d in item_data]
     risk = risk_context(risk_policy)
     gaz = open_gazetteer(db) if any(a == "edit" for a, _ in answers) else None
-    with BatchLock(output):
-        tables, log = review.apply_decisions(review.load_chunks(plan, risk), items, answers, gaz, risk, by=by)
+    result: dict = {}
+
+    def apply() -> dict:
+        tables, log = review.apply_decisions(batch.load_chunks(plan, risk, plan_data["shared"]), items, answers, gaz,
+                                             risk, by=by)
         review.save_chunks(plan, tables)
-        stem = output.name.split(".")[0]
         counts = review.decision_counts(log)
         aio.write_json_atomic({"batch_id": batch_id, "decisions": log, "counts": counts},
-                              output.with_name(f"{stem}.decisions.json"))
-        manifest = batch.assemble(plan, output, db, output_format, batch_id, risk_policy, None, redact=redact)
-        manifest["operator_decisions"] = counts
-        aio.write_json_atomic(manifest, output.with_name(f"{stem}.manifest.json"))
-    cleanup(plan)
-    return {"manifest": manifest, "log": log, "counts": counts, "map_png": _map(manifest, risk), "where": where()}
+                              batch.decisions_path(output_path))
+        result.update(log=log, counts=counts)
+        return {"operator_decisions": counts}
 
-
-def cleanup(plan: batch.Plan | dict) -> None:
-    """Remove an import's chunk folder (and the empty folders above it)."""
-    import contextlib
-    import shutil
-
-    work = Path(plan["work"] if isinstance(plan, dict) else plan.work)
-    shutil.rmtree(work, ignore_errors=True)
-    for folder in (work.parent, work.parent.parent):
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+    manifest = batch.revise(batch.BatchFile(plan.input, output_path), plan,
+                            _settings(db, output_format, batch_id, risk_policy, redact), apply)
+    return {"manifest": manifest, "log": result["log"], "counts": result["counts"], "map_png": _map(manifest, risk),
+            "where": where()}
 
 
 def warm_up(db: str, risk_policy: str | None) -> float:

@@ -32,7 +32,10 @@ from addressing.parse.postcodes import postal_text
 ADDRESS_PARTS = ("address1", "address2", "city", "state", "postal_code", "country")
 ROW = "_row"
 PROBLEM = "_problem"
-INTERNAL_COLUMNS = (ROW, PROBLEM, "_address_key", "_customer")
+#: columns a cleaned chunk carries for the batch-wide rules (the address's key, its customer)
+ADDRESS_KEY = "_address_key"
+CUSTOMER = "_customer"
+INTERNAL_COLUMNS = (ROW, PROBLEM, ADDRESS_KEY, CUSTOMER)
 DEFAULT_BATCH_ROWS = 20_000
 MAX_FIELD_CHARS = 16 * 1024 * 1024
 MAX_RECORD_LINES = 100

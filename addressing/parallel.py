@@ -1,9 +1,10 @@
-"""Clean a batch's chunks on several processes of this machine.
+"""Run a function over many calls on several processes of this machine (a batch's chunks).
 
 On Linux, workers fork from a fork server that has loaded the parser's tables and libpostal
 once (``worker_preload``), so N workers share one copy of the model instead of loading N; each
 opens the gazetteer read-only itself, then cleans whole chunk files. Results are files, so
-nothing large crosses process boundaries. ``workers=1`` runs in this process. Elsewhere
+nothing large crosses process boundaries. ``workers=1`` runs in this process. What to run is
+the caller's: this module knows processes, not batches. Elsewhere
 (macOS, whose system libraries do not survive a fork of a process with threads, and Windows)
 workers are spawned and load what they need themselves.
 
@@ -17,9 +18,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
+from typing import TypeVar
+
+R = TypeVar("R")
 
 
 def default_workers() -> int:
@@ -48,27 +51,19 @@ def start_workers(workers: int) -> None:
         forkserver.ensure_running()
 
 
-def clean_chunks(chunks: list[Path], outputs: list[Path], db: str | Path, risk_policy: str | Path | None,
-                 workers: int = 1, progress: Callable[[dict], None] | None = None) -> list[dict]:
-    """Clean every chunk (skipping those already cleaned); stats in chunk order."""
-    from addressing.batch import clean_chunk
-
-    todo = list(zip(chunks, outputs))
-    stats: dict[Path, dict] = {}
-    if workers <= 1 or len(todo) <= 1:
-        for cin, cout in todo:
-            stats[cout] = clean_chunk(cin, cout, db, risk_policy)
-            if progress:
-                progress(stats[cout])
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=_context(),
-                                 initializer=_use_environment, initargs=(dict(os.environ),)) as pool:
-            futures = {pool.submit(clean_chunk, cin, cout, str(db), risk_policy): cout for cin, cout in todo}
-            for fut in as_completed(futures):
-                stats[futures[fut]] = fut.result()
-                if progress:
-                    progress(stats[futures[fut]])
-    return [stats[o] for o in outputs]
+def map_unordered(fn: Callable[..., R], calls: list[tuple], workers: int) -> Iterator[tuple[int, R]]:
+    """``fn(*calls[i])`` for every ``i`` on ``workers`` processes, as ``(i, result)`` in the
+    order they finish; one worker, or one call, runs here. ``fn`` must be importable by
+    name (workers unpickle it), and its arguments small: results travel back pickled."""
+    if workers <= 1 or len(calls) <= 1:
+        for i, args in enumerate(calls):
+            yield i, fn(*args)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(calls)), mp_context=_context(),
+                             initializer=_use_environment, initargs=(dict(os.environ),)) as pool:
+        futures = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
 
 
 def _use_environment(environ: dict[str, str]) -> None:

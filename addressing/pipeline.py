@@ -1,23 +1,23 @@
 """Compose the stages for one batch: parse -> match/geocode -> assess -> emit.
 
 ``clean_table`` is the whole pipeline over one Arrow batch; ``clean_order`` cleans one order
-in-process. Files of any size go through ``addressing.batch`` in chunks.
+in-process; ``clean_table_isolating`` keeps a bug that single rows trip to those rows, and
+``review_table`` picks the rows needing a human. Files of any size go through
+``addressing.batch`` in chunks.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from addressing import io as aio
-from addressing.errors import AddressingError, OutputError
+from addressing.errors import AddressingError, GazetteerError, OutputError
 from addressing.gazetteer import Gazetteer
 from addressing.match import MatchResult, match_batch
 from addressing.parse import parse_batch
@@ -90,7 +90,12 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
         if k not in unique:
             unique[k] = len(reps)
             reps.append(p)
-    matched = match_batch(reps, gaz)
+    try:
+        matched = match_batch(reps, gaz)
+    except GazetteerError as exc:
+        if exc.path is None:  # raised where only a cursor was at hand: say which file
+            raise exc.naming(gaz.path) from exc
+        raise
     results = [matched[unique[k]] for k in keys]
     t0 = timings.add("match", t0)
 
@@ -172,7 +177,7 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
     names = list(passthrough.values()) + OUTPUT_NAMES
     if with_keys:
         arrays += [pa.array(akeys, pa.string()), pa.array([None if c is None else str(c) for c in customers], pa.string())]
-        names += ["_address_key", "_customer"]
+        names += [aio.ADDRESS_KEY, aio.CUSTOMER]
         if aio.ROW in raw.column_names:
             arrays.append(raw.column(aio.ROW))
             names.append(aio.ROW)
@@ -217,21 +222,32 @@ def _check_rows(raw: pa.Table, table: pa.Table, passthrough: dict[str, str]) -> 
 
 def clean_table_isolating(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timings | None = None,
                           with_keys: bool = False, max_bad: int | None = None) -> pa.Table:
-    """``clean_table``, except that a bug one strange row trips costs that row, not the batch.
+    """``clean_table``, except that a bug one strange row trips costs that row, not the batch
+    (``isolate_rows``). A fault of the set-up (a broken or missing gazetteer, a missing model:
+    an ``AddressingError``) is raised at once, with no row marked."""
+    return isolate_rows(raw, lambda part: clean_table(part, gaz, risk, timings, with_keys=with_keys), max_bad)
 
-    When cleaning raises something that is not an ``AddressingError`` (those are about the
-    set-up: a missing model, a broken gazetteer), the batch is cut in halves until the rows
-    that fail alone are found; each comes out ``invalid`` with the reason ``internal error
-    (TypeError)``, in its place, passthrough intact. More than ``max_bad`` such rows (default
-    1% of the batch, at least 10) means the fault is not in the rows: the error is raised.
-    """
-    budget = [max_bad if max_bad is not None else max(10, raw.num_rows // 100)]
+
+#: a bug may cost one row in this many before it counts as the batch's fault...
+ROWS_PER_BAD = 100
+#: ...and never fewer than this many rows
+MIN_MAX_BAD = 10
+
+
+def isolate_rows(raw: pa.Table, clean: Callable[[pa.Table], pa.Table], max_bad: int | None = None) -> pa.Table:
+    """``clean(raw)``; when that raises something that is not an ``AddressingError`` (those
+    are about the set-up, and raised as they are), the batch is cut in halves until the rows
+    that fail alone are found; each comes out of ``clean`` marked ``invalid`` with the reason
+    ``internal error (TypeError)``, in its place, passthrough intact. More than ``max_bad``
+    such rows (default one in ``ROWS_PER_BAD``, at least ``MIN_MAX_BAD``) means the
+    fault is not in the rows: the first error is raised."""
+    budget = [max_bad if max_bad is not None else max(MIN_MAX_BAD, raw.num_rows // ROWS_PER_BAD)]
     first: list[Exception] = []
 
     def run(part: pa.Table, failed: Exception | None = None) -> pa.Table:
         if failed is None:
             try:
-                return clean_table(part, gaz, risk, timings, with_keys=with_keys)
+                return clean(part)
             except AddressingError:
                 raise
             except Exception as exc:
@@ -246,8 +262,8 @@ def clean_table_isolating(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timi
         row = part.column(aio.ROW)[0].as_py() if aio.ROW in part.column_names else None
         log.warning("row %s: %s while cleaning it; marked invalid", row, type(failed).__name__)
         log.debug("row %s failed", row, exc_info=failed)
-        return clean_table(_mark(part, f"{INTERNAL_ERROR} ({type(failed).__name__}) while cleaning this row; "
-                                       "please report it"), gaz, risk, timings, with_keys=with_keys)
+        return clean(_mark(part, f"{INTERNAL_ERROR} ({type(failed).__name__}) while cleaning this row; "
+                                 "please report it"))
 
     return run(raw)
 
@@ -266,69 +282,6 @@ def _column(table: pa.Table, name: str | None) -> list:
     if name.lower() in names:
         return table.column(names[name.lower()]).to_pylist()
     return [None] * table.num_rows
-
-
-class BatchLock:
-    """One run per output at a time: a second run on the same batch fails with a clear message.
-
-    An ``flock`` on ``.<output>.lock``: the kernel drops it when the holder dies, even by
-    SIGKILL, so a crashed run never blocks the next one. The lock file is opened without
-    following symlinks (a planted link cannot make us truncate another file), and after
-    locking we check that the path still names the file we locked: a run that opened the
-    file just before the previous holder removed it must not go ahead on a stale lock.
-    """
-
-    def __init__(self, output: Path):
-        output = Path(output)
-        self.path = output.with_name(f".{output.name}.lock")
-        self.output = output
-
-    def __enter__(self):
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{self.path.parent}: cannot create the output folder ({exc.strerror or exc})") from None
-        while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            except OSError as exc:
-                raise OutputError(f"{self.path}: cannot open the batch lock ({exc.strerror or exc}; "
-                                  "a symlink in its place?)") from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                raise OutputError(f"{self.output}: another run is writing this batch (lock {self.path.name} "
-                                  "held); wait for it to finish") from None
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.path, follow_symlinks=False))
-            except FileNotFoundError:
-                same = False
-            if same:
-                self.fd = fd
-                return self
-            os.close(fd)  # the previous holder removed the file as we opened it: lock the new one
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)  # while still holding the lock (see __enter__)
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
-def output_paths(output: Path) -> dict[str, Path]:
-    stem = output.name.split(".")[0]
-    return {"output": output, "review": output.with_name(f"{stem}.review.csv"),
-            "manifest": output.with_name(f"{stem}.manifest.json")}
-
-
-def output_format(output: Path, fmt: str | None) -> str:
-    if fmt:
-        if fmt not in ("parquet", "csv", "jsonl", "geojson"):
-            raise OutputError(f"unknown format {fmt!r} (parquet, csv, jsonl, geojson)")
-        return fmt
-    suffix = output.suffix.lower().lstrip(".")
-    return {"parquet": "parquet", "pq": "parquet", "csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl",
-            "geojson": "geojson", "json": "geojson"}.get(suffix, "parquet")
 
 
 def review_table(table: pa.Table) -> pa.Table:

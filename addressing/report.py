@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from addressing.batch.outputs import output_paths
+
 ACTION_COLOURS = {"deliver": "#2e7d32", "review": "#f9a825", "hold": "#c62828"}
 
 
@@ -32,7 +34,7 @@ def summary_text(manifests: list[dict]) -> str:
         rows = m["input"]["rows"]
         lines.append(f"{m['input']['path']}: {rows:,} orders -> {m['outputs']['cleaned']['path']}")
         lines.append(f"  review queue: {m['outputs']['review']['rows']:,} rows -> {m['outputs']['review']['path']}")
-        lines.append(f"  manifest:     {Path(m['outputs']['cleaned']['path']).with_name(Path(m['outputs']['cleaned']['path']).name.split('.')[0] + '.manifest.json')}")
+        lines.append(f"  manifest:     {output_paths(Path(m['outputs']['cleaned']['path']))['manifest']}")
         lines.append("  status:    " + ", ".join(f"{k} {v:,} ({_pct(v, rows)})" for k, v in c["match_status"].items()))
         lines.append("  precision: " + ", ".join(f"{k} {v:,}" for k, v in c["precision"].items()))
         lines.append("  actions:   " + ", ".join(f"{k} {v:,}" for k, v in c["action"].items()))

@@ -187,7 +187,9 @@ def run_clean(orders: Path, out: Path, db: Path, workers: int, chunk_rows: int) 
         sys.exit(log.read_text()[-2000:])
     import json
 
-    manifest = json.loads(out.with_name(out.name.split(".")[0] + ".manifest.json").read_text())
+    from addressing.batch.outputs import output_paths
+
+    manifest = json.loads(output_paths(out)["manifest"].read_text())
     return wall, peak_pss, peak_rss, manifest
 
 

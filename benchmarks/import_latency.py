@@ -128,9 +128,9 @@ def latency(pf, files: list[Path], cold: int, db: Path) -> None:
 
 
 def overhead(pf, rows: list[dict], db: Path, work: Path) -> None:
-    """Prefect's cost in nightly-clean: a rerun whose chunks are all done already (each task only
-    finds its chunk cleaned) against the same steps called as plain functions, with few and with
-    many chunks; the difference that grows with the chunk count is the per-task overhead."""
+    """Prefect's cost in nightly-clean: the flow against the same batch steps called as plain
+    functions, with few and with many chunks; the difference that grows with the chunk count is
+    the per-task overhead."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from addressing import batch
@@ -149,27 +149,22 @@ def overhead(pf, rows: list[dict], db: Path, work: Path) -> None:
         return time.perf_counter() - t0
 
     def library(chunk_rows: int, out: Path) -> float:
-        """What the flow does, without Prefect: split, clean each chunk, assemble."""
+        """What the flow does, without Prefect: the same batch steps, in this process."""
         t0 = time.perf_counter()
-        plan = batch.split_input(src, out / ".work", db, chunk_rows)
-        stats = [batch.clean_chunk(i, o, db, str(POLICY)) for i, o in zip(plan.chunks, plan.outputs())]
-        batch.assemble(plan, out / "lib" / "orders.parquet", db, "parquet", "b", str(POLICY), stats)
+        batch.clean_file(src, out / "lib" / "orders.parquet", db, batch_id="b", risk_policy=str(POLICY),
+                         chunk_rows=chunk_rows)
         return time.perf_counter() - t0
 
     print(f"nightly-clean overhead, {n:,} orders (this process, models loaded):")
     library(2000, work / "warm")  # loads the models
     result = {}
     for chunk_rows in (n // 2, max(n // 60, 1)):
-        out = work / f"rows{chunk_rows}"
+        # a finished batch keeps no chunks, so both clean every chunk: the difference is the flow's
         lib_full = library(chunk_rows, work / f"lib{chunk_rows}")
-        flow_full = flow(chunk_rows, out)
-        flow_rerun = flow(chunk_rows, out)     # every chunk reused
-        lib_rerun = library(chunk_rows, out)   # the same reuse, as plain calls
-        k = len(list((out / ".work").glob("*/in-*.parquet")))
-        result[k] = flow_rerun - lib_rerun
-        print(f"  {k:>3} chunks: cleaning: library {lib_full:6.2f} s, flow {flow_full:6.2f} s "
-              f"(x{flow_full / lib_full:.2f}); rerun, all chunks reused: library {lib_rerun:5.2f} s, "
-              f"flow {flow_rerun:5.2f} s")
+        flow_full = flow(chunk_rows, work / f"rows{chunk_rows}")
+        k = -(-n // chunk_rows)
+        result[k] = flow_full - lib_full
+        print(f"  {k:>3} chunks: library {lib_full:6.2f} s, flow {flow_full:6.2f} s (x{flow_full / lib_full:.2f})")
     (k1, o1), (k2, o2) = sorted(result.items())
     per_task = (o2 - o1) / (k2 - k1)
     print(f"  per clean-chunk task: {per_task * 1000:.0f} ms; fixed per flow run (run, progress, artifacts, map): "

@@ -40,9 +40,9 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(args.root).resolve()))     # its ``addressing``, not this one's
     from addressing import io as aio
-    from addressing.batch import _risk
     from addressing.gazetteer import open_gazetteer
     from addressing.pipeline import Timings, clean_table_isolating
+    from addressing.risk import load_risk
 
     work = Path(tempfile.mkdtemp(prefix="stages-"))
     try:
@@ -51,7 +51,7 @@ def main() -> None:
         e2e.write_orders(db, args.orders + args.chunk_rows, orders)
         chunks = list(itertools.islice(aio.read_orders(orders, args.chunk_rows), None))
         gaz = open_gazetteer(db)
-        risk = _risk(None)
+        risk = load_risk(None)
         clean_table_isolating(chunks[0], gaz, risk, Timings(), with_keys=True)     # warm-up
         spy = None
         if args.py_spy:

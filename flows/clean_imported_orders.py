@@ -38,6 +38,7 @@ from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 
 from addressing import io as aio
+from addressing.batch.outputs import decisions_path, output_for
 from addressing.errors import AddressingError, InputError
 from flows.common import IO_RETRIES, api_request, failure_markdown, publish_batch
 from flows.events import check_batch_id, default_batch_id
@@ -75,13 +76,15 @@ def stage_import(orders: list[dict], path: Path) -> Path:
     return path
 
 
-@task(name="clean-import", persist_result=True)
+@task(name="clean-import", persist_result=True, **IO_RETRIES)
 def clean_import(input_path: str, output: str, db: str, output_format: str, batch_id: str,
-                 risk_policy: str | None, redact: bool = False) -> dict:
-    """Clean the whole import in one go (split, clean, assemble); no retries: deterministic."""
+                 risk_policy: str | None, redact: bool = False, await_decisions: bool = True) -> dict:
+    """Clean the whole import in one go (``addressing.batch``: plan, clean, assemble); retried
+    only on what a retry may cure (the cleaning is deterministic)."""
     from addressing import imports  # the library, loaded only where the cleaning runs
 
-    return imports.first_pass(input_path, output, db, output_format, batch_id, risk_policy, redact)
+    return imports.first_pass(input_path, output, db, output_format, batch_id, risk_policy, redact,
+                              await_decisions)
 
 
 @task(name="apply-decisions", persist_result=True, **IO_RETRIES)
@@ -223,12 +226,11 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
     out = Path(out_dir).resolve() / batch_id
     if orders is not None:
         input_path = stage_import(orders, Path(out_dir).resolve() / ".imports" / f"{batch_id}.jsonl")
-    ext = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl", "geojson": "geojson"}[output_format]
-    output = out / f"{input_path.name.split('.')[0]}.{ext}"
+    output = output_for(input_path, out, output_format)
     paths = {"output": str(output), "db": str(Path(db).resolve()), "output_format": output_format,
              "batch_id": batch_id, "risk_policy": str(Path(risk_policy).resolve()) if risk_policy else None,
              "redact": redact}
-    first = run_warm(clean_import, input_path=str(input_path), **paths)
+    first = run_warm(clean_import, input_path=str(input_path), await_decisions=review_timeout_s > 0, **paths)
     manifest, items = first["manifest"], first["items"]
     ready_s = time.time() - started
     waiting = bool(items) and review_timeout_s > 0
@@ -242,7 +244,6 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
     print(f"batch {batch_id}: {manifest['input']['rows']:,} orders cleaned on {first['where']} "
           f"({first['clean_s']:.2f} s), outputs ready {ready_s:.1f} s after start; {len(items)} need a human")
     if not waiting:
-        _cleanup(first["plan"]["work"])
         return manifest
 
     asked, unasked = items[:REVIEW_MAX], items[REVIEW_MAX:]
@@ -272,20 +273,8 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
         + (f"{timed_out_pages} of {len(pages)} page(s) got no answer in time: their orders are held. "
            if timed_out_pages else "")
         + (f"{len(unasked)} more order(s) were not asked (at most {REVIEW_MAX} are): held. " if unasked else "")
-        + f"Audit trail: `{output.with_name(output.name.split('.')[0])}"
-                                          ".decisions.json`"))
+        + f"Audit trail: `{decisions_path(output)}`"))
     return done["manifest"]
-
-
-def _cleanup(work: str) -> None:
-    """Remove the import's kept chunks (and the empty folders above them)."""
-    import contextlib
-    import shutil
-
-    shutil.rmtree(work, ignore_errors=True)
-    for folder in (Path(work).parent, Path(work).parent.parent):
-        with contextlib.suppress(OSError):
-            folder.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """What the flows share: the retry policy of I/O tasks and the artifacts operations staff read.
 
-Retries are for I/O only (reading and writing files, a gazetteer or batch lock held by another
-run): a bad input or a bad policy fails at once with its one-line reason, since retrying cannot
-fix it, and the cleaning itself is deterministic, so it is never retried.
+Retries are for what a retry may cure, told by the error's type: I/O trouble (reading and
+writing files, reading the gazetteer) and a batch or gazetteer lock another run holds. A bad
+input, a bad policy or a broken gazetteer fails at once with its one-line reason, since
+retrying cannot fix it, and the cleaning itself is deterministic.
 """
 
 from __future__ import annotations
@@ -18,27 +19,16 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact, c
 from prefect.tasks import exponential_backoff
 
 from addressing import report
-from addressing.errors import AddressingError
+from addressing.errors import GazetteerReadError, LockHeldError
 
 REVIEW_CAP = 200
-#: the words of a lock that another run holds (batch.BatchLock, gazetteer build lock): worth a retry
-_LOCK_HELD = "lock held"
+#: errors a retry may cure (OSError covers timeouts and lost connections)
+TRANSIENT = (LockHeldError, GazetteerReadError, OSError)
 
 
 def is_transient(exc: BaseException | None) -> bool:
     """An error that a retry may cure: I/O trouble or a lock another run holds."""
-    if exc is None:
-        return False
-    if isinstance(exc, AddressingError):
-        return _LOCK_HELD in str(exc)
-    try:
-        import duckdb
-
-        if isinstance(exc, duckdb.IOException):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    return isinstance(exc, (OSError, TimeoutError, ConnectionError))
+    return isinstance(exc, TRANSIENT)
 
 
 def retry_if_transient(task, task_run, state) -> bool:

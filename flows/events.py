@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from addressing import io as aio
+from addressing.batch.outputs import stem
 from addressing.errors import AddressingError, InputError
 
 EVENT = "order.imported"
@@ -47,7 +48,7 @@ def default_batch_id(file: str | Path | None = None, orders: list[dict] | None =
     import rewrites its outputs instead of adding a second copy."""
     if file is not None:
         path = Path(file)
-        return f"import-{path.name.split('.')[0]}-{aio.sha256_file(path)[:12]}"
+        return f"import-{stem(path)}-{aio.sha256_file(path)[:12]}"
     blob = json.dumps(orders or [], sort_keys=True, default=str).encode()
     return f"import-rows-{hashlib.sha256(blob).hexdigest()[:12]}"
 

@@ -1,9 +1,11 @@
 """nightly-clean: all order files of a day -> cleaned batches, review queues, manifests.
 
-Thin: the tasks wrap ``addressing.batch`` (split, clean a chunk, assemble) and add what
-Prefect is for: mapping chunks over a task runner (threads, or Dask processes/cluster),
-retries on I/O, restartability (a chunk already cleaned is not redone), and artifacts for
-operations staff (summary, review queue, progress, map).
+Thin: the batch is ``addressing.batch.run_batch``, the same steps the CLI runs (lock, plan,
+clean chunks, assemble, manifest, clean-up); the flow only says how they run (``FlowRunner``:
+each step a task, the chunks mapped as tasks over a task runner: threads, or Dask processes or
+a cluster) and adds what Prefect is for: retries on what a retry may cure, chunks an earlier
+run finished shown as ``Reused``, and artifacts for operations staff (summary, review queue,
+progress, map).
 
 Run it locally:  python -m flows.nightly_clean --orders build/demo/orders
 """
@@ -15,23 +17,30 @@ import glob
 import re
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
-from prefect import flow, task, unmapped
+from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.futures import as_completed
 from prefect.states import Completed
 
 from addressing import batch, report
+from addressing.batch.chunks import ChunkJob
 from addressing.errors import AddressingError, InputError
-from addressing.pipeline import BatchLock
-from addressing.risk import load_risk
+from addressing.risk import risk_context
 from flows.common import IO_RETRIES, ProgressReporter, failure_markdown, publish_batch
 from flows.events import check_batch_id
 
+T = TypeVar("T")
+
 ORDER_PATTERNS = ("*.csv", "*.tsv", "*.parquet", "*.jsonl", "*.ndjson")
 ARTIFACT_KEYS = {"summary": "nightly-clean-summary", "review": "review-queue", "map": "batch-map"}
+PROGRESS_KEY = "nightly-clean-progress"
+#: the task each step of a batch runs as (the name the UI shows)
+STEP_TASKS = {"plan": "split-orders", "assemble": "assemble-batch"}
 
 
 def order_files(orders: str) -> list[Path]:
@@ -48,11 +57,6 @@ def order_files(orders: str) -> list[Path]:
     return files
 
 
-@task(name="split-orders", **IO_RETRIES)
-def split_orders(file: Path, work_root: Path, db: str, chunk_rows: int) -> batch.Plan:
-    return batch.split_input(file, work_root, db, chunk_rows)
-
-
 def _chunk_run_name() -> str:
     """``clean-webshop.csv-00003``: the input file and the chunk number."""
     from prefect.runtime import task_run
@@ -62,20 +66,16 @@ def _chunk_run_name() -> str:
     return f"clean-{m.group(1) if m else chunk.parent.name}-{chunk.stem.split('-')[-1]}"
 
 
-@task(name="clean-chunk", task_run_name=_chunk_run_name)
+@task(name="clean-chunk", task_run_name=_chunk_run_name, **IO_RETRIES)
 def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | None) -> dict:
-    """One chunk (no retries: cleaning is deterministic). A chunk cleaned by an earlier, killed
-    run is not redone; its task run ends in a ``Reused`` state so the UI shows it."""
+    """One chunk. Retried only on what a retry may cure (I/O, a gazetteer read): the cleaning is
+    deterministic, and a broken gazetteer fails the chunk at once with its reason. A chunk
+    cleaned by an earlier, killed run is not redone; its task run ends in a ``Reused`` state
+    so the UI shows it."""
     stats = batch.clean_chunk(chunk_in, chunk_out, db, risk_policy)
     if stats.get("reused"):
         return Completed(data=stats, name="Reused", message=f"{chunk_out.name} was cleaned by an earlier run")
     return stats
-
-
-@task(name="assemble-batch", **IO_RETRIES)
-def assemble_batch(plan: batch.Plan, output: Path, db: str, fmt: str, batch_id: str, risk_policy: str | None,
-                   stats: list[dict], started: float, redact: bool = False) -> dict:
-    return batch.assemble(plan, output, db, fmt, batch_id, risk_policy, stats, started, redact=redact)
 
 
 def _task_runner(runner: str):
@@ -94,24 +94,60 @@ def _task_runner(runner: str):
     raise ValueError(f"unknown runner {runner!r}: local, processes:N or tcp://scheduler:port")
 
 
-def _clean_chunks(plan: batch.Plan, db: str, risk_policy: str | None, progress_id, done_before: int,
-                  total: int) -> list[dict]:
-    futures = clean_chunk.map(plan.chunks, plan.outputs(), unmapped(db), unmapped(risk_policy))
-    stats = []
-    done = done_before
-    with ProgressReporter(progress_id) as progress:  # per chunk, without waiting for the API
-        for fut in as_completed(futures):
-            s = fut.result()
-            stats.append(s)
-            done += s["rows"]
-            progress.report(min(100.0, 100.0 * done / max(total, 1)), f"{done:,} of {total:,} orders cleaned")
-    return sorted(stats, key=lambda s: s["chunk"])
+class FlowRunner:
+    """How this flow runs a batch's steps (a runner of ``addressing.batch.runners``): a step as
+    a task with I/O retries, in the flow's process; the chunks as ``clean-chunk`` tasks mapped
+    over the flow's threads (``local``) or a Dask task runner. ``clean_s`` adds up the time
+    spent cleaning, for the run's summary."""
+
+    several = None
+
+    def __init__(self, runner: str):
+        self.task_runner = _task_runner(runner)
+        self.clean_s = 0.0
+
+    def step(self, name: str, fn: Callable[..., T], *args, **kwargs) -> T:
+        return task(fn, name=STEP_TASKS[name], **IO_RETRIES)(*args, **kwargs)
+
+    def clean(self, jobs: list[ChunkJob]) -> Iterator[tuple[ChunkJob, dict]]:
+        t0 = time.time()
+        params = {"chunk_in": [j.chunk_in for j in jobs], "chunk_out": [j.chunk_out for j in jobs],
+                  "db": [j.db for j in jobs], "risk_policy": [j.risk_policy for j in jobs]}
+        try:
+            if self.task_runner is None:
+                yield from _as_finished(jobs, clean_chunk.map(**params))
+            else:
+                with self.task_runner.duplicate() as runner:
+                    yield from _as_finished(jobs, runner.map(clean_chunk, params))
+        finally:
+            self.clean_s += time.time() - t0
 
 
-@flow(name="clean-chunks-dask")
-def clean_chunks_distributed(plan: batch.Plan, db: str, risk_policy: str | None, progress_id, done_before: int,
-                             total: int) -> list[dict]:
-    return _clean_chunks(plan, db, risk_policy, progress_id, done_before, total)
+def _as_finished(jobs: list[ChunkJob], futures) -> Iterator[tuple[ChunkJob, dict]]:
+    job_of = {f.task_run_id: job for f, job in zip(futures, jobs)}
+    for fut in as_completed(futures):
+        yield job_of[fut.task_run_id], fut.result()
+
+
+class ProgressArtifact:
+    """The run's progress artifact, made once the batch's size is known and updated after
+    each chunk (from a background thread: the flow never waits on the API for it)."""
+
+    def __init__(self) -> None:
+        self.reporter: ProgressReporter | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.reporter is None:
+            self.reporter = ProgressReporter(create_progress_artifact(
+                progress=0.0, key=PROGRESS_KEY, description=f"0 of {total:,} orders cleaned"))
+        self.reporter.report(min(100.0, 100.0 * done / max(total, 1)), f"{done:,} of {total:,} orders cleaned")
+
+    def __enter__(self) -> ProgressArtifact:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.reporter is not None:
+            self.reporter.close()
 
 
 @flow(name="nightly-clean", log_prints=True)
@@ -140,42 +176,22 @@ def _nightly(orders: str, db: str, out_dir: str, batch_id: str | None, risk_poli
              output_format: str, runner: str, redact: bool) -> list[dict]:
     started = time.time()
     batch_id = check_batch_id(batch_id or date.today().isoformat())
-    risk = load_risk(risk_policy)  # a bad policy fails here, before any batch is processed
-    files = order_files(orders)
-    out = Path(out_dir) / batch_id
-    work_root = Path(out_dir) / ".work"
-    plans = [split_orders(f, work_root, db, chunk_rows) for f in files]
-    total = sum(p.rows for p in plans)
-    progress_id = create_progress_artifact(progress=0.0, key="nightly-clean-progress",
-                                           description=f"0 of {total:,} orders cleaned")
-    manifests = []
-    done = 0
-    t_clean = 0.0
-    with BatchLock(out / "batch"):
-        for plan in plans:
-            t0 = time.time()
-            if runner == "local":
-                stats = _clean_chunks(plan, db, risk_policy, progress_id, done, total)
-            else:
-                stats = clean_chunks_distributed.with_options(task_runner=_task_runner(runner))(
-                    plan, db, risk_policy, progress_id, done, total)
-            t_clean += time.time() - t0
-            done += plan.rows
-            output = out / f"{plan.input.name.split('.')[0]}.{_ext(output_format)}"
-            manifests.append(assemble_batch(plan, output, db, output_format, batch_id, risk_policy, stats, t0,
-                                            redact))
+    risk = risk_context(risk_policy)  # a bad policy fails here, before any batch is processed
+    folder = Path(out_dir) / batch_id
+    files = [batch.BatchFile(f, batch.output_for(f, folder, output_format)) for f in order_files(orders)]
+    settings = batch.Settings(db, output_format, batch_id, risk_policy, chunk_rows, redact, output_root=Path(out_dir))
+    steps = FlowRunner(runner)
+    with ProgressArtifact() as progress:
+        manifests = [r.manifest for r in batch.run_batch(files, settings, steps, progress)]
     chunks = sum(m["chunks"]["count"] for m in manifests)
     reused = sum(m["chunks"]["reused"] for m in manifests)
+    total = sum(m["input"]["rows"] for m in manifests)
     wall = time.time() - started
     run_md = (f"## This run\n\n{chunks} chunk(s) of up to {chunk_rows:,} rows, {reused} reused from an earlier run; "
-              f"cleaning {t_clean:.1f} s, wall {wall:.1f} s (runner `{runner}`)")
+              f"cleaning {steps.clean_s:.1f} s, wall {wall:.1f} s (runner `{runner}`)")
     publish_batch(manifests, batch_id, ARTIFACT_KEYS, risk, redact, extra_markdown=run_md)
     print(f"batch {batch_id}: {total:,} orders in {wall:.1f} s ({reused} of {chunks} chunks reused)")
     return manifests
-
-
-def _ext(fmt: str) -> str:
-    return {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl", "geojson": "geojson"}[fmt]
 
 
 def main(argv: list[str] | None = None) -> int:

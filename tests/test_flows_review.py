@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from addressing import decisions as review
-from addressing.errors import GazetteerError, InputError, OutputError
+from addressing.errors import GazetteerError, GazetteerReadError, InputError, LockHeldError, OutputError
 from flows.common import is_transient
 from flows.events import MAX_INLINE_ROWS, default_batch_id, order_imported_event
 
@@ -165,8 +165,12 @@ def test_cli_orders_import_dry_run_and_errors(tmp_path):
 @pytest.mark.parametrize("exc, retry", [
     (OSError(5, "I/O error"), True),
     (TimeoutError(), True),
-    (OutputError("out.parquet: another run is writing this batch (lock held); wait for it to finish"), True),
-    (GazetteerError("another build of this gazetteer is running (lock held)", "g.duckdb"), True),
+    (LockHeldError("another run is writing this batch (lock .o.lock held); wait for it to finish", "o"), True),
+    (LockHeldError("another build of this gazetteer is running (lock held)", "g.duckdb.lock"), True),
+    (GazetteerReadError("query failed (IO Error: could not read block)", "g.duckdb"), True),
+    (GazetteerError("query failed (Catalog Error: Table with name streets does not exist!)", "g.duckdb"), False),
+    # the type decides, not the words
+    (OutputError("out.parquet: an I/O error, the lock held"), False),
     (InputError("no such file", "x.csv"), False),
     (ValueError("bad"), False),
     (None, False),

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from db_helpers import q
 
-from addressing.errors import GazetteerError
+from addressing.errors import GazetteerError, LockHeldError
 from addressing.gazetteer import open_gazetteer
 from addressing.gazetteer.keys import name_key
 from addressing.gazetteer.openaddresses import ColumnMap
@@ -133,7 +133,7 @@ def test_concurrent_build_gets_a_lock_error(tmp_path, sf):
          str(db) + ".lock"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(GazetteerError, match="another build of this gazetteer is running"):
+        with pytest.raises(LockHeldError, match="another build of this gazetteer is running"):
             build(db, [sf], with_zipcodes=False)
         assert not db.exists()
     finally:

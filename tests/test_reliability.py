@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 from reliability_data import DEMO, sf_orders, write_csv
 
-from addressing.batch import clean_chunk, clean_file, manifest_problems, split_input
-from addressing.errors import OutputError
-from addressing.pipeline import BatchLock, clean_table
+from addressing.batch import BatchLock, clean_chunk, clean_file, manifest_problems, split_input
+from addressing.errors import LockHeldError, OutputError
+from addressing.pipeline import clean_table
 
 POLICY = DEMO / "risk.toml"
 
@@ -161,14 +161,14 @@ def test_out_of_order_chunk_is_refused(tmp_path, demo_db):
         clean_chunk(cin, cout, demo_db, POLICY)
     twice = Plan(plan.input, plan.work, [plan.chunks[0], plan.chunks[1], plan.chunks[1]], plan.input_sha256, 12)
     with pytest.raises(OutputError, match="repeated or out of order"):
-        assemble(twice, tmp_path / "o.parquet", demo_db, risk_policy=POLICY)
+        assemble(twice, tmp_path / "o.parquet", risk_policy=POLICY)
     assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "o.manifest.json").exists()
 
 
 _HOLD = """
 import sys, time
 from pathlib import Path
-from addressing.pipeline import BatchLock
+from addressing.batch import BatchLock
 with BatchLock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)
@@ -188,7 +188,7 @@ def test_second_run_on_a_batch_is_refused_while_the_first_holds_it(tmp_path, dem
         assert r.returncode == 2 and len(lines) == 1, r.stderr
         assert "another run is writing this batch" in lines[0] and str(out.with_name("o")) in lines[0]
         assert not out.exists()
-        with pytest.raises(OutputError, match="another run"):
+        with pytest.raises(LockHeldError, match="another run"):
             run(src, out, demo_db)
     finally:
         holder.send_signal(signal.SIGKILL)  # a crashed holder: the kernel releases its lock
@@ -266,5 +266,5 @@ def test_a_fault_that_is_not_in_the_rows_is_raised(demo_db, risk_ctx):
 def test_outputs_sharing_a_manifest_share_the_lock(tmp_path, demo_db):
     """c.parquet and c.csv write the same c.review.csv and c.manifest.json: one at a time."""
     src = write_csv(tmp_path / "orders.csv", sf_orders(5, seed=15))
-    with BatchLock(tmp_path / "out" / "c"), pytest.raises(OutputError, match="another run"):
+    with BatchLock(tmp_path / "out" / "c"), pytest.raises(LockHeldError, match="another run"):
         run(src, tmp_path / "out" / "c.csv", demo_db)

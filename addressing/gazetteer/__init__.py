@@ -2,6 +2,9 @@
 
 ``open_gazetteer`` gives read-only access for matching; ``build`` (in ``store``) loads
 sources into it. The schema is described in ``addressing/gazetteer/README.md``.
+
+Queries on it fail as ``GazetteerError`` (``GazetteerReadError`` for I/O trouble a retry may
+cure), never as DuckDB's own errors, except those a value caused (see ``VALUE_ERRORS``).
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from addressing.errors import GazetteerError
+from addressing.errors import GazetteerError, GazetteerReadError
 from addressing.gazetteer.store import SourceSpec, build, check_gazetteer, info
 
-__all__ = ["Gazetteer", "open_gazetteer", "build", "info", "SourceSpec", "PostalInfo", "query_arrow"]
+__all__ = ["Gazetteer", "open_gazetteer", "build", "info", "SourceSpec", "PostalInfo", "query_arrow", "database_error"]
 
 
 # DuckDB 2 warns that Arrow from an executed statement costs a copy and suggests a relation
@@ -28,13 +31,33 @@ __all__ = ["Gazetteer", "open_gazetteer", "build", "info", "SourceSpec", "Postal
 warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 
 
+#: DuckDB errors that one row's value causes (a cast that fails on it): a bug in our SQL, not a
+#: fault of the database, so they stay DuckDB's and the cleaning isolates the row that tripped it
+VALUE_ERRORS = (duckdb.ConversionException, duckdb.OutOfRangeException)
+
+
+def database_error(exc: duckdb.Error, path: str | Path | None = None) -> GazetteerError:
+    """A DuckDB failure on the gazetteer as our error: ``GazetteerReadError`` for I/O, else
+    ``GazetteerError`` (a missing table, a closed or corrupt file). First line of DuckDB's message."""
+    kind = GazetteerReadError if isinstance(exc, duckdb.IOException) else GazetteerError
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return kind(f"query failed ({first})", None if path is None else str(path))
+
+
 def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
-    """Run one query and return its whole result as Arrow (DuckDB 1.x and 2.x names)."""
-    cur = con.execute(sql, params or None)
-    if cur.description is None:
-        return pa.table({})
-    fetch = getattr(cur, "to_arrow_table", None) or cur.fetch_arrow_table
-    return fetch()
+    """Run one query on the gazetteer and return its whole result as Arrow (DuckDB 1.x and 2.x
+    names). A failure is a ``GazetteerError`` (without the file's name: the caller that holds
+    the ``Gazetteer`` adds it with ``naming``)."""
+    try:
+        cur = con.execute(sql, params or None)
+        if cur.description is None:
+            return pa.table({})
+        fetch = getattr(cur, "to_arrow_table", None) or cur.fetch_arrow_table
+        return fetch()
+    except VALUE_ERRORS:
+        raise
+    except duckdb.Error as exc:
+        raise database_error(exc) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +101,31 @@ class Gazetteer:
             self._con.execute(f"SET threads = {_match_threads():d}")
         except duckdb.Error as exc:
             raise GazetteerError(f"cannot open ({str(exc).splitlines()[0]})", str(self.path)) from exc
-        self.version: str = self._con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        self._local = threading.local()
+        self.version: str = self._fetch("SELECT value FROM meta WHERE key = 'version'")[0][0]
         #: what caches of its rows are keyed by: the version names the sources, not the code that
         #: built the file, so a rebuild from the same sources is told apart by its time
         self.key: tuple[str, str, int] = (str(self.path.resolve()), self.version, self.path.stat().st_mtime_ns)
-        self._local = threading.local()
         self._postal: dict[tuple[str, str], PostalInfo] | None = None
         self._lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cur", None)
         if cur is None:
-            cur = self._con.cursor()
+            try:
+                cur = self._con.cursor()
+            except duckdb.Error as exc:
+                raise database_error(exc, self.path) from exc
             self._local.cur = cur
         return cur
+
+    def _fetch(self, sql: str, params: list | None = None) -> list[tuple]:
+        try:
+            return self.cursor().execute(sql, params).fetchall()
+        except VALUE_ERRORS:
+            raise
+        except duckdb.Error as exc:
+            raise database_error(exc, self.path) from exc
 
     _POSTAL_COLUMNS = ("country, postal_code, type, active, city, acceptable_cities, state, county, timezone, "
                        "lat, lon")
@@ -100,8 +134,7 @@ class Gazetteer:
         """US ZIPs: (``'US'``, ZIP) -> its record; loaded once (43k rows)."""
         with self._lock:
             if self._postal is None:
-                rows = self.cursor().execute(
-                    f"SELECT {self._POSTAL_COLUMNS} FROM postal_codes WHERE country = 'US'").fetchall()
+                rows = self._fetch(f"SELECT {self._POSTAL_COLUMNS} FROM postal_codes WHERE country = 'US'")
                 self._postal = {(r[0], r[1]): _postal_info(r) for r in rows}
         return self._postal
 
@@ -109,9 +142,9 @@ class Gazetteer:
         """Postal codes of one country (any country), looked up in the file."""
         if not codes:
             return {}
-        rows = self.cursor().execute(
+        rows = self._fetch(
             f"SELECT {self._POSTAL_COLUMNS} FROM postal_codes WHERE country = ? AND list_contains(?, postal_code)",
-            [country, list(codes)]).fetchall()
+            [country, list(codes)])
         return {r[1]: _postal_info(r) for r in rows}
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from addressing.errors import GazetteerError
+from addressing.errors import GazetteerError, LockHeldError
 from addressing.gazetteer import openaddresses, postal_codes, tiger
 from addressing.gazetteer.model import (
     POSTAL_SCHEMA,
@@ -308,8 +308,8 @@ class _BuildLock:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             self.fh.close()
-            raise GazetteerError("another build of this gazetteer is running (lock held); try again when it "
-                                 "has finished", str(self.path)) from exc
+            raise LockHeldError("another build of this gazetteer is running (lock held); try again when it "
+                                "has finished", str(self.path)) from exc
         return self
 
     def __exit__(self, *exc):

@@ -17,7 +17,7 @@ from addressing.risk.forwarders import Forwarders, address_key
 from addressing.risk.rules import RISK_ZONE, RULE_FUNCTIONS, SERVICE_AREA, ZONE_RULES, lat_lon_arrays
 from addressing.risk.zones import Zones
 
-__all__ = ["RiskContext", "load_risk", "assess", "address_key", "RiskPolicy", "sort_by_severity"]
+__all__ = ["RiskContext", "load_risk", "risk_context", "assess", "address_key", "RiskPolicy", "sort_by_severity"]
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
@@ -57,6 +57,18 @@ def load_risk(policy_path: str | Path | None = None) -> RiskContext:
     if policy.enabled("forwarder") and policy.rule("forwarder").params["file"]:
         ctx.forwarders = Forwarders.from_csv(_resolve(base, policy.rule("forwarder").params["file"]))
     return ctx
+
+
+_loaded: dict[str, RiskContext] = {}
+
+
+def risk_context(policy_path: str | Path | None = None) -> RiskContext:
+    """``load_risk``, once per process and policy: every chunk of a batch, and every import a
+    warm worker cleans, shares it (loading reads the zone and ZIP tables: about a second)."""
+    key = str(policy_path)
+    if key not in _loaded:
+        _loaded[key] = load_risk(policy_path)
+    return _loaded[key]
 
 
 def _zone_query(batch: dict, ctx: RiskContext) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,119 @@
+"""Plan a batch: cut an input file into chunk files in the output's work folder.
+
+The work folder of an output is ``<output folder>/.work/<output name>/<tag>``, the tag made of
+the input's name and checksum, the chunk size, the gazetteer version and the package version,
+so a changed input, gazetteer or program never reuses stale chunks, and any run that writes the
+same output (the CLI, a flow) finds the chunks another run left. The split is written last
+(``split.json``): a complete earlier split is reused as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from addressing import __version__
+from addressing import io as aio
+from addressing.errors import InputError
+from addressing.gazetteer import open_gazetteer
+
+WORK_FOLDER = ".work"
+SPLIT_MARKER = "split.json"
+#: the longest part of an input's name kept in its work folder's name
+NAME_CHARS = 80
+
+
+@dataclass
+class Plan:
+    """Where one input file's chunks live."""
+
+    input: Path
+    work: Path
+    chunks: list[Path]
+    input_sha256: str
+    rows: int
+
+    def outputs(self) -> list[Path]:
+        """The cleaned chunk beside each input chunk (``in-00003`` -> ``out-00003``)."""
+        return [c.with_name(c.name.replace("in-", "out-")) for c in self.chunks]
+
+    def as_data(self) -> dict:
+        """Plain data (for a task result read by a process without this library)."""
+        return {"input": str(self.input), "work": str(self.work), "chunks": [str(c) for c in self.chunks],
+                "input_sha256": self.input_sha256, "rows": self.rows}
+
+    @classmethod
+    def from_data(cls, data: dict) -> Plan:
+        return cls(Path(data["input"]), Path(data["work"]), [Path(c) for c in data["chunks"]],
+                   data["input_sha256"], data["rows"])
+
+
+def work_root(output: Path) -> Path:
+    """Where the chunks of ``output`` are kept while it is being cleaned."""
+    return output.parent / WORK_FOLDER / output.name
+
+
+def work_dir(root: Path, input_path: Path, input_sha: str, chunk_rows: int, gazetteer_version: str) -> Path:
+    name = re.sub(r"[^\w.-]", "_", input_path.name[:NAME_CHARS])  # no glob or shell characters in work paths
+    tag = f"{name}-{input_sha[:12]}-{chunk_rows}-{gazetteer_version}-{__version__}"
+    return root / tag
+
+
+def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, chunk_rows: int,
+                several: Callable[[], None] | None = None) -> Plan:
+    """Cut the input into chunk files (idempotent: reuses a complete earlier split).
+    ``several`` is called once, as soon as the input turns out to make more than one chunk."""
+    input_path = Path(input_path)
+    aio.input_format(input_path)
+    aio.check_readable(input_path)
+    try:
+        sha = aio.sha256_file(input_path)
+    except OSError as exc:
+        raise InputError(f"read failed ({exc.strerror or exc})", str(input_path)) from None
+    gaz = open_gazetteer(db)
+    work = work_dir(Path(work_root), input_path, sha, chunk_rows, gaz.version)
+    marker = work / SPLIT_MARKER
+    if marker.exists():
+        info = json.loads(marker.read_text())
+        chunks = [work / c for c in info["chunks"]]
+        if all(c.exists() for c in chunks):
+            if several and len(chunks) > 1:
+                several()
+            return Plan(input_path, work, chunks, sha, info["rows"])
+    chunks = []
+    rows = 0
+    try:
+        for i, raw in enumerate(aio.read_orders(input_path, chunk_rows)):
+            if i == 1 and several:
+                several()
+            path = work / f"in-{i:05d}.parquet"
+            with aio.atomic_path(path) as tmp:
+                pq.write_table(raw, tmp, compression="zstd")
+            chunks.append(path)
+            rows += raw.num_rows
+        if not chunks:
+            raise InputError("no rows", str(input_path))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # an input that cannot be read leaves nothing behind
+        with contextlib.suppress(OSError):
+            Path(work_root).rmdir()
+        raise
+    aio.write_json_atomic({"input": str(input_path), "sha256": sha, "rows": rows,
+                           "chunks": [c.name for c in chunks]}, marker)
+    return Plan(input_path, work, chunks, sha, rows)
+
+
+def remove_work(plan: Plan) -> None:
+    """Remove a plan's work folder, then the folders above it that are left empty (the
+    output's, then ``.work``); another output's work is never touched."""
+    shutil.rmtree(plan.work, ignore_errors=True)
+    for folder in (plan.work.parent, plan.work.parent.parent):
+        with contextlib.suppress(OSError):  # not empty: another output's work is there
+            folder.rmdir()
