@@ -1,4 +1,9 @@
-"""One base exception; subclasses carry the evidence a user needs to act."""
+"""One base exception; subclasses carry the evidence a user needs to act.
+
+The type says what to do about an error, so callers decide by type, never by its words: a
+flow retries ``LockHeldError`` and ``GazetteerReadError`` (and ``OSError``), which may pass;
+the others name a fault of the input or the set-up that a retry cannot cure.
+"""
 
 from __future__ import annotations
 
