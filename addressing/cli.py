@@ -41,11 +41,24 @@ def cmd_gazetteer_build(args: argparse.Namespace) -> int:
     for f in args.sources or []:
         specs += read_sources_toml(Path(f))
 
-    def report(msg: str) -> None:  # what was loaded is the command's output; stderr is for errors
+    from addressing.progress import for_stream
+
+    bar = for_stream("rows", force=args.progress)
+
+    def report(msg: str) -> None:  # what was loaded is the command's output; stderr is for errors and progress
+        if bar:
+            bar.clear()
         print(msg, flush=True)
 
-    result = store.build(Path(args.db), specs, with_zipcodes=not args.no_zipcodes, progress=report,
-                         allow_older=args.allow_older)
+    def rows(p: store.BuildProgress) -> None:
+        bar.update(p.rows, p.expected, f"source {p.index}/{p.sources} {p.source}")
+
+    try:
+        result = store.build(Path(args.db), specs, with_zipcodes=not args.no_zipcodes, progress=report,
+                             allow_older=args.allow_older, rows=rows if bar else None)
+    finally:
+        if bar:
+            bar.close()
     report(f"gazetteer {result.path} version {result.version}: loaded {len(result.loaded)}, "
            f"unchanged {len(result.unchanged)} ({result.seconds:.1f} s)")
     for table, n in result.rows.items():
@@ -116,14 +129,14 @@ def cmd_clean(args: argparse.Namespace) -> int:
     logging.basicConfig(level=level if isinstance(level, int) else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
-    def progress(n: int) -> None:
-        if args.progress:
-            _say(f"  {n:,} rows")
+    from addressing.progress import for_stream
 
+    bar = for_stream("rows", force=args.progress)
     try:
         manifest = clean_file(args.input, args.output, args.db, fmt=args.format, batch_id=args.batch_id,
-                              risk_policy=args.risk_policy, chunk_rows=args.chunk_rows, progress=progress,
-                              workers=args.workers, output_root=output_root(args), redact=args.redact)
+                              risk_policy=args.risk_policy, chunk_rows=args.chunk_rows,
+                              progress=bar.update if bar else None, workers=args.workers,
+                              output_root=output_root(args), redact=args.redact)
     except (AddressingError, KeyboardInterrupt):
         raise
     except OSError as exc:
@@ -133,6 +146,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
         raise AddressingError(f"internal error while cleaning {args.input}: {type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:200] if str(exc) else ''} (please report it; "
                               "ADDRESSING_LOG=DEBUG shows the traceback)") from exc
+    finally:
+        if bar:
+            bar.close()
     c = manifest["counts"]
     _say(f"{manifest['input']['rows']:,} rows -> {manifest['outputs']['cleaned']['path']} "
          f"({manifest['wall_s']:.1f} s); status {c['match_status']}; actions {c['action']}")
@@ -194,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--encoding", help="text encoding of the OA files, e.g. cp1252 (default UTF-8)")
     b.add_argument("--allow-older", action="store_true", help="replace a source with an older vintage of it")
     b.add_argument("--no-zipcodes", action="store_true", help="do not load the US ZIP table")
+    b.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   help="rows loaded, rate and time left on stderr (default: when stderr is a terminal)")
     b.set_defaults(fn=cmd_gazetteer_build)
     i = gzs.add_parser("info", help="counts per table and source, version, file size")
     i.add_argument("--db", required=True)
@@ -218,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--risk-policy", help="risk policy TOML (default: built-in defaults)")
     c.add_argument("--batch-id")
     c.add_argument("--chunk-rows", type=int, default=20_000)
-    c.add_argument("--progress", action="store_true")
+    c.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                   help="rows cleaned, rate and time left on stderr (default: when stderr is a terminal)")
     c.add_argument("--workers", type=int, default=1, help="processes to clean chunks on (default 1)")
     c.add_argument("--output-root", metavar="DIR",
                    help="refuse to write outside DIR (default: $ADDRESSING_OUTPUT_ROOT, else the current folder "

@@ -58,7 +58,7 @@ def test_a_gazetteer_gone_mid_run_fails_the_next_chunk_and_the_rerun_finishes(tm
     src = write_csv(tmp_path / "orders.csv", sf_orders(12, seed=32))
     out = tmp_path / "out" / "o.parquet"
 
-    def remove_after_first_chunk(rows: int) -> None:
+    def remove_after_first_chunk(rows: int, total: int) -> None:
         if rows == 4:
             db.rename(tmp_path / "away.duckdb")
 

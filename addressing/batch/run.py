@@ -186,21 +186,16 @@ def discard_work(file: BatchFile, plan: Plan) -> None:
 
 def clean_file(input_path: str | Path, output: str | Path, db: str | Path, fmt: str | None = None,
                batch_id: str | None = None, risk_policy: str | Path | None = None,
-               chunk_rows: int = aio.DEFAULT_BATCH_ROWS, progress: Callable[[int], None] | None = None,
+               chunk_rows: int = aio.DEFAULT_BATCH_ROWS, progress: Progress | None = None,
                keep_work: bool = False, workers: int = 1, output_root: str | Path | None = None,
                redact: bool = False) -> dict:
     """Clean a whole file (``addressing clean``) on ``workers`` processes; returns its manifest.
-    A relative ``output`` is taken from ``output_root`` when one is given. ``progress(rows)``
-    is called after each chunk with the rows cleaned so far."""
+    A relative ``output`` is taken from ``output_root`` when one is given. ``progress(rows
+    cleaned so far, rows in the file)`` is called once the file is split, then after each chunk."""
     if output_root is not None:
         output = aio.confine(output, output_root)  # a relative output is taken from the root
     settings = Settings(str(db), fmt, batch_id, None if risk_policy is None else str(risk_policy), chunk_rows,
                         redact, None if output_root is None else Path(output_root))
-
-    def rows_done(done: int, total: int) -> None:
-        if done and progress:
-            progress(done)
-
-    [result] = run_batch([BatchFile(Path(input_path), Path(output))], settings, local_runner(workers), rows_done,
+    [result] = run_batch([BatchFile(Path(input_path), Path(output))], settings, local_runner(workers), progress,
                          keep_work)
     return result.manifest

@@ -155,3 +155,9 @@ def read_shapes(path: Path) -> Iterator[tuple[dict, shapefile.Shape]]:
             reader.close()
     if count != n:
         raise GazetteerError(f"read {count:,} records of {n:,}; the file is truncated", str(path))
+
+
+def record_count(path: Path) -> int:
+    """The records a shapefile (``.shp`` with its parts beside it, or a ``.zip``) declares."""
+    parts = _parts_in_zip(path)[0] if path.suffix.lower() == ".zip" else _parts_on_disk(path)
+    return check_parts(parts, path)

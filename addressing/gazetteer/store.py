@@ -38,6 +38,7 @@ from addressing.gazetteer.model import (
     file_checksum,
     vintage_of,
 )
+from addressing.gazetteer.sizes import estimate_rows
 
 SCHEMA_VERSION = "2"
 UPGRADABLE = ("1",)  # older schemas a build upgrades in place (readers ask for a rebuild)
@@ -169,6 +170,18 @@ class SourceSpec:
 
 
 @dataclass
+class BuildProgress:
+    """Where a build is, for a progress display: loading source ``index`` (1-based) of
+    ``sources``, ``rows`` loaded so far by this build, of about ``expected`` (None: unknown)."""
+
+    source: str
+    index: int
+    sources: int
+    rows: int
+    expected: int | None
+
+
+@dataclass
 class BuildResult:
     path: Path
     version: str
@@ -244,7 +257,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: 
     return item.num_rows
 
 
-def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable) -> int:
+def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable,
+                 loaded: Callable[[int], None] | None = None) -> int:
     """Replace one source's rows in the build's private copy of the gazetteer.
 
     The unit of atomicity is the whole build, not one DuckDB transaction per source: every
@@ -264,6 +278,8 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
         report.rows[table] = report.rows.get(table, 0) + n
         if table != "alt_names":
             total += n
+            if loaded:
+                loaded(total)
     if total == 0:
         why = f"skipped: {report.skipped}" if report.skipped else "the file holds no rows"
         raise GazetteerError(f"no usable rows ({why})", str(spec.path))
@@ -371,13 +387,16 @@ def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str, tmp: Path) -> 
 
 def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
           progress: Callable[[str], None] | None = None, allow_older: bool = False,
-          memory_limit: str = DEFAULT_MEMORY) -> BuildResult:
+          memory_limit: str = DEFAULT_MEMORY, rows: Callable[[BuildProgress], None] | None = None) -> BuildResult:
     """Load sources into the gazetteer at ``db``, atomically and idempotently.
 
     A source already loaded with the same checksum and options is skipped; a changed one
     replaces its rows. A source whose file is an older vintage than the one loaded is refused
     unless ``allow_older``. Nothing changes on disk unless every source loads: the work happens
     on a copy that replaces the file at the end, in one rename.
+
+    ``progress`` receives a line per source; ``rows``, if given, a ``BuildProgress`` after each
+    batch of rows loaded.
     """
     say = progress or (lambda msg: None)
     db = Path(db)
@@ -422,8 +441,17 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
                 _configure(con, memory_limit, tmp)
                 for stmt in DDL + MIGRATIONS:
                     con.execute(stmt)
-                for spec, checksum in changed:
-                    _load_source(con, spec, checksum, say)
+                estimates = [estimate_rows(spec.kind, spec.files()) for spec, _ in changed] if rows else []
+                done = 0
+                for i, (spec, checksum) in enumerate(changed):
+                    tick = None
+                    if rows:
+                        later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
+                        tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
+                    n = _load_source(con, spec, checksum, say, tick)
+                    if tick:
+                        tick(n, exact=True)
+                    done += n
                     result.loaded.append(spec.source_name())
                 result.version = _version(con)
                 say("  deriving streets, addresses, localities")
@@ -443,6 +471,20 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
             shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _ticker(rows: Callable[[BuildProgress], None], name: str, index: int, sources: int, before: int,
+            estimate: int | None, later: int | None) -> Callable[..., None]:
+    """``tick(rows of this source so far, exact=False)`` -> a ``BuildProgress`` for the whole
+    build: the sources before loaded ``before`` rows; this one should hold about ``estimate``
+    (``exact``: it is done, ``n`` is its count), the ones after about ``later``."""
+    def tick(n: int, exact: bool = False) -> None:
+        this = n if exact else None if estimate is None else max(estimate, n)
+        expected = None if this is None or later is None else before + this + later
+        rows(BuildProgress(name, index, sources, before + n, expected))
+
+    tick(0)
+    return tick
 
 
 def _fsync_dir(folder: Path) -> None:
