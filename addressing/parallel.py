@@ -1,12 +1,12 @@
 """Run a function over many calls on several processes of this machine (a batch's chunks).
 
-On Linux, workers fork from a fork server that has loaded the parser's tables and libpostal
-once (``worker_preload``), so N workers share one copy of the model instead of loading N; each
-opens the gazetteer read-only itself, then cleans whole chunk files. Results are files, so
-nothing large crosses process boundaries. ``workers=1`` runs in this process. What to run is
-the caller's: this module knows processes, not batches. Elsewhere
-(macOS, whose system libraries do not survive a fork of a process with threads, and Windows)
-workers are spawned and load what they need themselves.
+What to run is the caller's (``addressing.batch.runners``): this module knows processes, not
+batches. On Linux, workers fork from a fork server that has loaded the parser's tables and
+libpostal once (``worker_preload``), so N workers share one copy of the model instead of
+loading N; each opens the gazetteer read-only itself, then cleans whole chunk files. Results
+are files, so nothing large crosses process boundaries. ``workers=1`` runs in this process.
+Elsewhere (macOS, whose system libraries do not survive a fork of a process with threads, and
+Windows) workers are spawned and load what they need themselves.
 
 The fork server is Python's, one per process: it stays up (with the model, about 2 GB) until
 this process exits, so a long-lived caller pays the load once; workers get this process's
