@@ -185,7 +185,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         p = paths(workdir)
         print(demo_report(Path(args.outputs) if args.outputs else p["out"] / "demo", p["truth"]))
         return 0
-    prepare(workdir, progress=_say)
+    p = prepare(workdir, progress=_say)
+    orders = sorted(f for f in p["orders"].iterdir() if not f.name.startswith("."))
+    _say("to clean them by hand with the demo's risk policy, and compare with what was planted:\n"
+         + "".join(f"  addressing clean {f} -o {p['out'] / 'demo' / (f.stem + '.parquet')} --db {p['db']} "
+                   f"--risk-policy {p['policy']}\n" for f in orders)
+         + f"  addressing demo --report --workdir {workdir}")
     return 0
 
 

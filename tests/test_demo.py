@@ -203,6 +203,8 @@ def test_demo_prepares_outside_the_checkout_and_remakes_stale_orders(tmp_path):
     r = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "generating 6,000 demo orders" in r.stderr
+    policy = {Path(line.split("--risk-policy ")[1]) for line in r.stderr.splitlines() if "--risk-policy" in line}
+    assert policy == {DATA / "risk.toml"}                   # the hint names the package's own policy
     lines = (work / "orders-truth.jsonl").read_text().splitlines()
     assert len(lines) == 6000 and {json.loads(x)["kind"] for x in lines} >= set(PROBLEMS) | {"routine", "repeat"}
     webshop = (work / "orders" / "webshop.csv").read_bytes()
