@@ -52,12 +52,3 @@ def risk_ctx():
     from addressing.risk import load_risk
 
     return load_risk(DEMO / "risk.toml")
-
-
-@pytest.fixture(scope="session")
-def prefect_harness():
-    """A real, temporary Prefect server (SQLite) for flows run in this process; one per session."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield

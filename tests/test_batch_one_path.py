@@ -27,6 +27,17 @@ FINISHED = ["night/shop.manifest.json", "night/shop.parquet", "night/shop.review
 VOLATILE = ("timings_s", "wall_s")
 
 
+@pytest.fixture(scope="module")
+def prefect_harness():
+    """A real, temporary Prefect server (SQLite) for the flows run in this process. Per module:
+    it sets the process's Prefect settings, which must be undone (and its events drained)
+    before the server tests (test_flows.py) point this process at their own server."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 def day_of_orders(folder: Path, n: int) -> Path:
     """``folder/shop.csv``: ``n`` orders, three customers sharing one address (a batch-wide flag)."""
     rows = sf_orders(n, seed=18)
