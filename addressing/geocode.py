@@ -1,4 +1,5 @@
-"""Geocoding maths: interpolation along street segments and between address points.
+"""Geocoding: interpolation along street segments and between address points, and the
+precision ladder (``precision_ladder``: which evidence places an address, at which precision).
 
 Pure functions over arrays, no I/O. Outside the known range they answer "nothing" (NaN)
 rather than extrapolate.
@@ -18,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import shapely
+
+from addressing.schema import Precision
 
 EARTH_RADIUS_M = 6_371_008.8
 EARTH_M_PER_DEG = EARTH_RADIUS_M * np.pi / 180   # ~111,195 m: the same sphere as distance_m
@@ -101,3 +104,35 @@ def distance_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def precision_ladder(exact: np.ndarray, base: np.ndarray, has_range: np.ndarray, has_nbr: np.ndarray,
+                     pt_lat: np.ndarray, pt_lon: np.ndarray, rng_lat: np.ndarray, rng_lon: np.ndarray,
+                     nb_lat: np.ndarray, nb_lon: np.ndarray, street_lat: np.ndarray, street_lon: np.ndarray,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each address is placed and at which precision, by the best evidence it has
+    (aligned arrays, one row per address), best first:
+
+    1. an address point of the number as written (``exact``): ``address_point``, at the point;
+    2. an address point of its integer part (``base``: ``1016-18`` at ``1016``): ``interpolated``,
+       at that point;
+    3. a TIGER range holding the number: ``interpolated``, along the range (``rng_*``);
+    4. numbered points either side of it on its street: ``interpolated``, between them (``nb_*``);
+    5. otherwise ``street``, at the street's centroid; never a made-up point.
+
+    Returns ``(lat, lon, precision)``.
+
+    >>> no, yes = np.array([False]), np.array([True])
+    >>> nan = np.array([np.nan])
+    >>> precision_ladder(no, no, yes, no, nan, nan, np.array([32.5]), np.array([-86.5]), nan, nan,
+    ...                  np.array([32.4]), np.array([-86.4]))[2].tolist()
+    ['interpolated']
+    >>> precision_ladder(*[np.array([], bool)] * 4, *[np.array([])] * 8)[2].size
+    0
+    """
+    has_point = exact | base
+    lat = np.where(has_point, pt_lat, np.where(has_range, rng_lat, np.where(has_nbr, nb_lat, street_lat)))
+    lon = np.where(has_point, pt_lon, np.where(has_range, rng_lon, np.where(has_nbr, nb_lon, street_lon)))
+    precision = np.where(exact, Precision.ADDRESS_POINT.value,
+                np.where(base | has_range | has_nbr, Precision.INTERPOLATED.value, Precision.STREET.value))
+    return lat, lon, precision

@@ -2,7 +2,7 @@
 plus synthetic regions derived from them for US address phenomena the real files lack.
 
 Every region sits on one FIXED side. *Fit* regions are where weights, thresholds and the
-calibration map may be fitted (``match.WEIGHTS`` was tuned on San Francisco + Oakland +
+calibration map may be fitted (``match.scoring.WEIGHTS`` was tuned on San Francisco + Oakland +
 Autauga, ``addressing/data/calibration.json`` fitted on San Francisco + Oakland, so those three
 are fit regions); every other region is a *report* region, and only report regions give
 figures. A derived region takes its parent's side: it is made of the parent's own points.

@@ -6,12 +6,12 @@ garbage); models, gazetteer and policy are loaded before timing starts (that is 
 means: a long-lived worker).
 
 Three runs over the same orders, in this order:
-- ``memory``: as shipped; a few queries are matched in memory (``addressing.match_local``)
-  from street rows cached by earlier orders;
+- ``memory``: as shipped; a few queries are matched by the in-memory backend
+  (``addressing.match.memory``) from street rows cached by earlier orders;
 - ``memory, cold caches``: the same with those caches emptied before every order (a worker's
   first order on each street: every street row fetched from the file);
-- ``sql``: the SQL that large batches run, for one order (how single orders ran before
-  ``match_local``): the baseline the ratio is against.
+- ``sql``: the SQL backend that large batches get, for one order: the baseline the ratio
+  is against.
 
     .venv/bin/python benchmarks/latency.py [--db build/demo/gazetteer.duckdb] [--orders 2000]
 """
@@ -38,9 +38,9 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=200)
     args = ap.parse_args()
-    from addressing import match
     from addressing.demo.day import demo_orders
     from addressing.gazetteer import open_gazetteer
+    from addressing.match import backends
     from addressing.pipeline import clean_order
     from addressing.risk import load_risk
 
@@ -52,9 +52,9 @@ def main() -> None:
     # a foreign order warms libpostal too, as a long-running worker would be
     clean_order({"order_id": "w", "address": "Potsdamer Platz 1, 10785 Berlin, Germany"}, gaz, risk)
     runs = {}
-    local = match.LOCAL_MAX_QUERIES
+    local = backends.MEMORY_MAX_QUERIES
     for label, limit, cold in (("memory", local, False), ("memory, cold caches", local, True), ("sql", 0, False)):
-        match.LOCAL_MAX_QUERIES = limit
+        backends.MEMORY_MAX_QUERIES = limit
         runs[label] = timed(orders[args.warmup:], gaz, risk, cold)
     base = np.percentile(runs["sql"][0], 95)
     for label, (ms, _) in runs.items():
@@ -69,14 +69,14 @@ def main() -> None:
 
 
 def timed(orders: list[dict], gaz, risk, cold: bool) -> tuple[np.ndarray, dict[str, int]]:
-    from addressing import match
+    from addressing.match import clear_caches
     from addressing.pipeline import clean_order
 
     times = []
     statuses: dict[str, int] = {}
     for o in orders:
         if cold:
-            match.clear_caches()
+            clear_caches()
         t0 = time.perf_counter()
         row = clean_order(o, gaz, risk)
         times.append(time.perf_counter() - t0)

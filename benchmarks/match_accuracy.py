@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/match_accuracy.py              # report regions: per region, per kind, targets
     .venv/bin/python benchmarks/match_accuracy.py --failures 8 # ... and 8 wrong records per kind
     .venv/bin/python benchmarks/match_accuracy.py --fit        # refit addressing/data/calibration.json (fit regions)
-    .venv/bin/python benchmarks/match_accuracy.py --tune       # search match.WEIGHTS (fit regions)
+    .venv/bin/python benchmarks/match_accuracy.py --tune       # search scoring.WEIGHTS (fit regions)
     .venv/bin/python benchmarks/match_accuracy.py --baselines  # + exact join and brute-force extractOne, timed
     .venv/bin/python benchmarks/match_accuracy.py --scaling    # match throughput at 10k / 100k / 1M points
 
@@ -31,7 +31,7 @@ The baseline in the same run is plain ``usaddress.tag`` and an exact lookup of (
 directionals, name, type, ZIP) in the same gazetteer (the address point, or the TIGER range
 holding the number). ``--fit`` fits the calibration on fit-region queries matched against the
 gazetteer with ``WITHHELD`` of the fit regions' buildings left out (their queries are the
-negatives: interpolations and numbers out of range); ``--tune`` searches ``match.WEIGHTS`` on
+negatives: interpolations and numbers out of range); ``--tune`` searches ``scoring.WEIGHTS`` on
 the same queries.
 """
 
@@ -58,14 +58,18 @@ sys.path.insert(0, str(PROJECT / "benchmarks"))
 import accuracy_mess as mess  # noqa: E402
 import accuracy_regions as regions  # noqa: E402
 
-from addressing import geocode, match  # noqa: E402
+from addressing import geocode  # noqa: E402
 from addressing.gazetteer import open_gazetteer, query_arrow  # noqa: E402
 from addressing.gazetteer.keys import name_key  # noqa: E402
 from addressing.gazetteer.store import SourceSpec, build  # noqa: E402
 from addressing.geocode import distance_m  # noqa: E402
+from addressing.match import match_batch, scoring  # noqa: E402
+from addressing.match.calibration import RANGE, STRATA, raw_score, reload_calibration  # noqa: E402
+from addressing.match.queries import unit_norm  # noqa: E402
 from addressing.parse import parse_batch, usps  # noqa: E402
 from addressing.pipeline import clean_table  # noqa: E402
 from addressing.risk import load_risk  # noqa: E402
+from addressing.schema import Precision  # noqa: E402
 
 WORK = PROJECT / "build" / "bench"
 CALIBRATION = PROJECT / "addressing" / "data" / "calibration.json"
@@ -142,7 +146,7 @@ def one_line(q: mess.Query) -> str:
 
 def unit_right(unit_type: str | None, unit: str | None, truth: str | None) -> bool:
     """The true unit; a unit that takes no value (``REAR``) may come back as the designator."""
-    if match.unit_norm(unit) == match.unit_norm(truth):
+    if unit_norm(unit) == unit_norm(truth):
         return True
     return bool(mess.valueless(truth)) and not unit and unit_type == mess.valueless(truth)
 
@@ -280,7 +284,7 @@ class ExactIndex:
             SELECT number, predir, name, type, postdir, postal_code, unit, avg(lat) AS lat, avg(lon) AS lon
             FROM address_points GROUP BY ALL""").to_pylist()
         self.points = {(p["number"], p["predir"], p["name"], p["type"], p["postdir"], p["postal_code"],
-                        match.unit_norm(p["unit"])): (p["lat"], p["lon"]) for p in pts}
+                        unit_norm(p["unit"])): (p["lat"], p["lon"]) for p in pts}
         segs = query_arrow(gaz.cursor(), """
             SELECT predir, name, type, postdir, zip_left, zip_right, postal_code, from_left, to_left, from_right,
                    to_right, parity_left, parity_right, sided, geom FROM segments""").to_pylist()
@@ -293,7 +297,7 @@ class ExactIndex:
         if not p or not p["number"] or not p["name"]:
             return None
         street = (p["predir"], p["name"], p["type"], p["postdir"], p["zip"])
-        unit = match.unit_norm(p["unit"])
+        unit = unit_norm(p["unit"])
         hit = self.points.get((p["number"], *street, unit))
         if hit:
             return hit[0], hit[1], p["unit"]
@@ -327,7 +331,7 @@ def run_baseline(queries: list[mess.Query], gaz) -> tuple[np.ndarray, float]:
     lat = np.asarray([np.nan if f is None else f[0] for f in found], float)
     lon = np.asarray([np.nan if f is None else f[1] for f in found], float)
     err = distance_m(lon, lat, [q.truth["lon"] for q in queries], [q.truth["lat"] for q in queries])
-    unit_ok = np.asarray([f is not None and match.unit_norm(f[2]) == match.unit_norm(q.truth["unit"])
+    unit_ok = np.asarray([f is not None and unit_norm(f[2]) == unit_norm(q.truth["unit"])
                           for f, q in zip(found, queries)])
     return (err <= RIGHT_M) & unit_ok, seconds
 
@@ -514,7 +518,7 @@ def range_map(point_map: dict | None) -> dict | None:
     err = err[~np.isnan(err)]
     k, n = int((err <= RIGHT_M).sum()), int(err.size)
     factor = wilson_lower(k, n)
-    print(f"  {match.RANGE:<18} address-point map x {factor:.3f} ({k}/{n} range interpolations within"
+    print(f"  {RANGE:<18} address-point map x {factor:.3f} ({k}/{n} range interpolations within"
           f" {RIGHT_M:.0f} m on the pelias sets)")
     return {"raw": point_map["raw"], "confidence": [round(c * factor, 4) for c in point_map["confidence"]],
             "range_within_m": {"metres": RIGHT_M, "within": k, "n": n, "factor": round(factor, 4)}}
@@ -540,11 +544,11 @@ def fit(bench: regions.Bench, gaps, held: set[str], per_kind: int, out: Path) ->
     """One calibration map per kind of answer, from fit-region queries matched against the
     gazetteer without the withheld buildings."""
     queries, parsed = fit_sample(bench, per_kind * FIT_FACTOR, FIT_SEED)
-    results = match.match_batch(parsed, gaps)
+    results = match_batch(parsed, gaps)
     j = judge(queries, answers_of_results(results))
     capped = np.asarray([r.unit_known is False or (not r.unit and r.n_units > 0 and not r.has_base) for r in results])
     use = (j["status"] == "matched") & ~capped
-    raw = match.raw_score(np.asarray([r.score for r in results]), np.asarray([r.margin for r in results]))[use]
+    raw = raw_score(np.asarray([r.score for r in results]), np.asarray([r.margin for r in results]))[use]
     right = j["right"][use]
     stratum = np.asarray([r.stratum or r.precision for r in results])[use]
     group = np.asarray([regions.building(q.truth) for q in queries])[use]
@@ -552,10 +556,10 @@ def fit(bench: regions.Bench, gaps, held: set[str], per_kind: int, out: Path) ->
     print(f"\nfitted on {raw.size:,} matched records of {len(queries):,} fit-region queries ({held_n:,} about "
           f"withheld buildings) -> {out}")
     strata = {}
-    for s in match.STRATA:
+    for s in STRATA:
         sel = stratum == s
-        if s == match.RANGE:
-            strata[s] = range_map(strata.get(match.Precision.ADDRESS_POINT.value))
+        if s == RANGE:
+            strata[s] = range_map(strata.get(Precision.ADDRESS_POINT.value))
             continue
         if sel.sum() < 20:
             print(f"  {s}: {int(sel.sum())} records, too few: the default map stays")
@@ -571,26 +575,26 @@ def fit(bench: regions.Bench, gaps, held: set[str], per_kind: int, out: Path) ->
                       "n": int(raw.size), "withheld_buildings": WITHHELD, "right_m": RIGHT_M},
            "method": "per kind of answer: isotonic regression, each block's 95% lower Wilson bound over its "
                      "distinct buildings, non-decreasing",
-           "weights": match.WEIGHTS}
+           "weights": scoring.WEIGHTS}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(cal, indent=1) + "\n")
     if out.resolve() == CALIBRATION.resolve():
-        match.reload_calibration()
+        reload_calibration()
 
 
 def tune(bench: regions.Bench, gaps, per_kind: int) -> dict:
-    """Coordinate search over ``match.WEIGHTS`` on fit-region queries (against the gazetteer
+    """Coordinate search over ``scoring.WEIGHTS`` on fit-region queries (against the gazetteer
     without the withheld buildings), the share right: each weight scaled by 0.6 .. 1.5 in turn
     (the others renormalized), kept when the share right improves; two passes. Prints the best
-    weights; copy them into ``match.WEIGHTS``."""
+    weights; copy them into ``scoring.WEIGHTS``."""
     queries, parsed = fit_sample(bench, per_kind, FIT_SEED + 1)
 
     def score(w: dict) -> float:
-        match.WEIGHTS.clear()
-        match.WEIGHTS.update(w)
-        return float(judge(queries, answers_of_results(match.match_batch(parsed, gaps)))["right"].mean())
+        scoring.WEIGHTS.clear()
+        scoring.WEIGHTS.update(w)
+        return float(judge(queries, answers_of_results(match_batch(parsed, gaps)))["right"].mean())
 
-    start = dict(match.WEIGHTS)
+    start = dict(scoring.WEIGHTS)
     best, best_score = dict(start), score(start)
     print(f"\ntuning WEIGHTS on {len(queries):,} fit-region queries; start {best_score:.4%}: {best}")
     for _ in range(2):
@@ -604,8 +608,8 @@ def tune(bench: regions.Bench, gaps, per_kind: int) -> dict:
                 if sc > best_score + 1e-9:
                     best, best_score = w, sc
                     print(f"  {key} x{f}: {sc:.4%}  {w}")
-    match.WEIGHTS.clear()
-    match.WEIGHTS.update(best)
+    scoring.WEIGHTS.clear()
+    scoring.WEIGHTS.update(best)
     print(f"best {best_score:.4%}: {best}")
     return best
 
@@ -623,7 +627,7 @@ def point_lookup(gaz) -> dict:
     sql = """SELECT street_id, number, unit, avg(lat) AS lat, avg(lon) AS lon FROM address_points
              GROUP BY street_id, number, unit"""
     t = query_arrow(gaz.cursor(), sql).to_pydict()
-    return {(s, n, match.unit_norm(u)): (la, lo) for s, n, u, la, lo in zip(t["street_id"], t["number"], t["unit"],
+    return {(s, n, unit_norm(u)): (la, lo) for s, n, u, la, lo in zip(t["street_id"], t["number"], t["unit"],
                                                                            t["lat"], t["lon"])}
 
 
@@ -636,7 +640,7 @@ def exact_join(gaz, parsed: list) -> list[tuple]:
         "type": [p.street_type for p in parsed], "predir": [p.predirectional for p in parsed],
         "postdir": [p.postdirectional for p in parsed], "number": [p.house_number for p in parsed],
         "postal_code": [p.postal_code for p in parsed], "city": [p.city for p in parsed],
-        "unit": [match.unit_norm(p.unit) for p in parsed],
+        "unit": [unit_norm(p.unit) for p in parsed],
     })
     sql = """
         SELECT q.qid, avg(a.lat) AS lat, avg(a.lon) AS lon, any_value(a.unit) AS unit
@@ -673,7 +677,7 @@ def brute_force(parsed: list, streets: dict, points: dict) -> list[tuple]:
             out.append((None, None, None))
             continue
         sid = streets["street_id"][hit[2]]
-        pt = points.get((sid, p.house_number, match.unit_norm(p.unit)))
+        pt = points.get((sid, p.house_number, unit_norm(p.unit)))
         out.append((pt[0], pt[1], p.unit) if pt else (None, None, None))
     return out
 
@@ -682,7 +686,7 @@ def judge_simple(found: list[tuple], queries: list[mess.Query]) -> float:
     lat = np.asarray([np.nan if f[0] is None else f[0] for f in found], float)
     lon = np.asarray([np.nan if f[1] is None else f[1] for f in found], float)
     err = distance_m(lon, lat, [q.truth["lon"] for q in queries], [q.truth["lat"] for q in queries])
-    unit_ok = np.asarray([match.unit_norm(f[2]) == match.unit_norm(q.truth["unit"]) for f, q in zip(found, queries)])
+    unit_ok = np.asarray([unit_norm(f[2]) == unit_norm(q.truth["unit"]) for f, q in zip(found, queries)])
     return float(((err <= RIGHT_M) & unit_ok).mean())
 
 
@@ -701,7 +705,7 @@ def run_baselines(gaz, queries: list[mess.Query], right: float) -> None:
     parsed = parse_batch([one_line(q) for q in queries])
     streets = street_table(gaz)
     points = point_lookup(gaz)
-    t_ours, _ = timed(match.match_batch, parsed, gaz)
+    t_ours, _ = timed(match_batch, parsed, gaz)
     t_exact, exact = timed(exact_join, gaz, parsed)
     t_brute, brute = timed(brute_force, parsed, streets, points, repeat=1)
     n = len(parsed)
@@ -781,7 +785,7 @@ def run_scaling(data: Path, work: Path, per_kind: int, repeat: int = 5) -> None:
             build(db, [SourceSpec("openaddresses", src, name=f"oa:scale-{size}")])
             print(f"  built {db.name} in {time.perf_counter() - t0:.0f} s", flush=True)
         g = open_gazetteer(db)
-        match.match_batch(parsed[:50], g)       # warm caches (postal table, coverage)
+        match_batch(parsed[:50], g)       # warm caches (postal table, coverage)
         gazs.append(g)
     sample = parsed[:300]
     best = [math.inf] * len(sizes)
@@ -790,7 +794,7 @@ def run_scaling(data: Path, work: Path, per_kind: int, repeat: int = 5) -> None:
     streets = [street_table(g) for g in gazs]
     for _ in range(repeat):
         for i, g in enumerate(gazs):
-            t, res = timed(match.match_batch, parsed, g, repeat=1)
+            t, res = timed(match_batch, parsed, g, repeat=1)
             best[i] = min(best[i], t)
             right[i] = judge(queries, answers_of_results(res))["right"].mean()
             tb, _ = timed(brute_force, sample, streets[i], {}, repeat=1)

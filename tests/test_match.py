@@ -14,19 +14,21 @@ import numpy as np
 import pytest
 import shapely
 
-from addressing import match, match_local
 from addressing.gazetteer import query_arrow
 from addressing.geocode import distance_m
+from addressing.match import MatchResult, backends, blocking, decision, match_batch, places, scoring, sql
+from addressing.match.calibration import RANGE, STRATA, calibrate, calibration, raw_score
+from addressing.match.queries import Queries, street_variants, unit_norm, unit_tries
 from addressing.parse import parse_batch
-from addressing.schema import ParsedAddress
+from addressing.schema import ParsedAddress, Precision
 
 
 @pytest.fixture(autouse=True, params=["memory", "sql"])
 def path(request, monkeypatch) -> str:
-    """Every test runs both ways: a few queries in memory (``match_local``), and the SQL that
-    larger batches run."""
+    """Every test runs with both backends: a few queries in memory, and the SQL that larger
+    batches run."""
     if request.param == "sql":
-        monkeypatch.setattr(match, "LOCAL_MAX_QUERIES", 0)
+        monkeypatch.setattr(backends, "MEMORY_MAX_QUERIES", 0)
     return request.param
 
 
@@ -34,11 +36,11 @@ def rows(gaz, sql: str, params: list | None = None) -> list[dict]:
     return query_arrow(gaz.cursor(), sql, params).to_pylist()
 
 
-def run(gaz, *texts: str) -> list[match.MatchResult]:
-    return match.match_batch(parse_batch(list(texts)), gaz)
+def run(gaz, *texts: str) -> list[MatchResult]:
+    return match_batch(parse_batch(list(texts)), gaz)
 
 
-def off_m(r: match.MatchResult, lat: float, lon: float) -> float:
+def off_m(r: MatchResult, lat: float, lon: float) -> float:
     return float(distance_m(r.lon, r.lat, lon, lat))
 
 
@@ -166,14 +168,14 @@ def test_unknown_unit_is_flagged_and_not_confident(gaz, units):
     [r] = run(gaz, line(units, unit=f"Apt {bad}"))
     assert r.status == "matched"
     assert r.unit_known is False
-    assert r.confidence <= match.UNIT_UNKNOWN_CAP
+    assert r.confidence <= decision.UNIT_UNKNOWN_CAP
 
 
 def test_missing_unit_inputs(gaz, units):
     [r] = run(gaz, line(units))
     assert r.status == "matched"
     assert (r.n_units, r.has_base, r.unit) == (units["n_units"], False, None)
-    assert r.confidence <= match.MISSING_UNIT_CAP
+    assert r.confidence <= decision.MISSING_UNIT_CAP
 
 
 def test_unit_written_into_the_house_number(gaz, units):
@@ -204,7 +206,7 @@ def test_number_in_range_is_interpolated_on_the_segment(gaz, segment):
     lo, hi = sorted((segment["a"], segment["b"]))
     n = lo + 10 + (1 - (lo + 10) % 2)      # odd, inside
     [r] = run(gaz, f"{n} {segment['name'].title()} {segment['type']}, AL {segment['postal_code']}")
-    assert (r.status, r.precision, r.stratum) == ("matched", "interpolated", match.RANGE)
+    assert (r.status, r.precision, r.stratum) == ("matched", "interpolated", RANGE)
     geom = shapely.from_wkb(segment["geom"])
     near = shapely.shortest_line(geom, shapely.Point(r.lon, r.lat))
     (x0, y0), (x1, y1) = near.coords
@@ -256,7 +258,7 @@ def test_two_streets_too_close_to_call_are_ambiguous_with_both_kept(gaz):
     assert r.status == "ambiguous"
     assert len(r.candidates) >= 2
     assert {c["line2"][-5:] for c in r.candidates} >= {a["postal_code"], b["postal_code"]}
-    assert r.confidence <= match.AMBIGUOUS_CAP
+    assert r.confidence <= decision.AMBIGUOUS_CAP
 
 
 # --------------------------------------------------------------------------- other kinds, edges
@@ -265,12 +267,12 @@ def test_two_streets_too_close_to_call_are_ambiguous_with_both_kept(gaz):
 def test_po_box_is_validated_by_its_last_line(gaz):
     [r] = run(gaz, "PO Box 123, San Francisco, CA 94142")
     assert (r.status, r.precision) == ("matched", "postal_code")
-    assert r.confidence == match.BOX_CONFIDENCE["agrees"]
+    assert r.confidence == places.BOX_CONFIDENCE["agrees"]
 
 
 def test_empty_batch_and_invalid_input(gaz):
-    assert match.match_batch([], gaz) == []
-    [r] = match.match_batch([ParsedAddress(invalid_reason="empty address")], gaz)
+    assert match_batch([], gaz) == []
+    [r] = match_batch([ParsedAddress(invalid_reason="empty address")], gaz)
     assert (r.status, r.precision, r.lat) == ("invalid", "none", None)
 
 
@@ -278,10 +280,10 @@ def test_round_one_blocking_is_bounded(gaz, plain):
     """Round one keeps at most EXACT_PER_QUERY same-name streets per spelling, whatever the
     gazetteer's size: no query is compared with every street."""
     parsed = parse_batch([line(plain, city=None, zip_=None)] * 3 + ["100 Autauga County 24, AL"])
-    qs = match._Queries.of(parsed)
-    t = match._blocked(gaz, qs, None)
+    qs = Queries.of(parsed)
+    t = blocking.round_one(backends.backend_for(gaz, len(parsed)), qs)
     per = np.bincount(np.asarray(t["vix"].to_pylist()), minlength=len(qs.variants))
-    assert per.max() <= match.EXACT_PER_QUERY
+    assert per.max() <= blocking.EXACT_PER_QUERY
     n_streets = rows(gaz, "SELECT count(*) AS n FROM streets")[0]["n"]
     assert t.num_rows < n_streets
 
@@ -290,37 +292,38 @@ def test_round_one_blocking_is_bounded(gaz, plain):
 
 
 def test_street_variants():
-    v = match.street_variants(ParsedAddress(street_name="PARK", street_type="VW"))
+    v = street_variants(ParsedAddress(street_name="PARK", street_type="VW"))
     assert ("PARK VIEW", None, "street_type_in_name") in {(x.name, x.type, x.code) for x in v}
-    v = match.street_variants(ParsedAddress(street_name="OCTAVIA STREET SUITE COMML"))
+    v = street_variants(ParsedAddress(street_name="OCTAVIA STREET SUITE COMML"))
     assert ("OCTAVIA", "ST", "COMML") in {(x.name, x.type, x.unit) for x in v}
-    assert match.street_variants(ParsedAddress(street_name=None)) == []
+    assert street_variants(ParsedAddress(street_name=None)) == []
 
 
 def test_unit_tries_order():
     p = ParsedAddress(house_number="414 A", city="APT 7", po_box="12")
-    assert [t[2] for t in match.unit_tries(p)] == ["unit_from_house_number", "unit_from_city", "unit_from_box"]
-    assert match.unit_tries(ParsedAddress(house_number="12", unit="4B"))[0] == ("4B", None, None)
+    assert [t[2] for t in unit_tries(p)] == ["unit_from_house_number", "unit_from_city", "unit_from_box"]
+    assert unit_tries(ParsedAddress(house_number="12", unit="4B"))[0] == ("4B", None, None)
 
 
 def test_unit_norm():
-    assert match.unit_norm("#04-B") == match.unit_norm("4b") == "4B"
-    assert match.unit_norm("0") == "0"
-    assert match.unit_norm(None) is None and match.unit_norm("") is None
+    assert unit_norm("#04-B") == unit_norm("4b") == "4B"
+    assert unit_norm("0") == "0"
+    assert unit_norm(None) is None and unit_norm("") is None
 
 
 def test_scores():
-    q = match._obj(["ST", None, "AVE", None])
-    c = match._obj(["ST", "ST", "ST", None])
-    assert match.component_score(q, c, 0.9, 0.75, 0.55).tolist() == [1.0, 0.9, 0.55, 1.0]
-    z = match.zip_score(["94103", "94104", "94188", None, "10001"], ["94103"] * 4 + [None])
+    q = scoring.objects(["ST", "", "AVE", None])
+    c = scoring.objects(["ST", "ST", "ST", None])
+    scores = scoring.ComponentScores(query_none=0.9, candidate_none=0.75, differ=0.55)
+    assert scoring.component_score(q, c, scores).tolist() == [1.0, 0.9, 0.55, 1.0]
+    z = scoring.zip_score(["94103", "94104", "94188", None, "10001"], ["94103"] * 4 + [None])
     assert z.tolist() == [1.0, 0.75, 0.65, 0.9, 0.8]
-    assert match.zip_score([], []).size == 0
-    assert match.same_digits(["CR40", "5TH"], ["CR43", "5TH"]).tolist() == [False, True]
+    assert scoring.zip_score([], []).size == 0
+    assert scoring.same_digits(["CR40", "5TH"], ["CR43", "5TH"]).tolist() == [False, True]
 
 
 def test_raw_score_discounts_a_close_rival():
-    raw = match.raw_score(np.array([0.95, 0.95, 0.95]), np.array([1.0, 0.1, 0.0]))
+    raw = raw_score(np.array([0.95, 0.95, 0.95]), np.array([1.0, 0.1, 0.0]))
     assert raw[0] == raw[1] == pytest.approx(0.95)
     assert raw[2] < raw[1]
 
@@ -328,39 +331,37 @@ def test_raw_score_discounts_a_close_rival():
 def test_calibration_maps_are_monotone_and_conservative():
     text = (resources.files("addressing") / "data" / "calibration.json").read_text()
     strata = json.loads(text)["strata"]
-    assert set(strata) <= set(match.STRATA)
-    assert match.Precision.ADDRESS_POINT.value in strata
-    for name in match.STRATA:
-        xs, ys = match.calibration(name)
+    assert set(strata) <= set(STRATA)
+    assert Precision.ADDRESS_POINT.value in strata
+    for name in STRATA:
+        xs, ys = calibration(name)
         assert (np.diff(xs) > 0).all() and (np.diff(ys) >= 0).all()
         assert ys.min() >= 0 and ys.max() <= 1
         for b in strata.get(name, {}).get("blocks", []):
             assert b["confidence"] <= b["right"] / b["n"]          # a lower bound, never the share itself
     # a street-only answer is never confident
-    assert match.calibrate(np.array([1.0]), match.Precision.STREET.value)[0] < 0.5
-    assert match.calibrate(np.array([]), []).size == 0
+    assert calibrate(np.array([1.0]), Precision.STREET.value)[0] < 0.5
+    assert calibrate(np.array([]), []).size == 0
 
 
 def test_places_without_street_data_are_not_searched(gaz, monkeypatch):
     """An address in a state with no street data, whose ZIP has none either, is unmatched with
     the coverage reason and costs no street query; a covered ZIP is searched whatever the state says."""
-    cov = match.coverage(gaz)
+    cov = places.coverage(gaz)
     state = next(s for s in ("ID", "WY", "VT", "ND") if s not in cov.states)
     asked = []
-    real_run = match.run
-    monkeypatch.setattr(match, "run", lambda *a, **k: asked.append(a[1]) or real_run(*a, **k))
-    real_query = match_local.query_arrow
-    monkeypatch.setattr(match_local, "query_arrow", lambda *a, **k: asked.append(a[1]) or real_query(*a, **k))
+    real_run = sql.run
+    monkeypatch.setattr(sql, "run", lambda *a, **k: asked.append(a[1]) or real_run(*a, **k))
     far = run(gaz, f"12 Main St, Springfield, {state} 00000")[0]
     assert far.status == "unmatched" and "outside gazetteer coverage" in far.reason
-    assert all("FROM _l q JOIN localities" in sql for sql in asked)        # placed by its town only
+    assert all("FROM _l q JOIN localities" in text for text in asked)      # placed by its town only
     sf = next(iter(sorted(z for z in cov.zips if z.startswith("941"))))
     plain_sf = rows(gaz, "SELECT number, name, type FROM addresses JOIN streets USING (street_id) "
                          "WHERE postal_code = ? AND NOT alt AND type IS NOT NULL ORDER BY street_id, number LIMIT 1", [sf])[0]
     asked.clear()
     near = run(gaz, f"{plain_sf['number']} {plain_sf['name']} {plain_sf['type']}, San Francisco, {state} {sf}")[0]
     assert near.status == "matched" and near.postal_code == sf
-    assert any(" streets s " in sql for sql in asked)                   # searched
+    assert any(" streets s " in text for text in asked)                 # searched
 
 
 def test_orders_sharing_a_match_keep_their_own_unit_designator(gaz, units):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from match_helpers import differences
 
-from addressing import match
 from addressing.demo import synth
 from addressing.gazetteer import open_gazetteer
 from addressing.gazetteer.openaddresses import ColumnMap
 from addressing.gazetteer.store import SourceSpec, build
 from addressing.geocode import distance_m
+from addressing.match import match_batch
+from addressing.match.queries import unit_norm
 from addressing.parse import parse_batch
 
 SF = {"columns": {"lon": "lon", "lat": "lat", "number": ["ADDR_NUM", "ADDR_N_SFX"], "street": ["ST_NAME", "ST_TYPE"],
@@ -43,10 +45,10 @@ def outcome(sf_oakland):
     points = [p for p in synth.address_points(gaz) if p["name"] != "UNKNOWN" and p["number"] != "0"
               and not (len(p["name"]) == 1 and p["type"] is None)]
     texts, picks = synth.messy_queries(points, 600, seed=7)
-    res = match.match_batch(parse_batch(texts), gaz)
+    res = match_batch(parse_batch(texts), gaz)
     err = distance_m([np.nan if r.lon is None else r.lon for r in res], [np.nan if r.lat is None else r.lat for r in res],
                      [p["lon"] for p in picks], [p["lat"] for p in picks])
-    unit_ok = np.asarray([match.unit_norm(r.unit) == match.unit_norm(p["unit"]) for r, p in zip(res, picks)])
+    unit_ok = np.asarray([unit_norm(r.unit) == unit_norm(p["unit"]) for r, p in zip(res, picks)])
     right = np.asarray([r.status == "matched" for r in res]) & (err <= 50) & unit_ok
     conf = np.asarray([r.confidence for r in res])
     return res, right, conf, err, unit_ok
@@ -77,18 +79,16 @@ def test_reliability(outcome, c):
 def test_dual_addressed_oakland_point(sf_oakland):
     """Oakland gives some parcels two street names at one point (PARK VIEW TRL / PARK WAY):
     a customer writing 'Park View' (parsed as PARK + VW) gets that point, by its own name."""
-    [r] = match.match_batch(parse_batch(["282 Park View, Oakland, CA 94610"]), sf_oakland)
+    [r] = match_batch(parse_batch(["282 Park View, Oakland, CA 94610"]), sf_oakland)
     assert (r.status, r.precision, r.street_name, r.street_type) == ("matched", "address_point", "PARK VIEW", "TRL")
 
 
 def test_one_order_at_a_time_gives_what_the_batch_gives(sf_oakland):
-    """The in-memory path of single orders (``match_local``) against the batch SQL, on hard
-    queries over the real SF and Oakland points (units, fractions and letters in the numbers)."""
-    from test_match_local import differences
-
+    """Single orders (the in-memory backend) against the batch (SQL), on hard queries over the
+    real SF and Oakland points (units, fractions and letters in the numbers)."""
     points = [p for p in synth.address_points(sf_oakland) if p["name"] != "UNKNOWN"]
     texts, _ = synth.messy_queries(points, 400, seed=8, hard=True)
     parsed = parse_batch(texts)
-    batch = match.match_batch(parsed, sf_oakland)
-    single = [match.match_batch([p], sf_oakland)[0] for p in parsed]
+    batch = match_batch(parsed, sf_oakland)
+    single = [match_batch([p], sf_oakland)[0] for p in parsed]
     assert not differences(batch, single, texts)

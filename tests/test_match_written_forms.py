@@ -14,24 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from addressing import match
 from addressing.gazetteer import open_gazetteer, query_arrow
 from addressing.gazetteer.store import SourceSpec, build
 from addressing.geocode import distance_m
+from addressing.match import MatchResult, backends, decision, match_batch, scoring
 from addressing.parse import parse_batch
 from addressing.pipeline import clean_order
 
 
 @pytest.fixture(autouse=True, params=["memory", "sql"])
 def path(request, monkeypatch) -> str:
-    """Both match paths: a few queries in memory (``match_local``), and the SQL of large batches."""
+    """Both backends: a few queries in memory, and the SQL of large batches."""
     if request.param == "sql":
-        monkeypatch.setattr(match, "LOCAL_MAX_QUERIES", 0)
+        monkeypatch.setattr(backends, "MEMORY_MAX_QUERIES", 0)
     return request.param
 
 
-def run(gaz, texts: list[str]) -> list[match.MatchResult]:
-    return match.match_batch(parse_batch(texts), gaz)
+def run(gaz, texts: list[str]) -> list[MatchResult]:
+    return match_batch(parse_batch(texts), gaz)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_a_number_on_the_wrong_side_does_not_outweigh_the_written_type(gaz, look
     for side in ("a", "b"):
         r = run(gaz, [written(booth, side)])[0]
         assert (r.status, r.street_type) == ("matched", booth[f"type_{side}"])
-        assert r.margin >= match.AMBIGUOUS_MARGIN
+        assert r.margin >= scoring.AMBIGUOUS_MARGIN
 
 
 def test_no_type_written_stays_ambiguous(gaz, lookalikes):
@@ -87,7 +87,7 @@ def test_no_type_written_stays_ambiguous(gaz, lookalikes):
     alike = [p for i, p in enumerate(plain)
              if not any(c.startswith("house_number") for r in typed[2 * i: 2 * i + 2] for c in r.corrections)
              and distance_m(typed[2 * i].lon, typed[2 * i].lat, typed[2 * i + 1].lon, typed[2 * i + 1].lat)
-             > match.SAME_PLACE_M]
+             > decision.SAME_PLACE_M]
     assert len(alike) >= 20
     results = run(gaz, [written(p, None) for p in alike])
     assert [r.status for r in results] == ["ambiguous"] * len(alike)

@@ -1,26 +1,31 @@
-"""How a query is read and how a candidate scores: the spellings of a query's street
-(``street_variants``), the units it may mean (``unit_tries``), and the component scores,
-vectorized over all candidate pairs of a batch.
+"""How a street query is read: the spellings of its street (``street_variants``), the units it
+may mean (``unit_tries``, compared as ``unit_norm`` writes them), and ``Queries``, a batch's
+street queries as one table with a row per spelling (what the backends are asked about).
+
+Owns the readings of a street (and their correction codes) and the forms units are compared in.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from rapidfuzz import fuzz
+import pyarrow as pa
 
+from addressing.gazetteer.keys import name_key, sound_key
 from addressing.parse import usps
 from addressing.parse.standardize import split_street
 from addressing.schema import ParsedAddress
 
-VARIANT_PENALTY = 0.04      # a street read by cutting words off the parsed name
 #: the code of the reading that keeps a word the parser took for a misspelt type or directional
 AS_WRITTEN = "as_written"
 #: the parser's codes for such a word, withdrawn when the street as written is the one found
 TYPO_CODES = ("street_type_corrected", "directional_corrected")
+#: the code of a reading cut before a word that cannot be street (``HAYES ST ON ARRIVAL``)
+EXTRA_WORDS_DROPPED = "extra_words_dropped"
 _UNIT_WORDS = frozenset(usps.UNIT_DESIGNATORS) - {"NO", "NUMBER", "NUM", "KEY", "STOP", "SIDE", "PIER", "SLIP",
                                                    "LOT", "FRONT", "REAR", "UPPER", "LOWER"}
 
@@ -32,7 +37,6 @@ class Variant(NamedTuple):
     name: str
     type: str | None
     postdir: str | None
-    penalty: float = 0.0
     code: str | None = None
     unit: str | None = None        # a unit read from the words cut off (checked before use)
     unit_type: str | None = None
@@ -71,10 +75,10 @@ def street_variants(p: ParsedAddress) -> list[Variant]:
     out = [Variant(pre, name, typ, post)]
     if p.as_written and p.as_written[1]:
         # "CLIFF LAINE": read as CLIFF LN, but a street may really be called so
-        out.append(Variant(*p.as_written, 0.0, AS_WRITTEN))
+        out.append(Variant(*p.as_written, AS_WRITTEN))
     if typ:
         for word in _type_words().get(typ, ()):
-            out.append(Variant(pre, f"{name} {word}", None, post, 0.0, "street_type_in_name"))
+            out.append(Variant(pre, f"{name} {word}", None, post, "street_type_in_name"))
     toks = name.split()
     suffixes = usps.suffixes()
     seen = {(name, typ)}
@@ -93,7 +97,7 @@ def street_variants(p: ParsedAddress) -> list[Variant]:
             continue
         seen.add((v_name, v_typ))
         unit, utype = _unit_in(rest)
-        out.append(Variant(v_pre, v_name, v_typ, v_post, VARIANT_PENALTY, "extra_words_dropped", unit, utype))
+        out.append(Variant(v_pre, v_name, v_typ, v_post, EXTRA_WORDS_DROPPED, unit, utype))
     return out
 
 
@@ -158,83 +162,42 @@ def unit_tries(p: ParsedAddress, v: Variant | None = None) -> list[tuple[str, st
     return out
 
 
-# --------------------------------------------------------------------------- vectorized scoring
-
-
-def _obj(values) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = [v if v else None for v in values]
-    return out
-
-
-def component_score(q: np.ndarray, c: np.ndarray, q_missing: float, c_missing: float, differ: float) -> np.ndarray:
-    """Agreement of one component over candidate pairs: 1 when equal (or both absent)."""
-    qn = np.equal(q, None)
-    cn = np.equal(c, None)
-    eq = np.asarray(q == c, bool)
-    return np.where(eq | (qn & cn), 1.0, np.where(qn, q_missing, np.where(cn, c_missing, differ)))
-
-
-def zip_score(q: list, c: list) -> np.ndarray:
-    """1 when equal; a wrong ZIP that shares its first four digits with the candidate's
-    (a slip of the last digit, or the next ZIP over) is weak evidence against it, a
-    ZIP from elsewhere is strong evidence.
-
-    >>> zip_score(["94103", "94104", "94188", None, "10001"], ["94103"] * 5).tolist()
-    [1.0, 0.75, 0.65, 0.9, 0.5]
-    """
-    a = np.asarray([z or "" for z in q], dtype="U5")
-    b = np.asarray([z or "" for z in c], dtype="U5")
-    if a.size == 0:
-        return np.array([])
-    same = np.cumprod(a.view(np.uint32).reshape(-1, 5) == b.view(np.uint32).reshape(-1, 5), axis=1).sum(axis=1)
-    qn = np.char.str_len(a) == 0
-    cn = np.char.str_len(b) == 0
-    differ = np.select([same >= 4, same == 3], [0.75, 0.65], 0.5)
-    return np.where(qn, 0.9, np.where(cn, 0.8, np.where(same == 5, 1.0, differ)))
-
-
-def city_score(q_city: list, c_city: list, c_zip: list, postal: dict) -> np.ndarray:
-    """1 when the city is the candidate's or a name USPS accepts for its ZIP."""
-    memo: dict[tuple, float] = {}
-    out = np.empty(len(q_city))
-    for i, key in enumerate(zip(q_city, c_city, c_zip)):
-        s = memo.get(key)
-        if s is None:
-            s = memo[key] = _city_pair(*key, postal)
-        out[i] = s
-    return out
-
-
-def _city_pair(a: str | None, b: str | None, z: str | None, postal: dict) -> float:
-    if not a:
-        return 0.92
-    if a == b:
-        return 1.0
-    info = postal.get(("US", z)) if z else None
-    if info and (a == info.city or a in info.acceptable_cities):
-        return 1.0
-    return max(0.3, fuzz.ratio(a, b or "") / 100.0) * 0.9
-
-
-@lru_cache(maxsize=100_000)
-def _digits(key: str) -> str:
-    return re.sub(r"\D", "", key)
-
-
-def same_digits(a: list[str], b: list[str]) -> np.ndarray:
-    """Whether the numbers in two name keys agree: a route or ordinal number is never a typo
-    the way a letter is (``COUNTY 40`` is not ``COUNTY 43``).
-
-    >>> same_digits(["CR40", "MAIN", "5TH"], ["CR43", "MAINE", "5TH"]).tolist()
-    [False, True, True]
-    """
-    return np.fromiter((_digits(x) == _digits(y) for x, y in zip(a, b)), bool, count=len(a))
-
-
 @lru_cache(maxsize=100_000)
 def unit_norm(unit: str | None) -> str | None:
     """Units compared without punctuation, spaces or leading zeros: ``#04-B`` ~ ``4B``."""
     if not unit:
         return None
     return re.sub(r"[^A-Z0-9]", "", unit.upper()).lstrip("0") or "0"
+
+
+@dataclass
+class Queries:
+    """The street queries of a batch, each spelled one or more ways (one row per spelling)."""
+
+    parsed: list[ParsedAddress]
+    variants: list[Variant]
+    qid: np.ndarray          # spelling -> query
+    keys: list[str]          # spelling -> name key
+    table: pa.Table          # what the backends are asked about (``backends``: spellings)
+    tries: list[tuple]       # spelling -> units to look for (``unit_tries``)
+
+    @classmethod
+    def of(cls, parsed: list[ParsedAddress]) -> Queries:
+        variants: list[Variant] = []
+        qid: list[int] = []
+        for i, p in enumerate(parsed):
+            for v in street_variants(p):
+                variants.append(v)
+                qid.append(i)
+        q = np.asarray(qid, np.int64)
+        keys = [name_key(v.name) for v in variants]
+        table = pa.table({
+            "vix": pa.array(np.arange(len(variants)), pa.int64()),
+            "state": [parsed[i].state for i in qid],
+            "postal_code": [parsed[i].postal_code for i in qid],
+            "city": [parsed[i].city for i in qid],
+            "name_key": keys,
+            "sound_key": [sound_key(v.name) for v in variants],
+        })
+        tries = [tuple(unit_tries(parsed[i], v)) for i, v in zip(qid, variants)]
+        return cls(parsed, variants, q, keys, table, tries)

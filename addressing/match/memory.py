@@ -1,18 +1,19 @@
-"""Candidates and evidence for a few queries, computed from street rows held in memory.
+"""The in-memory backend (``MemoryBackend``): candidates and evidence for a few queries, computed
+from gazetteer rows held in memory.
 
-For a batch, the SQL of ``match_sql`` is the fast way: a few set-wise queries over thousands of
-orders. For one order it is the slow way: DuckDB spends 2-9 ms parsing, binding and optimizing
-each of those queries (one order's exact-candidate query: planner 0.7 ms, optimizer 1.2 ms,
-execution 1.1 ms, 5 ms in all), and an order runs two to five of them. Here the same relations
-are computed for a small batch: street names from a state's whole name table (up to
-``STATE_MAX_ROWS``; key by key above), house-number evidence from the rows of the streets
-involved, fetched with plain key lookups (~1 ms each); all kept per gazetteer file in bounded LRU
-caches (``row_cache``): a long-lived import worker sees the same states and streets again and again.
+For a batch, the SQL backend is the fast way: a few set-wise queries over thousands of orders.
+For one order it is the slow way: DuckDB spends milliseconds parsing, binding and optimizing
+each query, and an order runs two to five of them. Here the same relations are computed for a
+small batch: street names from a state's whole name table (up to ``STATE_MAX_ROWS``; key by key
+above), house-number evidence from the rows of the streets involved, fetched with plain key
+lookups; all kept per gazetteer file in bounded LRU caches (``row_cache``): a long-lived import
+worker sees the same states and streets again and again.
 
-``match_sql`` stays the definition. Every function here returns what its SQL twin returns
-(same columns, same rows, same order where the SQL fixes one), and ``tests/test_match_local.py``
-checks that part by part and order by order, on the demo gazetteer and on a copy with alternate
-names and missing values; change a rule in both places or that test fails.
+Owns those caches and the relations computed from them. Every method returns what the SQL
+backend returns for the same question (same columns, same rows, same order where the SQL fixes
+one: DuckDB's NULLs-last ascending order, and its ``hash`` of a number for ties between
+neighbours, which the rows fetched carry); ``tests/test_match_backends.py`` runs one contract
+suite against both.
 """
 
 from __future__ import annotations
@@ -23,29 +24,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from addressing.gazetteer import Gazetteer, query_arrow
-from addressing.match_sql import MAIN_JOIN, STREET_COLS, UNIT_HIT
-from addressing.row_cache import RowCache
+from addressing.gazetteer import Gazetteer
+from addressing.match import sql
+from addressing.match.row_cache import RowCache
 
-_NAME_COLS = [c.split(" AS ")[-1].split(".")[-1] for c in STREET_COLS.split(", ")]
-_STREET_SCHEMA = pa.schema([
-    ("vix", pa.int64()), ("street_id", pa.int64()), ("postal_code", pa.string()), ("city", pa.string()),
-    ("state", pa.string()), ("predir", pa.string()), ("name", pa.string()), ("type", pa.string()),
-    ("postdir", pa.string()), ("name_key", pa.string()), ("lat", pa.float64()), ("lon", pa.float64()),
-    ("n_points", pa.int64()), ("n_segments", pa.int64()), ("out_predir", pa.string()), ("out_name", pa.string()),
-    ("out_type", pa.string()), ("out_postdir", pa.string()),
-])
-assert [f.name for f in _STREET_SCHEMA][1:] == _NAME_COLS, "STREET_COLS and the local schema disagree"
+_NAME_COLS = list(sql.CANDIDATE_COLUMNS)
 
 
 _names = RowCache()       # (gazetteer, column, state, value) -> street name rows
 _streets = RowCache()     # (gazetteer, street_id) -> _Street (its len is its row count)
-
-
-def clear_caches() -> None:
-    """Forget every cached row (for cold-start measurements and tests)."""
-    for cache in (_names, _streets, _tables, _grams):
-        cache.clear()
 
 
 # --------------------------------------------------------------------------- street name rows
@@ -55,7 +42,7 @@ def clear_caches() -> None:
 #: whole up to this many rows, so that any name, sound key or trigram is looked up without a query
 #: (a misspelt name is a new key every time); larger ones (a whole-country TIGER state has hundreds
 #: of thousands) are asked key by key, and run the trigram SQL. Loading a table and building its
-#: trigram index took ~1 s for a synthetic 50k-row state (timed ad hoc in review), once per worker and state.
+#: trigram index is paid once per worker and state, and grows with the table.
 STATE_MAX_ROWS = 20_000
 
 
@@ -78,11 +65,12 @@ class _NameTable:
 _tables = RowCache()      # (gazetteer, "sizes", None) -> [{state: rows}]; (gazetteer, state or None) -> _NameTable
 
 
-def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
+def state_sizes(gaz: Gazetteer) -> dict[str | None, int]:
+    """How many street name rows each state has (``None``: streets without a state)."""
     tag = gaz.key
 
     def fetch(_missing: list) -> dict:
-        t = query_arrow(gaz.cursor(), "SELECT state, count(*) AS n FROM streets GROUP BY state").to_pydict()
+        t = sql.run(gaz, sql.state_sizes_sql()).to_pydict()
         return {(tag, "sizes", None): [dict(zip(t["state"], t["n"]))]}
 
     return _tables.get_many([(tag, "sizes", None)], fetch)[(tag, "sizes", None)][0]
@@ -90,13 +78,12 @@ def _rows_by_state(gaz: Gazetteer) -> dict[str | None, int]:
 
 def fits(gaz: Gazetteer, states: Iterable[str | None]) -> bool:
     """Whether the name tables of these states (None: every street) are small enough to hold."""
-    sizes = _rows_by_state(gaz)
+    sizes = state_sizes(gaz)
     return all((sum(sizes.values()) if st is None else sizes.get(st, 0)) <= STATE_MAX_ROWS for st in states)
 
 
-def _select_names(gaz: Gazetteer, where: str, params: list) -> list[tuple]:
-    cols = query_arrow(gaz.cursor(), f"SELECT s.rowid AS srow, {STREET_COLS}, s.sound_key FROM streets s "
-                                     f"{MAIN_JOIN} {where}", params).to_pydict()
+def _select_names(gaz: Gazetteer, params: list, column: str | None = None, in_state: bool = False) -> list[tuple]:
+    cols = sql.run(gaz, sql.name_rows_sql(column, in_state), None, params).to_pydict()
     return list(zip(*(cols[c] for c in ["srow", *_NAME_COLS, "sound_key"])))
 
 
@@ -104,8 +91,8 @@ def _name_tables(gaz: Gazetteer, states: Iterable[str | None]) -> dict[str | Non
     tag = gaz.key
 
     def fetch(missing: list[tuple]) -> dict[tuple, _NameTable]:
-        return {(tag, st): _NameTable(_select_names(gaz, "" if st is None else "WHERE s.state = $1",
-                                                    [] if st is None else [st])) for _, st in missing}
+        return {(tag, st): _NameTable(_select_names(gaz, [] if st is None else [st], in_state=st is not None))
+                for _, st in missing}
 
     got = _tables.get_many([(tag, st) for st in states], fetch)
     return {st: got[(tag, st)] for st in states}
@@ -127,8 +114,8 @@ def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]
         for *_, state, value in missing:
             by_state.setdefault(state, []).append(value)
         for state, values in by_state.items():
-            where = f"WHERE s.{column} = ANY($1)" + ("" if state is None else " AND s.state = $2")
-            for row in _select_names(gaz, where, [values] if state is None else [values, state]):
+            params = [values] if state is None else [values, state]
+            for row in _select_names(gaz, params, column, in_state=state is not None):
                 found.setdefault((tag, column, state, row[at]), []).append(row)
         return found
 
@@ -140,8 +127,9 @@ def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]
 
 def _table(vix: list[int], rows: list[tuple]) -> pa.Table:
     cols = list(zip(*rows)) if rows else [[] for _ in range(len(_NAME_COLS) + 1)]
-    return pa.table([pa.array(vix, pa.int64()), *(pa.array(c, f.type) for c, f in zip(cols[1:], list(_STREET_SCHEMA)[1:]))],
-                    schema=_STREET_SCHEMA)
+    schema = sql.CANDIDATE_SCHEMA
+    return pa.table([pa.array(vix, pa.int64()), *(pa.array(c, f.type) for c, f in zip(cols[1:], list(schema)[1:]))],
+                    schema=schema)
 
 
 def _sort_key(v: Any) -> tuple:
@@ -154,7 +142,7 @@ _COL = {c: i + 1 for i, c in enumerate([*_NAME_COLS, "sound_key"])}
 
 
 def exact_candidates(gaz: Gazetteer, q: pa.Table, per_query: int) -> pa.Table:
-    """``match_sql.exact_candidates_sql`` for a few spellings."""
+    """``sql.exact_candidates_sql`` for a few spellings."""
     cols = q.select(["vix", "state", "postal_code", "city", "name_key"]).to_pydict()
     wanted = [(st, k) for st, k in zip(cols["state"], cols["name_key"]) if k is not None]
     found = _name_rows(gaz, "name_key", wanted)
@@ -187,7 +175,7 @@ def _left_eq(a: str | None, b: str | None, n: int) -> bool:
 
 
 def pair_and_sound_candidates(gaz: Gazetteer, pairs: pa.Table, sub: pa.Table) -> pa.Table:
-    """``pair_candidates_sql() UNION ALL sound_candidates_sql() CANDIDATE_ORDER`` for a few spellings."""
+    """``sql.fuzzy_candidates_sql`` for a few spellings."""
     p = pairs.to_pydict()
     s = sub.select(["vix", "state", "sound_key"]).to_pydict()
     by_id = _name_rows(gaz, "street_id", [(None, sid) for sid in dict.fromkeys(p["street_id"])])
@@ -240,7 +228,7 @@ _grams = RowCache()       # (gazetteer, "grams", state or None for every street)
 
 
 def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Table:
-    """``trigram_candidates_sql() CANDIDATE_ORDER`` for a few spellings (whose states ``fits``)."""
+    """``sql.trigram_candidates_sql`` for a few spellings (whose states ``fits``)."""
     q = sub.select(["vix", "state", "name_key"]).to_pydict()
     tag = gaz.key
 
@@ -288,30 +276,16 @@ class _Street:
         return self.n_rows
 
 
-_STREET_SQL = {
-    "addresses": "SELECT street_id, number, number_int, hash(number) AS nhash, n_units, has_base, lat, lon "
-                 "FROM addresses WHERE street_id = ANY($1)",
-    "base": "SELECT street_id, number, avg(lat) AS lat, avg(lon) AS lon FROM address_points "
-            "WHERE street_id = ANY($1) AND unit IS NULL GROUP BY street_id, number",
-    "units": f"SELECT street_id, number, {UNIT_HIT.format(unit='unit')} AS hit, min(unit) AS spelled, "
-             "avg(lat) AS lat, avg(lon) AS lon FROM address_points "
-             "WHERE street_id = ANY($1) AND unit IS NOT NULL GROUP BY ALL",
-    "segments": "SELECT street_id, rowid AS seg, from_left, to_left, from_right, to_right, parity_left, "
-                "parity_right, sided, geom FROM segments WHERE street_id = ANY($1)",
-}
-
-
 def _fetch_streets(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[int, _Street]:
     """The rows of streets (id -> (n_points, n_segments)): points and ranges only where they have some."""
     streets = {sid: _Street() for sid in sizes}
     pointed = [sid for sid, (n_points, _) in sizes.items() if n_points > 0]
     ranged = [sid for sid, (_, n_segments) in sizes.items() if n_segments > 0]
-    cur = gaz.cursor()
-    for part, sql in _STREET_SQL.items():
+    for part, text in sql.STREET_ROWS_SQL.items():
         ids = ranged if part == "segments" else pointed
         if not ids:
             continue
-        t = query_arrow(cur, sql, [ids]).to_pydict()
+        t = sql.run(gaz, text, None, [ids]).to_pydict()
         sids = t.pop("street_id")
         for i, sid in enumerate(sids):
             st = streets[sid]
@@ -332,7 +306,7 @@ def _fetch_streets(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[in
 
 def _index_numbers(streets: dict[int, _Street], sids: list[int], t: dict) -> None:
     """Each street's numbered addresses with a position, by parity, sorted as the neighbour
-    query's ``arg_max`` / ``arg_min`` order them (``match_sql.NUMBER_ORDER``: integer, then hash)."""
+    query's ``arg_max`` / ``arg_min`` order them (``sql.NUMBER_ORDER``: integer, then hash)."""
     rows: dict[tuple[int, int], list] = {}
     for i, sid in enumerate(sids):
         n = t["number_int"][i]
@@ -352,29 +326,19 @@ def _streets_of(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[int, 
     return {sid: got[(tag, sid)] for sid in sizes}
 
 
-_EVIDENCE_SCHEMAS = {
-    "point": [("cid", pa.int64()), ("exact", pa.bool_()), ("n_units", pa.int64()), ("has_base", pa.bool_()),
-              ("lat", pa.float64()), ("lon", pa.float64())],
-    "base": [("cid", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64())],
-    "unit": [("cid", pa.int64()), ("exact", pa.bool_()), ("hit", pa.string()), ("spelled", pa.string()),
-             ("lat", pa.float64()), ("lon", pa.float64())],
-    "range": [("cid", pa.int64()), ("seg", pa.int64()), ("side", pa.string()), ("a", pa.int64()), ("b", pa.int64()),
-              ("parity_ok", pa.bool_()), ("sided", pa.bool_()), ("geom", pa.binary())],
-    "neighbour": [("cid", pa.int64()), ("lo_n", pa.int64()), ("lo_lon", pa.float64()), ("lo_lat", pa.float64()),
-                  ("hi_n", pa.int64()), ("hi_lon", pa.float64()), ("hi_lat", pa.float64())],
-}
 
 
 def _parity_ok(parity: str | None, n: int) -> bool:
     return parity is None or parity == "B" or (parity == "O" and n % 2 == 1) or (parity == "E" and n % 2 == 0)
 
 
-def evidence(gaz: Gazetteer, c: pa.Table, sizes: dict[int, tuple[int, int]]) -> dict[str, pa.Table]:
-    """``match_sql.evidence_sql`` for a few candidates ``c`` (cid, street_id, number, number_int,
-    units_try; every number_int set), one table per part; ``sizes``: each street's (n_points, n_segments)."""
+def evidence(gaz: Gazetteer, c: pa.Table) -> dict[str, pa.Table]:
+    """``sql.evidence_sql`` for a few questions ``c`` (cid, street_id, number, number_int,
+    units_try, n_points, n_segments; every number_int set), one table per part."""
     t = c.to_pydict()
-    streets = _streets_of(gaz, {sid: sizes[sid] for sid in dict.fromkeys(t["street_id"])})
-    rows: dict[str, list[tuple]] = {name: [] for name in _EVIDENCE_SCHEMAS}
+    streets = _streets_of(gaz, {sid: (npt, nsg) for sid, npt, nsg in zip(t["street_id"], t["n_points"],
+                                                                          t["n_segments"])})
+    rows: dict[str, list[tuple]] = {name: [] for name in sql.EVIDENCE_SCHEMAS}
     for cid, sid, number, n, tries in zip(t["cid"], t["street_id"], t["number"], t["number_int"], t["units_try"]):
         st = streets[sid]
         spellings = [(number, True)] + ([(str(n), False)] if str(n) != number else [])
@@ -395,9 +359,9 @@ def evidence(gaz: Gazetteer, c: pa.Table, sizes: dict[int, tuple[int, int]]) -> 
                 ends = [x for x in (a, b) if x is not None]       # least / greatest skip a NULL end
                 if ends and min(ends) <= n <= max(ends):
                     rows["range"].append((cid, seg, side, a, b, _parity_ok(parity, n), sided, geom))
-    return {name: pa.table([pa.array(col, ty) for col, (_, ty) in
-                            zip(list(zip(*rs)) or [[] for _ in schema], schema)], names=[k for k, _ in schema])
-            for (name, rs), schema in ((kv, _EVIDENCE_SCHEMAS[kv[0]]) for kv in rows.items())}
+    return {name: pa.table([pa.array(col, f.type) for col, f in zip(list(zip(*rs)) or [[] for _ in schema], schema)],
+                           schema=schema)
+            for (name, rs), schema in ((kv, sql.EVIDENCE_SCHEMAS[kv[0]]) for kv in rows.items())}
 
 
 def _neighbours(same: tuple, n: int) -> tuple:
@@ -409,3 +373,27 @@ def _neighbours(same: tuple, n: int) -> tuple:
     low = (int(ints[lo]), lons[lo], lats[lo]) if lo >= 0 else (None, None, None)
     high = (int(ints[hi]), lons[hi], lats[hi]) if hi < len(ints) else (None, None, None)
     return (*low, *high)
+
+
+class MemoryBackend:
+    """The backend for a few queries: ``backends.Backend`` answered from cached rows."""
+
+    name = "memory"
+
+    def __init__(self, gaz: Gazetteer):
+        self.gaz = gaz
+
+    def exact_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
+        return exact_candidates(self.gaz, q, per_query)
+
+    def fuzzy_candidates(self, pairs: pa.Table, q: pa.Table) -> pa.Table:
+        return pair_and_sound_candidates(self.gaz, pairs, q)
+
+    def trigram_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
+        """From the states' trigram indexes where their name tables ``fits``, else the SQL."""
+        if fits(self.gaz, set(q["state"].to_pylist())):
+            return trigram_candidates(self.gaz, q, per_query)
+        return sql.run(self.gaz, sql.trigram_candidates_sql(), {"_r": q}, [per_query])
+
+    def evidence(self, c: pa.Table) -> dict[str, pa.Table]:
+        return evidence(self.gaz, c)

@@ -1,8 +1,11 @@
-"""The SQL of the match stage: builders return text (values go in as parameters, batches as
-registered Arrow tables ``_q``, ``_r``, ``_c``, ``_l``), and ``run`` is the one place it meets DuckDB.
+"""The matcher's SQL: builders return text (values go in as parameters, batches as registered
+Arrow tables ``_q``, ``_r``, ``_p``, ``_c``, ``_l``), and ``run`` is the one place it meets DuckDB.
 
-Tables read: ``streets`` (one row per street and per alternate name of it, ``alt``),
-``addresses``, ``address_points``, ``segments``, ``localities`` (see ``addressing/gazetteer``).
+Owns every query the matcher sends: the candidate and evidence queries of the SQL backend
+(``backends.SqlBackend``), the row fetches of the in-memory backend (``memory``), and the block,
+locality and coverage lookups both share. Tables read: ``streets`` (one row per street and per
+alternate name of it, ``alt``), ``addresses``, ``address_points``, ``segments``, ``localities``
+(see ``addressing/gazetteer``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s
                 "s.lat, s.lon, s.n_points, s.n_segments, "
                 "m.predir AS out_predir, m.name AS out_name, m.type AS out_type, m.postdir AS out_postdir")
 MAIN_JOIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
+#: the names of those columns, as every candidate table has them after ``vix``
+CANDIDATE_COLUMNS = tuple(c.split(" AS ")[-1].split(".")[-1] for c in STREET_COLS.split(", "))
+_NUMERIC = {"vix": pa.int64(), "street_id": pa.int64(), "lat": pa.float64(), "lon": pa.float64(),
+            "n_points": pa.int64(), "n_segments": pa.int64()}
+#: a candidate table: ``vix``, then ``CANDIDATE_COLUMNS`` (text unless numeric)
+CANDIDATE_SCHEMA = pa.schema([(c, _NUMERIC.get(c, pa.string())) for c in ("vix", *CANDIDATE_COLUMNS)])
 
 
 #: a fixed order for round two's candidate rows: equal scores are settled by row order, which
@@ -26,7 +35,7 @@ MAIN_JOIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
 CANDIDATE_ORDER = "ORDER BY vix, street_id, name_key, predir, type, postdir"
 
 #: a unit as compared: no punctuation, no leading zeros (``#04`` and ``4`` are one unit; ``0``
-#: stays ``0``), as ``match_score.unit_norm`` writes it
+#: stays ``0``), as ``queries.unit_norm`` writes it
 UNIT_HIT = "coalesce(nullif(ltrim(regexp_replace(upper({unit}), '[^A-Z0-9]', '', 'g'), '0'), ''), '0')"
 _P_HIT = UNIT_HIT.format(unit="p.unit")
 #: the order of a street's addresses for the neighbour search: the integer, then ``hash(number)``
@@ -40,7 +49,7 @@ def exact_candidates_sql() -> str:
     name that recurs in every town of a state would otherwise bring them all).
 
     The ranking runs on narrow rows (the name row's ``rowid``), and only the rows kept are
-    joined back for their columns: ranking the wide rows took twice as long."""
+    joined back for their columns, which costs less than ranking the wide rows."""
     return f"""
         WITH j AS (
             SELECT q.vix, s.rowid AS srow, s.street_id,
@@ -91,10 +100,15 @@ def pair_candidates_sql() -> str:
     return f"SELECT p.vix, {STREET_COLS} FROM _p p JOIN streets s ON s.street_id = p.street_id {MAIN_JOIN}"
 
 
+def fuzzy_candidates_sql() -> str:
+    """Round two's pairs and sound keys together, in ``CANDIDATE_ORDER``."""
+    return f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()} {CANDIDATE_ORDER}"
+
+
 def trigram_candidates_sql() -> str:
     """Round two: the streets of the state sharing the most name-key trigrams with the
     spelling (a typo that changes consonants defeats the sound key, not most trigrams);
-    ``?`` = how many per spelling."""
+    ``?`` = how many per spelling; in ``CANDIDATE_ORDER``."""
     grams = ("list_distinct(list_transform(range(1, length(name_key) + 1), "
              "lambda i: substr('^' || name_key || '$', i, 3)))")
     return f"""
@@ -111,6 +125,7 @@ def trigram_candidates_sql() -> str:
             QUALIFY row_number() OVER (PARTITION BY qg.vix ORDER BY count(*) DESC, sg.street_id) <= ?
         )
         SELECT shared.vix, {STREET_COLS} FROM shared JOIN streets s USING (street_id) {MAIN_JOIN}
+        {CANDIDATE_ORDER}
     """
 
 
@@ -177,7 +192,7 @@ def neighbour_evidence_sql() -> str:
     """Nearest numbered points below and above the number on the same street and parity;
     addresses without a position are no neighbours. Between addresses of one integer (``12``,
     ``12A``) DuckDB's ``hash`` of the number as written decides: any one, always the same one
-    (a (number_int, number) struct key cost 2.5 µs more per candidate than this HUGEINT, timed ad hoc)."""
+    (one HUGEINT key, cheaper than a (number_int, number) struct)."""
     return f"""
         SELECT c.cid,
                max(a.number_int) FILTER (WHERE a.number_int < c.number_int) AS lo_n,
@@ -194,6 +209,19 @@ def neighbour_evidence_sql() -> str:
 
 
 EVIDENCE_PARTS = ("point", "base", "unit", "range", "neighbour")
+#: the columns of each part, as its query returns them (``backends.EVIDENCE_COLUMNS`` says what they mean)
+EVIDENCE_SCHEMAS = {
+    "point": pa.schema([("cid", pa.int64()), ("exact", pa.bool_()), ("n_units", pa.int64()), ("has_base", pa.bool_()),
+                        ("lat", pa.float64()), ("lon", pa.float64())]),
+    "base": pa.schema([("cid", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64())]),
+    "unit": pa.schema([("cid", pa.int64()), ("exact", pa.bool_()), ("hit", pa.string()), ("spelled", pa.string()),
+                       ("lat", pa.float64()), ("lon", pa.float64())]),
+    "range": pa.schema([("cid", pa.int64()), ("seg", pa.int64()), ("side", pa.string()), ("a", pa.int64()),
+                        ("b", pa.int64()), ("parity_ok", pa.bool_()), ("sided", pa.bool_()), ("geom", pa.binary())]),
+    "neighbour": pa.schema([("cid", pa.int64()), ("lo_n", pa.int64()), ("lo_lon", pa.float64()),
+                            ("lo_lat", pa.float64()), ("hi_n", pa.int64()), ("hi_lon", pa.float64()),
+                            ("hi_lat", pa.float64())]),
+}
 
 
 def evidence_sql(points: bool = True, units: bool = True, ranges: bool = True) -> str:
@@ -215,6 +243,36 @@ def evidence_sql(points: bool = True, units: bool = True, ranges: bool = True) -
 
 def locality_sql() -> str:
     return "SELECT l.country, l.state, l.city, l.lat, l.lon FROM _l q JOIN localities l USING (country, state, city)"
+
+
+def state_sizes_sql() -> str:
+    """How many street name rows each state has (``NULL``: streets without a state)."""
+    return "SELECT state, count(*) AS n FROM streets GROUP BY state"
+
+
+def name_rows_sql(column: str | None = None, in_state: bool = False) -> str:
+    """Street name rows (``srow``, then ``STREET_COLS``, ``sound_key``): those whose ``column``
+    (``name_key``, ``sound_key`` or ``street_id``) is in ``$1``, or all of them; in the state
+    ``$1`` (``$2`` after a ``column``) when ``in_state``."""
+    where = [f"s.{column} = ANY($1)"] if column else []
+    if in_state:
+        where.append(f"s.state = ${len(where) + 1}")
+    return (f"SELECT s.rowid AS srow, {STREET_COLS}, s.sound_key FROM streets s {MAIN_JOIN}"
+            + (" WHERE " + " AND ".join(where) if where else ""))
+
+
+#: the rows of streets (ids in ``$1``) the in-memory backend keeps, by kind
+STREET_ROWS_SQL = {
+    "addresses": "SELECT street_id, number, number_int, hash(number) AS nhash, n_units, has_base, lat, lon "
+                 "FROM addresses WHERE street_id = ANY($1)",
+    "base": "SELECT street_id, number, avg(lat) AS lat, avg(lon) AS lon FROM address_points "
+            "WHERE street_id = ANY($1) AND unit IS NULL GROUP BY street_id, number",
+    "units": f"SELECT street_id, number, {UNIT_HIT.format(unit='unit')} AS hit, min(unit) AS spelled, "
+             "avg(lat) AS lat, avg(lon) AS lon FROM address_points "
+             "WHERE street_id = ANY($1) AND unit IS NOT NULL GROUP BY ALL",
+    "segments": "SELECT street_id, rowid AS seg, from_left, to_left, from_right, to_right, parity_left, "
+                "parity_right, sided, geom FROM segments WHERE street_id = ANY($1)",
+}
 
 
 def coverage_sql() -> str:

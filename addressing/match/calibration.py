@@ -1,5 +1,7 @@
 """Calibrated confidence: of the answers given confidence >= c, at least a share c is right.
 
+Owns the map from a match's raw score to its confidence, per kind of answer.
+
 A match's raw score (``raw_score``: the score, discounted when a rival elsewhere is close) goes
 through a monotone map fitted on held-out data, one map per kind of answer (``STRATA``), by
 ``benchmarks/match_accuracy.py --fit``: isotonic regression, each block replaced by the lower
@@ -21,7 +23,7 @@ from addressing.schema import Precision
 #: numbered points either side (or at the integer part of a number); a position interpolated
 #: along a TIGER range; only the street (the number is outside every known range)
 RANGE = "interpolated_range"
-WIDE = "interpolated_wide"          # between numbered points far apart (WIDE_GAP_M in match)
+WIDE = "interpolated_wide"          # between numbered points far apart (``scoring.WIDE_GAP_M``)
 STRATA = (Precision.ADDRESS_POINT.value, Precision.INTERPOLATED.value, WIDE, RANGE, Precision.STREET.value)
 #: used when addressing/data/calibration.json is absent: deliberately timid
 DEFAULT_CALIBRATION = {
@@ -60,6 +62,13 @@ def reload_calibration() -> None:
     calibration.cache_clear()
 
 
+#: the rival discount of ``raw_score``, set by hand (the maps fitted on top of it absorb its
+#: scale): a rival at the same score leaves ``RIVAL_FLOOR`` of the score, and the discount is
+#: gone once the lead reaches (1 - RIVAL_FLOOR) / RIVAL_SLOPE = 0.1
+RIVAL_FLOOR = 0.6
+RIVAL_SLOPE = 4.0
+
+
 def raw_score(score: np.ndarray, margin: np.ndarray) -> np.ndarray:
     """What the calibration maps: the match score, discounted when a rival elsewhere is close.
 
@@ -68,7 +77,7 @@ def raw_score(score: np.ndarray, margin: np.ndarray) -> np.ndarray:
     """
     score = np.asarray(score, float)
     margin = np.asarray(margin, float)
-    return score * np.minimum(1.0, 0.6 + 4.0 * np.clip(margin, 0, None))
+    return score * np.minimum(1.0, RIVAL_FLOOR + RIVAL_SLOPE * np.clip(margin, 0, None))
 
 
 def calibrate(raw: np.ndarray, stratum: np.ndarray | list | str = Precision.ADDRESS_POINT.value) -> np.ndarray:

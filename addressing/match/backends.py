@@ -1,0 +1,123 @@
+"""Where the matcher's candidates and evidence come from: one interface, two backends, chosen
+once per batch.
+
+``Backend`` is the four questions the matcher asks a gazetteer about a batch of street queries.
+``SqlBackend`` answers them with a few set-wise DuckDB queries: the fast way for a batch of
+thousands, the slow way for one order (DuckDB plans every query anew, milliseconds each).
+``MemoryBackend`` (``memory``) answers the same from street rows held in memory: the fast way for
+a few orders. Both give the same rows in the same order (``tests/test_match_backends.py`` holds
+them to that); ``backend_for`` picks one by the batch's size.
+
+Tables crossing the interface (strings may be null unless said otherwise):
+
+- spellings ``q`` (``queries.Queries.table``): ``vix`` int64 (the spelling's row), ``state``,
+  ``postal_code``, ``city``, ``name_key``, ``sound_key``;
+- pairs (``blocking.block_pairs``): ``vix`` int64, ``street_id`` int64;
+- candidates (what every candidate question returns, one row per (spelling, street name row)):
+  ``vix``, then ``CANDIDATE_COLUMNS``: the name row that matched (``postal_code`` .. ``name_key``,
+  the street's centroid ``lat``/``lon``, its ``n_points``/``n_segments``) and the street's own
+  name (``out_*``);
+- evidence questions ``c`` (``evidence.gather``): ``cid`` int64, ``street_id`` int64, ``number``
+  as written, ``number_int`` int64 (set on every row), ``units_try`` list of ``queries.unit_norm``
+  forms or null, ``n_points``/``n_segments`` of the street;
+- evidence answers: one table per part of ``EVIDENCE_PARTS``, with at least the columns of
+  ``EVIDENCE_COLUMNS[part]`` (``evidence.gather`` reads them).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from addressing.gazetteer import Gazetteer
+from addressing.match import sql
+from addressing.match.memory import MemoryBackend
+
+#: batches of at most this many street queries are matched in memory (``MemoryBackend``)
+MEMORY_MAX_QUERIES = 64
+
+CANDIDATE_COLUMNS = sql.CANDIDATE_COLUMNS
+EVIDENCE_PARTS = sql.EVIDENCE_PARTS
+#: what each evidence part says about a question ``cid`` (several rows per ``cid`` where said):
+#: ``point``: the address of the number (``exact``) or of its integer part, its units and position;
+#: ``base``: where the number's points without a unit are; ``unit``: the points of a unit tried
+#: (``hit``, as the source ``spelled`` it), at the number (``exact``) or its integer part;
+#: ``range``: a TIGER range side holding the number (ends ``a``/``b``, ``parity_ok``, ``geom`` WKB);
+#: ``neighbour``: the nearest numbered points below (``lo_*``) and above (``hi_*``) on its parity
+EVIDENCE_COLUMNS = {part: tuple(schema.names) for part, schema in sql.EVIDENCE_SCHEMAS.items()}
+
+
+class Backend(Protocol):
+    """The gazetteer questions of street matching, over batches (schemas in the module docstring)."""
+
+    name: str
+    gaz: Gazetteer
+
+    def exact_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
+        """Round one: streets with a spelling's exact name key in its state (anywhere without a
+        state), its own ZIP and city first, then ZIPs sharing the longest prefix; at most
+        ``per_query`` per spelling, and when some are in its own ZIP or city, those and the
+        nearest other one only. Ordered by spelling, then that rank."""
+        ...
+
+    def fuzzy_candidates(self, pairs: pa.Table, q: pa.Table) -> pa.Table:
+        """Round two: every name row of the streets in ``pairs``, and of the streets with a
+        spelling's sound key in its state; ordered by ``sql.CANDIDATE_ORDER`` (nulls last)."""
+        ...
+
+    def trigram_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
+        """Round two, for spellings nothing else found: every name row of the ``per_query``
+        streets of the state sharing the most name-key trigrams (at least two) with the
+        spelling, more first, then by street id; ordered by ``sql.CANDIDATE_ORDER``."""
+        ...
+
+    def evidence(self, c: pa.Table) -> dict[str, pa.Table]:
+        """House-number and unit evidence for the questions ``c``, one table per part."""
+        ...
+
+
+class SqlBackend:
+    """The backend for large batches: each question is one DuckDB query over the whole batch."""
+
+    name = "sql"
+
+    def __init__(self, gaz: Gazetteer):
+        self.gaz = gaz
+
+    def exact_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
+        return sql.run(self.gaz, sql.exact_candidates_sql(), {"_q": q}, [per_query])
+
+    def fuzzy_candidates(self, pairs: pa.Table, q: pa.Table) -> pa.Table:
+        return sql.run(self.gaz, sql.fuzzy_candidates_sql(), {"_p": pairs, "_r": q})
+
+    def trigram_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
+        return sql.run(self.gaz, sql.trigram_candidates_sql(), {"_r": q}, [per_query])
+
+    def evidence(self, c: pa.Table) -> dict[str, pa.Table]:
+        """One query for every part (one round trip), leaving out the parts these streets cannot
+        have (no address points, no unit asked, no ranges): each costs planning even when it
+        finds nothing."""
+        if not c.num_rows:
+            return {name: schema.empty_table() for name, schema in sql.EVIDENCE_SCHEMAS.items()}
+        points = pc.any(pc.greater(c["n_points"], 0)).as_py()
+        ranges = pc.any(pc.greater(c["n_segments"], 0)).as_py()
+        units = c["units_try"].null_count < c.num_rows
+        found = sql.run(self.gaz, sql.evidence_sql(points, units, ranges),
+                        {"_c": c.select(["cid", "street_id", "number", "number_int", "units_try"])})
+        return {name: _part(found, name) for name in EVIDENCE_PARTS}
+
+
+def _part(found: pa.Table, name: str) -> pa.Table:
+    """The rows of one evidence part (``ev`` = ``name``)."""
+    if not found.num_rows:
+        return found.slice(0, 0)
+    return found.filter(pc.equal(found.column("ev"), name))
+
+
+def backend_for(gaz: Gazetteer, n_queries: int) -> Backend:
+    """The backend a batch of ``n_queries`` street queries is matched with: in memory up to
+    ``MEMORY_MAX_QUERIES``, else SQL."""
+    return MemoryBackend(gaz) if n_queries <= MEMORY_MAX_QUERIES else SqlBackend(gaz)
+
