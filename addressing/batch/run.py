@@ -101,7 +101,7 @@ def run_batch(files: list[BatchFile], settings: Settings, runner: Runner | None 
                     if not keep_work:
                         remove_work(plan)
             finally:
-                for f in files:  # a failed split leaves empty folders; a killed run's chunks stay
+                for f in files:  # a failed split leaves empty folders; chunks a failed run finished stay
                     _remove_if_empty(work_root(f.output))
     except OSError as exc:
         raise OutputError(f"{exc.filename or files[0].output}: {exc.strerror or exc}") from exc
