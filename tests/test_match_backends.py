@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 from match_helpers import differences, same
@@ -207,10 +208,11 @@ def test_trigram_candidates(backend, queries, name_rows):
     assert len(rows) > sample.num_rows
 
 
-def questions(gaz, n: int, seed: int) -> pa.Table:
-    """Evidence questions the matcher asks: numbers as written, with letters, hyphens and
-    fractions, between and beyond the known ones; units the address has, has not, and with
-    leading zeros; on streets with points, with ranges, and on alternate names."""
+def questions(gaz, n: int, seed: int) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """Evidence questions the matcher asks, with the n_points and n_segments of their streets:
+    numbers as written, with letters, hyphens and fractions, between and beyond the known ones;
+    units the address has, has not, and with leading zeros; on streets with points, with
+    ranges, and on alternate names."""
     rng = random.Random(seed)
     pts = synth.address_points(gaz)
     segs = [s for s in synth.ranges(gaz) if s["a"] is not None and s["b"] is not None]
@@ -229,15 +231,16 @@ def questions(gaz, n: int, seed: int) -> pa.Table:
         gaz, "SELECT DISTINCT street_id, n_points, n_segments FROM streets")}
     numbers = [r[1] for r in rows]
     ints = number_ints(numbers)
-    return pa.table({
+    ok = ints >= 0
+    c = pa.table({
         "cid": pa.array(range(len(rows)), pa.int64()),
         "street_id": pa.array([r[0] for r in rows], pa.int64()),
         "number": numbers,
         "number_int": pa.array(ints, pa.int64()),
         "units_try": pa.array([r[2] for r in rows], pa.list_(pa.string())),
-        "n_points": pa.array([sizes[r[0]][0] for r in rows], pa.int64()),
-        "n_segments": pa.array([sizes[r[0]][1] for r in rows], pa.int64()),
-    }).filter(pa.array(ints >= 0))
+    }).filter(pa.array(ok))
+    n_points, n_segments = (np.asarray([sizes[r[0]][k] for r in rows], np.int64)[ok] for k in (0, 1))
+    return c, n_points, n_segments
 
 
 def _sorted(rows: list[tuple]) -> list[tuple]:
@@ -300,8 +303,8 @@ def expected_evidence(gaz, c: pa.Table) -> dict[str, list[tuple]]:
 
 def test_evidence(backend, gaz):
     """Each part holds what the gazetteer says about each question, nothing else."""
-    c = questions(gaz, 400, seed=5)
-    found = backend.evidence(c)
+    c, n_points, n_segments = questions(gaz, 400, seed=5)
+    found = backend.evidence(c, n_points, n_segments)
     expected = expected_evidence(gaz, c)
     assert set(found) == set(EVIDENCE_PARTS)
     for part, columns in EVIDENCE_COLUMNS.items():
@@ -344,8 +347,8 @@ def test_trigram_candidates_equal_the_sql(gaz, queries, held):
 
 
 def test_evidence_equals_the_sql(gaz):
-    c = questions(gaz, 400, seed=6)
-    sql_parts, mem_parts = SqlBackend(gaz).evidence(c), MemoryBackend(gaz).evidence(c)
+    question = questions(gaz, 400, seed=6)
+    sql_parts, mem_parts = SqlBackend(gaz).evidence(*question), MemoryBackend(gaz).evidence(*question)
     for part, columns in EVIDENCE_COLUMNS.items():
         a, b = (p[part].select(list(columns)).to_pylist() if p[part].num_rows else [] for p in (sql_parts, mem_parts))
         assert same(sorted(a, key=repr), sorted(b, key=repr)), part

@@ -19,7 +19,8 @@ Tables crossing the interface (strings may be null unless said otherwise):
   name (``out_*``);
 - evidence questions ``c`` (``evidence.gather``): ``cid`` int64, ``street_id`` int64, ``number``
   as written, ``number_int`` int64 (set on every row), ``units_try`` list of ``queries.unit_norm``
-  forms or null, ``n_points``/``n_segments`` of the street;
+  forms or null; beside it, aligned with its rows, the ``n_points`` and ``n_segments`` of each
+  question's street (numpy int64 arrays);
 - evidence answers: one table per part of ``EVIDENCE_PARTS``, with at least the columns of
   ``EVIDENCE_COLUMNS[part]`` (``evidence.gather`` reads them).
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -73,8 +75,9 @@ class Backend(Protocol):
         spelling, more first, then by street id; ordered by ``sql.CANDIDATE_ORDER``."""
         ...
 
-    def evidence(self, c: pa.Table) -> dict[str, pa.Table]:
-        """House-number and unit evidence for the questions ``c``, one table per part."""
+    def evidence(self, c: pa.Table, n_points: np.ndarray, n_segments: np.ndarray) -> dict[str, pa.Table]:
+        """House-number and unit evidence for the questions ``c`` (on streets with ``n_points``
+        address points and ``n_segments`` ranges), one table per part."""
         ...
 
 
@@ -95,17 +98,15 @@ class SqlBackend:
     def trigram_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
         return sql.run(self.gaz, sql.trigram_candidates_sql(), {"_r": q}, [per_query])
 
-    def evidence(self, c: pa.Table) -> dict[str, pa.Table]:
+    def evidence(self, c: pa.Table, n_points: np.ndarray, n_segments: np.ndarray) -> dict[str, pa.Table]:
         """One query for every part (one round trip), leaving out the parts these streets cannot
         have (no address points, no unit asked, no ranges): each costs planning even when it
         finds nothing."""
         if not c.num_rows:
             return {name: schema.empty_table() for name, schema in sql.EVIDENCE_SCHEMAS.items()}
-        points = pc.any(pc.greater(c["n_points"], 0)).as_py()
-        ranges = pc.any(pc.greater(c["n_segments"], 0)).as_py()
         units = c["units_try"].null_count < c.num_rows
-        found = sql.run(self.gaz, sql.evidence_sql(points, units, ranges),
-                        {"_c": c.select(["cid", "street_id", "number", "number_int", "units_try"])})
+        found = sql.run(self.gaz, sql.evidence_sql(bool(np.any(n_points > 0)), units, bool(np.any(n_segments > 0))),
+                        {"_c": c})
         return {name: _part(found, name) for name in EVIDENCE_PARTS}
 
 

@@ -91,10 +91,10 @@ def _evidence_of(backend: Backend, street_ids: list[int], n_points: list[int], n
         "number": numbers,
         "number_int": pa.array(np.where(number_int >= 0, number_int, 0), pa.int64(), mask=number_int < 0),
         "units_try": [[unit_norm(t[0]) for t in ts] or None for ts in tries],
-        "n_points": pa.array(n_points, pa.int64()),
-        "n_segments": pa.array(n_segments, pa.int64()),
     })
-    parts = backend.evidence(ctab.filter(pc.is_valid(ctab["number_int"])))
+    numbered = number_int >= 0
+    parts = backend.evidence(ctab.filter(pa.array(numbered)), np.asarray(n_points, np.int64)[numbered],
+                             np.asarray(n_segments, np.int64)[numbered])
     pts, base, upts, rng, nbr = (parts[name] for name in ("point", "base", "unit", "range", "neighbour"))
 
     exact = np.zeros(cn, bool)

@@ -332,12 +332,12 @@ def _parity_ok(parity: str | None, n: int) -> bool:
     return parity is None or parity == "B" or (parity == "O" and n % 2 == 1) or (parity == "E" and n % 2 == 0)
 
 
-def evidence(gaz: Gazetteer, c: pa.Table) -> dict[str, pa.Table]:
+def evidence(gaz: Gazetteer, c: pa.Table, n_points: list[int], n_segments: list[int]) -> dict[str, pa.Table]:
     """``sql.evidence_sql`` for a few questions ``c`` (cid, street_id, number, number_int,
-    units_try, n_points, n_segments; every number_int set), one table per part."""
+    units_try; every number_int set) on streets of ``n_points`` and ``n_segments``, one table
+    per part."""
     t = c.to_pydict()
-    streets = _streets_of(gaz, {sid: (npt, nsg) for sid, npt, nsg in zip(t["street_id"], t["n_points"],
-                                                                          t["n_segments"])})
+    streets = _streets_of(gaz, {sid: (npt, nsg) for sid, npt, nsg in zip(t["street_id"], n_points, n_segments)})
     rows: dict[str, list[tuple]] = {name: [] for name in sql.EVIDENCE_SCHEMAS}
     for cid, sid, number, n, tries in zip(t["cid"], t["street_id"], t["number"], t["number_int"], t["units_try"]):
         st = streets[sid]
@@ -395,5 +395,5 @@ class MemoryBackend:
             return trigram_candidates(self.gaz, q, per_query)
         return sql.run(self.gaz, sql.trigram_candidates_sql(), {"_r": q}, [per_query])
 
-    def evidence(self, c: pa.Table) -> dict[str, pa.Table]:
-        return evidence(self.gaz, c)
+    def evidence(self, c: pa.Table, n_points: np.ndarray, n_segments: np.ndarray) -> dict[str, pa.Table]:
+        return evidence(self.gaz, c, n_points.tolist(), n_segments.tolist())

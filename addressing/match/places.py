@@ -92,12 +92,22 @@ def zip_facts(r: MatchResult, postal: dict[tuple[str, str], PostalInfo]) -> None
         r.zip_type, r.zip_active, r.timezone = info.type, info.active, info.timezone
 
 
+def code_forms(code: str) -> list[str]:
+    """The forms a postal code is looked up by, best first: as written, without spaces, its
+    first part, its first three characters.
+
+    >>> code_forms("sw1a 1aa"), code_forms("02118-1234")
+    (['SW1A 1AA', 'SW1A1AA', 'SW1A', 'SW1'], ['02118-1234', '02118', '021'])
+    """
+    code = code.upper()
+    return list(dict.fromkeys([code, code.replace(" ", ""), code.split(" ")[0], code.split("-")[0], code[:3]]))
+
+
 def postal_lookup(country: str, code: str | None, postal: dict) -> PostalInfo | None:
-    """The postal code's record, trying the forms a code is written in (``02118-1234``, ``SW1A 1AA``)."""
+    """The postal code's record (from ``postal``), by the first of its ``code_forms`` known."""
     if not code:
         return None
-    code = code.upper()
-    for key in (code, code.replace(" ", ""), code.split(" ")[0], code.split("-")[0], code[:3]):
+    for key in code_forms(code):
         info = postal.get((country, key))
         if info:
             return info
@@ -117,8 +127,7 @@ def match_foreign(p: ParsedAddress, r: MatchResult, gaz: Gazetteer) -> None:
     ``localities``; never searched for streets."""
     info = None
     if p.postal_code:
-        code = p.postal_code.upper()
-        tries = list(dict.fromkeys([code, code.replace(" ", ""), code.split(" ")[0], code.split("-")[0], code[:3]]))
+        tries = code_forms(p.postal_code)
         found = gaz.postal_lookup(r.country, tries)
         info = next((found[t] for t in tries if t in found), None)
     r.status = MatchStatus.UNMATCHED.value
