@@ -608,7 +608,7 @@ class BatchWriter:
             self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close/abort)
             if fmt == "csv":
                 self._csv = csv.writer(self._fh)
-                self._csv.writerow([_csv_cell(n) for n in schema.names])
+                self._csv.writerow([csv_cell(n) for n in schema.names])
             elif fmt == "geojson":
                 self._fh.write('{"type": "FeatureCollection", "features": [\n')
 
@@ -629,7 +629,7 @@ class BatchWriter:
             if self._pending_rows >= self.ROW_GROUP_ROWS:
                 self._flush()
         elif self.fmt == "csv":
-            self._csv.writerows(zip(*_csv_columns(table)))
+            self._csv.writerows(zip(*csv_columns(table)))
         elif self.fmt == "jsonl":
             for row in table.to_pylist():
                 self._fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
@@ -684,12 +684,12 @@ def write_csv(table: pa.Table, path: Path) -> None:
     """A small table as CSV (formulas neutralized, lists as JSON)."""
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow([_csv_cell(n) for n in table.column_names])
-        w.writerows(zip(*_csv_columns(table)))
+        w.writerow([csv_cell(n) for n in table.column_names])
+        w.writerows(zip(*csv_columns(table)))
 
 
-def _csv_columns(table: pa.Table) -> list[list[str]]:
-    """Every column as CSV cells (``_csv_cell``), converted a column at a time."""
+def csv_columns(table: pa.Table) -> list[list[str]]:
+    """Every column as CSV cells (``csv_cell``), converted a column at a time."""
     out = []
     for col in table.columns:
         values = col.to_pylist()
@@ -699,14 +699,16 @@ def _csv_columns(table: pa.Table) -> list[list[str]]:
         elif pa.types.is_floating(col.type):
             out.append(["" if v is None else repr(v) for v in values])
         else:
-            out.append([_csv_cell(v) for v in values])
+            out.append([csv_cell(v) for v in values])
     return out
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
-def _csv_cell(v) -> str:
+def csv_cell(v) -> str:
+    """The text one value becomes in a CSV file we write: empty for null, JSON for lists and
+    records, ``repr`` for floats (round-trips exactly), and text with formula starts neutralized."""
     if v is None:
         return ""
     if isinstance(v, (list, dict)):

@@ -32,7 +32,7 @@ def default_workers() -> int:
 PRELOAD = "addressing.worker_preload"
 
 
-def _context() -> mp.context.BaseContext:
+def worker_context() -> mp.context.BaseContext:
     """Fork-server workers on Linux (not ``fork``: this process may already run DuckDB's
     threads), spawned ones elsewhere."""
     if not sys.platform.startswith("linux") or "forkserver" not in mp.get_all_start_methods():
@@ -45,7 +45,7 @@ def _context() -> mp.context.BaseContext:
 def start_workers(workers: int) -> None:
     """Start the fork server now, so it loads the models while this process reads the rest of
     the input; returns at once. A no-op for one worker or without a fork server."""
-    if workers > 1 and _context().get_start_method() == "forkserver":
+    if workers > 1 and worker_context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
@@ -59,7 +59,7 @@ def map_unordered(fn: Callable[..., R], calls: list[tuple], workers: int) -> Ite
         for i, args in enumerate(calls):
             yield i, fn(*args)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(calls)), mp_context=_context(),
+    with ProcessPoolExecutor(max_workers=min(workers, len(calls)), mp_context=worker_context(),
                              initializer=_use_environment, initargs=(dict(os.environ),)) as pool:
         futures = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         for fut in as_completed(futures):

@@ -1,0 +1,1 @@
+"""The Prefect flows: thin orchestration over the library (``addressing``), which never imports them."""

@@ -130,7 +130,7 @@ def run_warm(t, **params):
     return fut.result(timeout=WARM_RESULT_S)
 
 
-def _form(items: list[dict], page: int, pages: int, deadline: float, batch_id: str) -> type[RunInput]:
+def review_form(items: list[dict], page: int, pages: int, deadline: float, batch_id: str) -> type[RunInput]:
     """A RunInput model with one ``Decision`` per order: the form the UI shows on Resume."""
     fields = {}
     for k, it in enumerate(items):
@@ -257,7 +257,7 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
             answers += [("hold", "")] * len(page)
             timed_out_pages += 1
             continue
-        got, timed_out = _ask(_form(page, p, len(pages), deadline, batch_id), len(page), remaining,
+        got, timed_out = _ask(review_form(page, p, len(pages), deadline, batch_id), len(page), remaining,
                               review_poll_s, key=f"review-{p}")
         answers += got
         timed_out_pages += timed_out

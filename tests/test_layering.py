@@ -191,6 +191,7 @@ def test_no_import_cycles_among_addressing_modules():
         ", ".join(f"{m} -> {sorted(graph[m] & set(c))}" for m in c) for c in found)
 
 
+@pytest.mark.slow
 def test_importing_every_addressing_module_loads_no_prefect():
     """The runtime view of the same rule: no dependency of ours pulls Prefect in either."""
     code = ("import sys, pkgutil, importlib, addressing\n"

@@ -198,6 +198,7 @@ def test_gazetteer_build_shows_progress_on_a_terminal(tmp_path):
     assert rc == 0 and "unchanged 1" in out and "rows/s" not in term    # nothing loaded: nothing to show
 
 
+@pytest.mark.slow
 def test_gazetteer_build_is_quiet_on_a_pipe(tmp_path):
     r = subprocess.run([sys.executable, "-m", "addressing.cli", *build_args(tmp_path / "g.duckdb")],
                        capture_output=True, text=True, cwd=tmp_path, timeout=600)
@@ -234,6 +235,7 @@ def test_clean_shows_progress_on_a_terminal(tmp_path, orders_csv, demo_db):
     assert after.startswith("120 rows -> ")                               # the summary on its own line after it
 
 
+@pytest.mark.slow
 def test_clean_is_quiet_on_a_pipe(tmp_path, orders_csv, demo_db):
     r = subprocess.run([sys.executable, "-m", "addressing.cli", *clean_args(orders_csv, tmp_path / "o.parquet",
                                                                               demo_db)],

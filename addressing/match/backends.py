@@ -5,7 +5,7 @@ once per batch.
 ``SqlBackend`` answers them with a few set-wise DuckDB queries: the fast way for a batch of
 thousands, the slow way for one order (DuckDB plans every query anew, milliseconds each).
 ``MemoryBackend`` (``memory``) answers the same from street rows held in memory: the fast way for
-a few orders. Both give the same rows in the same order (``tests/test_match_backends.py`` holds
+a few orders. Both give the same rows in the same order (``tests/match/test_match_backends.py`` holds
 them to that); ``backend_for`` picks one by the batch's size.
 
 Tables crossing the interface (strings may be null unless said otherwise):

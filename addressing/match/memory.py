@@ -12,7 +12,7 @@ worker sees the same states and streets again and again.
 Owns those caches and the relations computed from them. Every method returns what the SQL
 backend returns for the same question (same columns, same rows, same order where the SQL fixes
 one: DuckDB's NULLs-last ascending order, and its ``hash`` of a number for ties between
-neighbours, which the rows fetched carry); ``tests/test_match_backends.py`` runs one contract
+neighbours, which the rows fetched carry); ``tests/match/test_match_backends.py`` runs one contract
 suite against both.
 """
 

@@ -13,7 +13,7 @@ from addressing.parse.backends import parse_usaddress
 
 STREET = ("house_number", "predirectional", "street_name", "street_type", "postdirectional")
 LETTERED = [json.loads(line) for line in
-            (Path(__file__).parent / "data" / "parse_lettered_streets.jsonl").read_text().splitlines()]
+            (Path(__file__).resolve().parents[1] / "data" / "parse_lettered_streets.jsonl").read_text().splitlines()]
 
 #: the real streets named in issue 15, with their real ZIPs
 REAL = [

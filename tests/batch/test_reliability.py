@@ -198,6 +198,7 @@ def test_second_run_on_a_batch_is_refused_while_the_first_holds_it(tmp_path, dem
     assert not (out.parent / ".o.lock").exists()
 
 
+@pytest.mark.slow
 def test_two_runs_started_together_do_not_interleave(tmp_path, demo_db):
     """Start two real runs on one batch at once: one finishes, the other is refused or runs
     after it; the output is one complete batch either way."""
@@ -237,6 +238,7 @@ def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path, demo_db):
                                                            "o.parquet", "o.review.csv"]
 
 
+@pytest.mark.slow
 def test_a_row_that_trips_a_bug_costs_that_row_not_the_batch(gaz, risk_ctx):
     """'A, 000 MAIN 00' crashed matching (TypeError in house-number evidence) when this was
     written: whether or not it still does, the batch comes out whole."""

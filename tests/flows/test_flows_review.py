@@ -17,7 +17,7 @@ from addressing.errors import GazetteerError, GazetteerReadError, InputError, Lo
 from flows.common import is_transient
 from flows.events import MAX_INLINE_ROWS, default_batch_id, order_imported_event
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 ADDRESSES = {
     "good": "7 Octavia St, San Francisco, CA 94102",
     "pobox": "PO Box 123, Prattville AL 36067",
@@ -90,10 +90,10 @@ def test_review_form_defaults_to_hold(chunks):
     import dataclasses
     import time
 
-    from flows.clean_imported_orders import _form
+    from flows.clean_imported_orders import review_form
 
     items = [dataclasses.asdict(i) for i in review.review_items(chunks)]
-    form = _form(items, 1, 1, time.time() + 60, "b1")
+    form = review_form(items, 1, 1, time.time() + 60, "b1")
     schema = form.model_json_schema()
     assert len(schema["properties"]) == len(items)
     first = schema["properties"]["order_1"]
@@ -141,6 +141,7 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           cwd=PROJECT, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_orders_import_dry_run_and_errors(tmp_path):
     src = tmp_path / "shop.csv"
     src.write_text("order_id,address\n1,7 Octavia St, San Francisco CA 94102\n2,1 Main St\n")

@@ -56,7 +56,7 @@ def test_csv_cells_by_column_are_the_cells_one_by_one(tmp_path):
         "n": [1, None, 3, 4, 5, 6, 7, 8, 9],
         "ok": [True, False, None, True, True, True, True, True, False],
     })
-    assert aio._csv_columns(table) == [[aio._csv_cell(v) for v in table.column(c).to_pylist()]
+    assert aio.csv_columns(table) == [[aio.csv_cell(v) for v in table.column(c).to_pylist()]
                                        for c in table.column_names]
     aio.write_csv(table, tmp_path / "t.csv")
     with open(tmp_path / "t.csv", newline="", encoding="utf-8") as f:
@@ -66,13 +66,14 @@ def test_csv_cells_by_column_are_the_cells_one_by_one(tmp_path):
     assert rows[2][:2] == ["-12.5", ""]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("forkserver" not in mp.get_all_start_methods(), reason="no fork server on this platform")
 def test_workers_fork_with_libpostal_already_loaded():
     try:
         libpostal.model_dir()
     except ModelError as exc:
         pytest.skip(f"libpostal model not installed: {exc}")
-    with ProcessPoolExecutor(2, mp_context=parallel._context()) as pool:
+    with ProcessPoolExecutor(2, mp_context=parallel.worker_context()) as pool:
         loaded = [pool.submit(libpostal.is_loaded) for _ in range(2)]
         assert [f.result(timeout=120) for f in loaded] == [True, True]
 

@@ -16,7 +16,7 @@ import pytest
 
 from addressing.batch import clean_file
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 ORDERS = [
     "7 Octavia St, San Francisco, CA 94102",
@@ -53,6 +53,7 @@ def orders_dir(tmp_path_factory) -> Path:
     return d
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_same_output(orders_dir, demo_db, tmp_path):
     one = clean_file(orders_dir / "day.csv", tmp_path / "one" / "day.parquet", demo_db, chunk_rows=100, workers=1)
     two = clean_file(orders_dir / "day.csv", tmp_path / "two" / "day.parquet", demo_db, chunk_rows=100, workers=2)
@@ -63,24 +64,24 @@ def test_process_pool_gives_the_same_output(orders_dir, demo_db, tmp_path):
 
 @pytest.mark.slow
 def test_nightly_clean_on_a_local_dask_cluster_gives_the_same_output(orders_dir, demo_db, tmp_path):
-    """Both runs go through the CLI entry point of the flow, each in its own process with its own
-    Prefect home (Prefect's temporary local server), as an operator would run them."""
+    """The flow's CLI entry point on a Dask LocalCluster of two processes, with its own Prefect home
+    (Prefect's temporary local server), as an operator would run it, writes the bytes one process
+    writes (``tests/batch/test_batch_one_path.py``: the flow on one process writes what the CLI writes)."""
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
     env.pop("PREFECT_API_URL", None)
-    out = {}
-    for runner in ("local", "processes:2"):
-        out_dir = tmp_path / runner.replace(":", "-")
-        proc = subprocess.run(
-            [sys.executable, "-m", "flows.nightly_clean", "--orders", str(orders_dir), "--db", str(demo_db),
-             "--out-dir", str(out_dir), "--batch-id", "same", "--risk-policy", "", "--chunk-rows", "100",
-             "--runner", runner],
-            capture_output=True, text=True, env=env, cwd=PROJECT, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        manifest = json.loads((out_dir / "same" / "day.manifest.json").read_text())
-        assert manifest["outputs"]["cleaned"]["rows"] == 600
-        out[runner] = out_dir / "same"
-    local, dask = out["local"], out["processes:2"]
-    assert pq.read_table(local / "day.parquet").equals(pq.read_table(dask / "day.parquet"))
-    assert _digest(local / "day.parquet") == _digest(dask / "day.parquet")
-    assert _digest(local / "day.review.csv") == _digest(dask / "day.review.csv")
+    out_dir = tmp_path / "dask"
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.nightly_clean", "--orders", str(orders_dir), "--db", str(demo_db),
+         "--out-dir", str(out_dir), "--batch-id", "same", "--risk-policy", "", "--chunk-rows", "100",
+         "--runner", "processes:2"],
+        capture_output=True, text=True, env=env, cwd=PROJECT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dask = out_dir / "same"
+    manifest = json.loads((dask / "day.manifest.json").read_text())
+    assert manifest["outputs"]["cleaned"]["rows"] == 600
+    one = tmp_path / "one"
+    clean_file(orders_dir / "day.csv", one / "day.parquet", demo_db, chunk_rows=100, workers=1, risk_policy="")
+    assert pq.read_table(one / "day.parquet").equals(pq.read_table(dask / "day.parquet"))
+    assert _digest(one / "day.parquet") == _digest(dask / "day.parquet")
+    assert _digest(one / "day.review.csv") == _digest(dask / "day.review.csv")

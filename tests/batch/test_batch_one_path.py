@@ -22,6 +22,8 @@ from reliability_data import DEMO, sf_orders, write_csv
 POLICY = DEMO / "risk.toml"
 CHUNK_ROWS = 7
 #: what a finished output folder holds, and nothing else
+pytestmark = pytest.mark.server      # a real temporary Prefect server for the flows
+
 FINISHED = ["night/shop.manifest.json", "night/shop.parquet", "night/shop.review.csv"]
 #: manifest keys that differ between any two runs
 VOLATILE = ("timings_s", "wall_s")

@@ -29,7 +29,7 @@ from addressing.demo import DATA
 
 pytestmark = pytest.mark.server
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 POLICY = DATA / "risk.toml"
 GOOD_ADDRESS = "7 Octavia St, San Francisco, CA 94102"
 

@@ -382,6 +382,7 @@ def test_caches_that_forget_give_the_same_results(gaz, texts, monkeypatch):
     assert any(len(c) for c in caches)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hold", ["nothing", "states, not every street"])
 def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(gaz, texts, hold, monkeypatch):
     sizes = memory.state_sizes(gaz)

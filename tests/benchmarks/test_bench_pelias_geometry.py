@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import pelias_geometry as pg  # noqa: E402
 

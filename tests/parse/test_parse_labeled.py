@@ -12,7 +12,7 @@ import pytest
 from addressing.parse import parse_batch
 from addressing.schema import COMPONENTS
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _load(name: str) -> list[dict]:

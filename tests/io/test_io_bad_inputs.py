@@ -22,7 +22,7 @@ import pytest
 
 from addressing.cli import main
 
-CORPUS = Path(__file__).resolve().parent / "data" / "bad_inputs"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
 
 #: file -> words the one-line error must contain
 FILE_ERRORS = {
@@ -229,6 +229,7 @@ def test_unreadable_file_is_one_line(tmp_path, demo_db):
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_subprocess_bad_inputs_never_print_a_traceback(tmp_path, demo_db):
     for name, words in [("broken_lines.jsonl", None), ("truncated.parquet", "not a readable Parquet file"),
                         ("utf16.csv", "UTF-16")]:
@@ -260,6 +261,7 @@ def _write_orders(path: Path, n: int, pad: int) -> None:
             f.write("".join(f"{i},\"{i % 900 + 1} Octavia St{line}" for i in range(start, min(n, start + 10_000))))
 
 
+@pytest.mark.slow
 def test_huge_file_is_streamed(tmp_path, demo_db):
     """A 200 MB file is split into chunks with memory that does not grow with the file:
     peak RSS over a 2 MB file's run stays far below the file's size."""

@@ -23,7 +23,7 @@ from addressing.demo.day import PROBLEMS, REPEAT_SHARE, demo_orders
 from addressing.demo.report import compare, demo_report, handled, report_text
 from addressing.errors import InputError
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 N = 1500
 
 
@@ -195,6 +195,7 @@ def test_the_demo_data_is_package_data():
         assert s["path"].startswith("package:") or (DATA / s["path"]).is_file(), s["path"]
 
 
+@pytest.mark.slow
 def test_demo_prepares_outside_the_checkout_and_remakes_stale_orders(tmp_path):
     """``addressing demo`` from another folder: the gazetteer and the day come from the package's
     own data; a second run reuses them; a stamp from another generator makes the orders again."""

@@ -1,5 +1,5 @@
 """Geocoding maths: ranges, interpolation along lines and between address points, distances.
-(The benchmark's own street geometry: tests/test_bench_pelias_geometry.py.)"""
+(The benchmark's own street geometry: tests/benchmarks/test_bench_pelias_geometry.py.)"""
 
 from __future__ import annotations
 
