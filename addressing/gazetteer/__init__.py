@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from addressing.errors import GazetteerError, GazetteerReadError
+from addressing.gazetteer.access import connect_reader
 from addressing.gazetteer.store import SourceSpec, build, check_gazetteer, info
 
 __all__ = ["Gazetteer", "open_gazetteer", "build", "info", "SourceSpec", "PostalInfo", "query_arrow", "database_error"]
@@ -91,13 +92,15 @@ def _match_threads() -> int:
 
 
 class Gazetteer:
-    """Read-only handle on a gazetteer file; safe to share between threads (one cursor each)."""
+    """Read-only handle on a gazetteer file; safe to share between threads (one cursor each).
+    Opening waits while a refresh writes on the file (``access.connect_reader``); an open
+    handle keeps a refresh from writing in place (it then works on a copy)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         check_gazetteer(self.path)
         try:
-            self._con = duckdb.connect(str(self.path), read_only=True)
+            self._con = connect_reader(self.path)
             self._con.execute(f"SET threads = {_match_threads():d}")
         except duckdb.Error as exc:
             raise GazetteerError(f"cannot open ({str(exc).splitlines()[0]})", str(self.path)) from exc

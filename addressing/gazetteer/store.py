@@ -4,16 +4,23 @@ The tables and their columns are described in ``addressing/gazetteer/README.md``
 ``sources`` (one row per loaded file: vintage, SHA-256, rows, load time), ``meta`` (``version``
 changes whenever content changes), ``postal_codes``, ``address_points``, ``segments`` and
 ``alt_names`` (what the loaders write, each row tagged with its source), and the tables
-derived after every build: ``streets`` (one row per street and name variant, with blocking
-keys), ``addresses`` (one row per numbered address, with its units) and ``localities``.
+derived from them (``derive``): ``streets`` (one row per street and name variant, with
+blocking keys), ``addresses`` (one row per numbered address, with its units) and ``localities``.
 
-A build works on a copy of the file and renames it over the original at the end, so a
-failed or killed build leaves the previous gazetteer intact and usable; a build with nothing
-new to load does not copy anything. One build at a time per file (a lock file next to it).
+A refresh of an existing file (new or changed sources) happens in place, in one DuckDB
+transaction: the changed sources' rows are replaced and only what they touch is re-derived, so
+its cost follows the sources, not the file. A reader sees the file before or after it, never a
+mix (DuckDB's lock keeps readers out while it writes; ``access`` makes them wait), and a failed
+or killed refresh leaves the previous gazetteer (DuckDB rolls an uncommitted transaction back).
+When readers keep the file open, the refresh works on a copy renamed over the file at the end.
+A first build (and a schema upgrade) fills a new file renamed into place at the end and derives
+everything. A build with nothing new to load writes nothing. One build at a time per file (a
+lock file next to it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -29,7 +36,14 @@ import duckdb
 import pyarrow as pa
 
 from addressing.errors import GazetteerError, LockHeldError
-from addressing.gazetteer import openaddresses, postal_codes, tiger
+from addressing.gazetteer import derive, openaddresses, postal_codes, tiger
+from addressing.gazetteer.access import (
+    REFRESH_WAIT_ENV,
+    REFRESH_WAIT_SECONDS,
+    connect_reader,
+    connect_writer,
+    seconds_from_env,
+)
 from addressing.gazetteer.model import (
     POSTAL_SCHEMA,
     LoadReport,
@@ -84,62 +98,6 @@ MIGRATIONS = [
     ]
 ]
 DATA_TABLES = ("postal_codes", "address_points", "segments", "alt_names")
-
-_STREET_KEY = ("country", "state", "postal_code", "predir", "name_key", "type", "postdir")
-
-
-def _street_join(a: str, b: str, b_prefix: str = "") -> str:
-    return " AND ".join(f"coalesce({a}.{c}, '') = coalesce({b}.{b_prefix if c in ('predir', 'name_key', 'type', 'postdir') else ''}{c}, '')"
-                        for c in _STREET_KEY)
-
-
-def derive_sql() -> list[str]:
-    """SQL that rebuilds the derived tables from the loaded ones.
-
-    ``streets`` has one row per street (``alt = false``) and one more per alternate name of it
-    (``alt = true``, same ``street_id``), so blocking on a name key finds a street by any of
-    its names while the evidence joins (addresses, segments) stay on ``street_id``.
-    """
-    key = ", ".join(_STREET_KEY)
-    return [
-        f"""CREATE OR REPLACE TABLE streets AS
-        WITH s AS (
-            SELECT {key}, name, city, sound_key, lat, lon, 1 AS is_point FROM address_points
-            UNION ALL
-            SELECT {key}, name, city, sound_key, lat, lon, 0 FROM segments
-        )
-        SELECT row_number() OVER (ORDER BY {key}) AS street_id, {key},
-               mode(name) AS name, mode(city) AS city, any_value(sound_key) AS sound_key,
-               avg(lat) AS lat, avg(lon) AS lon,
-               sum(is_point)::BIGINT AS n_points, (count(*) - sum(is_point))::BIGINT AS n_segments,
-               false AS alt
-        FROM s GROUP BY {key}""",
-        f"UPDATE address_points p SET street_id = s.street_id FROM streets s WHERE {_street_join('p', 's')}",
-        f"UPDATE segments g SET street_id = s.street_id FROM streets s WHERE {_street_join('g', 's')}",
-        f"""INSERT INTO streets (street_id, {key}, name, city, sound_key, lat, lon, n_points, n_segments, alt)
-        SELECT DISTINCT s.street_id, s.country, s.state, s.postal_code, a.predir, a.name_key, a.type, a.postdir,
-               a.name, s.city, a.sound_key, s.lat, s.lon, s.n_points, s.n_segments, true
-        FROM alt_names a JOIN streets s ON {_street_join('s', 'a', 'of_')}
-        WHERE (coalesce(a.predir, ''), a.name_key, coalesce(a.type, ''), coalesce(a.postdir, ''))
-              <> (coalesce(s.predir, ''), s.name_key, coalesce(s.type, ''), coalesce(s.postdir, ''))""",
-        """CREATE OR REPLACE TABLE addresses AS
-        SELECT street_id, number, any_value(number_int) AS number_int,
-               count(DISTINCT unit)::BIGINT AS n_units, bool_or(unit IS NULL) AS has_base,
-               list(DISTINCT unit ORDER BY unit) FILTER (WHERE unit IS NOT NULL) AS units,
-               avg(lat) AS lat, avg(lon) AS lon
-        FROM address_points GROUP BY street_id, number""",
-        """CREATE OR REPLACE TABLE localities AS
-        WITH c AS (
-            SELECT country, state, city, lat, lon FROM postal_codes WHERE city IS NOT NULL
-            UNION ALL
-            SELECT country, state, unnest(acceptable_cities), lat, lon FROM postal_codes
-            UNION ALL
-            SELECT country, state, city, lat, lon FROM streets WHERE city IS NOT NULL AND NOT alt
-        )
-        SELECT country, state, city, avg(lat) AS lat, avg(lon) AS lon, count(*)::BIGINT AS n
-        FROM c GROUP BY country, state, city""",
-    ]
-
 
 @dataclass
 class SourceSpec:
@@ -257,24 +215,26 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: 
     return item.num_rows
 
 
-def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable,
-                 loaded: Callable[[int], None] | None = None) -> int:
-    """Replace one source's rows in the build's private copy of the gazetteer.
+def _delete_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    for table in DATA_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE source_name = ?", [name])
 
-    The unit of atomicity is the whole build, not one DuckDB transaction per source: every
-    source of a build lands (the copy is renamed over the file) or none does (the copy is
-    deleted), and no reader ever sees the copy before that. Inside the copy each batch is
-    committed on its own, because DuckDB keeps the rows of an open transaction in memory:
-    one transaction per source would make memory grow with the size of the source.
+
+def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable,
+                 loaded: Callable[[int], None] | None = None, into: dict[str, str] | None = None) -> int:
+    """Load one source's rows (its old ones are already deleted) and record it in ``sources``.
+
+    ``into`` sends a table's rows to another table (a refresh's staging tables). Rows go in
+    batch by batch; in a refresh's open transaction DuckDB writes each full row group of a
+    table to the file's free space as it comes, and a staging table spills to the build's
+    temporary folder past the memory limit, so memory does not grow with the source.
     """
     name = spec.source_name()
     report = LoadReport()
     start = time.perf_counter()
-    for table in DATA_TABLES:
-        con.execute(f"DELETE FROM {table} WHERE source_name = ?", [name])
     total = 0
     for table, item in _stream(spec, report):
-        n = _insert(con, table, name, item, spec.path)
+        n = _insert(con, (into or {}).get(table, table), name, item, spec.path)
         report.rows[table] = report.rows.get(table, 0) + n
         if table != "alt_names":
             total += n
@@ -297,6 +257,25 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
     extra = f" + {report.rows['alt_names']:,} alternate names" if report.rows.get("alt_names") else ""
     say(f"  {name}: {total:,} rows{extra} in {seconds:.1f} s{skipped}")
     return total
+
+
+def _load_all(con: duckdb.DuckDBPyConnection, changed: list[tuple[SourceSpec, str]], result: BuildResult,
+              say: Callable[[str], None], rows: Callable[[BuildProgress], None] | None,
+              into: dict[str, str] | None = None) -> None:
+    """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``."""
+    estimates = [estimate_rows(spec.kind, spec.files()) for spec, _ in changed] if rows else []
+    done = 0
+    for i, (spec, checksum) in enumerate(changed):
+        _delete_source(con, spec.source_name())
+        tick = None
+        if rows:
+            later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
+            tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
+        n = _load_source(con, spec, checksum, say, tick, into)
+        if tick:
+            tick(n, exact=True)
+        done += n
+        result.loaded.append(spec.source_name())
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> str:
@@ -352,7 +331,7 @@ def _remove_stale(db: Path) -> None:
 
 def _existing_sources(db: Path) -> tuple[str | None, dict[str, tuple], str | None]:
     """(schema, {source_name: (checksum, options, vintage)}, version) of the file at ``db``."""
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect_reader(db)
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         rows = con.execute("SELECT source_name, checksum, options, vintage FROM sources").fetchall()
@@ -387,13 +366,16 @@ def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str, tmp: Path) -> 
 
 def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
           progress: Callable[[str], None] | None = None, allow_older: bool = False,
-          memory_limit: str = DEFAULT_MEMORY, rows: Callable[[BuildProgress], None] | None = None) -> BuildResult:
+          memory_limit: str = DEFAULT_MEMORY, rows: Callable[[BuildProgress], None] | None = None,
+          wait_for_readers: float | None = None) -> BuildResult:
     """Load sources into the gazetteer at ``db``, atomically and idempotently.
 
     A source already loaded with the same checksum and options is skipped; a changed one
     replaces its rows. A source whose file is an older vintage than the one loaded is refused
-    unless ``allow_older``. Nothing changes on disk unless every source loads: the work happens
-    on a copy that replaces the file at the end, in one rename.
+    unless ``allow_older``. Every source of the build lands or none does: an existing file is
+    refreshed in place in one transaction, a new one is built beside it and renamed into place.
+    A refresh waits up to ``wait_for_readers`` seconds (default ``$ADDRESSING_REFRESH_WAIT``,
+    else ``REFRESH_WAIT_SECONDS``) for readers that have the file open, then refreshes a copy.
 
     ``progress`` receives a line per source; ``rows``, if given, a ``BuildProgress`` after each
     batch of rows loaded.
@@ -403,6 +385,7 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
     start = time.perf_counter()
     todo = ([zipcodes_spec()] if with_zipcodes else []) + list(sources)
     _validate(todo)
+    wait = seconds_from_env(REFRESH_WAIT_ENV, REFRESH_WAIT_SECONDS) if wait_for_readers is None else wait_for_readers
     db.parent.mkdir(parents=True, exist_ok=True)
     result = BuildResult(path=db, version="")
     with _BuildLock(db):
@@ -432,45 +415,113 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
             result.rows = info(db)["tables"]
             result.seconds = time.perf_counter() - start
             return result
-        tmp = _tmp_path(db)
-        try:
-            if db.exists():
-                shutil.copyfile(db, tmp)
-            con = duckdb.connect(str(tmp))
-            try:
-                _configure(con, memory_limit, tmp)
-                for stmt in DDL + MIGRATIONS:
-                    con.execute(stmt)
-                estimates = [estimate_rows(spec.kind, spec.files()) for spec, _ in changed] if rows else []
-                done = 0
-                for i, (spec, checksum) in enumerate(changed):
-                    tick = None
-                    if rows:
-                        later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
-                        tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
-                    n = _load_source(con, spec, checksum, say, tick)
-                    if tick:
-                        tick(n, exact=True)
-                    done += n
-                    result.loaded.append(spec.source_name())
-                result.version = _version(con)
-                say("  deriving streets, addresses, localities")
-                for stmt in derive_sql():
-                    con.execute(stmt)
-                _set_meta(con, {"version": result.version, "schema": SCHEMA_VERSION,
-                                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-                result.rows = table_counts(con)
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            os.replace(tmp, db)
-            _fsync_dir(db.parent)
-        finally:
-            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-            shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
+        if schema == SCHEMA_VERSION:
+            _refresh(db, changed, result, say, rows, memory_limit, wait)
+        else:
+            _rebuild(db, changed, result, say, rows, memory_limit)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResult, say: Callable[[str], None],
+             rows: Callable[[BuildProgress], None] | None, memory_limit: str) -> None:
+    """A first build, or a schema upgrade: fill a new file (a copy of the old one, to upgrade),
+    derive every table from scratch, rename it over ``db``. Rows are committed batch by batch:
+    until the rename no reader sees the file, so there is no transaction to keep open."""
+    tmp = _tmp_path(db)
+    try:
+        if db.exists():
+            _check_disk(db.parent, db.stat().st_size + _bytes(changed), "a copy of the gazetteer to upgrade")
+            shutil.copyfile(db, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            _configure(con, memory_limit, tmp)
+            for stmt in DDL + MIGRATIONS:
+                con.execute(stmt)
+            _load_all(con, changed, result, say, rows)
+            result.version = _version(con)
+            say("  deriving streets, addresses, localities")
+            for stmt in derive.full_sql():
+                con.execute(stmt)
+            _set_meta(con, {"version": result.version, "schema": SCHEMA_VERSION,
+                            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            result.rows = table_counts(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, db)
+        _fsync_dir(db.parent)
+    finally:
+        _remove_temporary(tmp)
+
+
+def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResult, say: Callable[[str], None],
+             rows: Callable[[BuildProgress], None] | None, memory_limit: str, wait: float) -> None:
+    """Replace the changed sources' rows and re-derive what they touch, in one transaction on
+    the file itself; on a copy renamed over it when readers keep the file open past ``wait``."""
+    tmp = _tmp_path(db)
+    try:
+        con = connect_writer(db, wait)
+    except duckdb.Error as exc:
+        raise GazetteerError(f"cannot open for writing ({_duck_message(exc)})", str(db)) from exc
+    on_copy = con is None
+    try:
+        if on_copy:
+            size = db.stat().st_size
+            say(f"  another process has the file open (waited {wait:g} s): refreshing a copy "
+                f"({size / 1e6:,.0f} MB) that replaces it")
+            _check_disk(db.parent, size + _bytes(changed), "a copy of the gazetteer (readers have it open)")
+            shutil.copyfile(db, tmp)
+            con = duckdb.connect(str(tmp))
+        else:
+            say("  refreshing in place, in one transaction")
+        try:
+            _configure(con, memory_limit, tmp)
+            con.execute("BEGIN TRANSACTION")
+            derive.touch(con, [spec.source_name() for spec, _ in changed])
+            derive.stage(con)
+            _load_all(con, changed, result, say, rows, {t: derive.staged(t) for t in derive.STAGED})
+            say("  re-deriving the streets, addresses and localities these sources touch")
+            derive.rederive(con)
+            result.version = _version(con)
+            _set_meta(con, {"version": result.version, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            result.rows = table_counts(con)
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        except BaseException:
+            _rollback(con)
+            raise
+        finally:
+            con.close()
+        if on_copy:
+            os.replace(tmp, db)
+            _fsync_dir(db.parent)
+    finally:
+        _remove_temporary(tmp)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo the open transaction, if one is still open (DuckDB ends it itself on some errors);
+    what is on disk already is the previous gazetteer either way."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
+def _bytes(changed: list[tuple[SourceSpec, str]]) -> int:
+    return sum(f.stat().st_size for spec, _ in changed for f in spec.files())
+
+
+def _check_disk(folder: Path, need: int, what: str) -> None:
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise GazetteerError(f"not enough free disk for {what}: it needs about {need / 1e6:,.0f} MB and "
+                             f"{free / 1e6:,.0f} MB are free; free some space and build again", str(folder))
+
+
+def _remove_temporary(tmp: Path) -> None:
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
 
 
 def _ticker(rows: Callable[[BuildProgress], None], name: str, index: int, sources: int, before: int,
@@ -517,7 +568,7 @@ def check_gazetteer(db: Path, upgrade: bool = False) -> None:
     if db.is_dir():
         raise GazetteerError("is a folder, not a gazetteer file", str(db))
     try:
-        con = duckdb.connect(str(db), read_only=True)
+        con = connect_reader(db)
     except duckdb.Error as exc:
         raise GazetteerError(f"not a readable DuckDB file ({_duck_message(exc)})", str(db)) from exc
     try:
@@ -537,7 +588,7 @@ def check_gazetteer(db: Path, upgrade: bool = False) -> None:
 def info(db: Path) -> dict:
     """Counts per table and source, version, file size."""
     check_gazetteer(db)
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect_reader(db)
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         keys = ["source_name", "kind", "path", "vintage", "checksum", "options", "rows", "table_rows", "skipped",

@@ -1,0 +1,175 @@
+"""The derived tables (``streets``, ``addresses``, ``localities``): rebuilt whole, or re-derived
+for only what a refresh touched.
+
+Both ways run the same aggregates (the SQL below is shared), so a refresh gives the rows a
+from-scratch build of the same sources gives; only ``street_id`` may differ. A whole rebuild
+numbers the streets afresh; a refresh keeps the id of every street it does not remove and gives
+new streets ids above the highest, so it never rewrites the ``street_id`` of rows it did not
+load. That rests on one rule both ways keep: every point and segment carries the id of the
+street of its key.
+
+A refresh runs inside the build's transaction, in three steps:
+``touch(con)`` before the changed sources' old rows are deleted (their streets' keys and
+states), ``stage(con)`` for the tables their new rows are loaded into (points and segments wait
+there until their streets have ids), and ``rederive(con)`` after the load.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+#: what makes a street: rows with equal values here (NULL equal to NULL) are one street
+STREET_KEY = ("country", "state", "postal_code", "predir", "name_key", "type", "postdir")
+_NAME_PARTS = ("predir", "name_key", "type", "postdir")
+_KEY = ", ".join(STREET_KEY)
+#: tables whose rows wait in a staging table during a refresh (they carry ``street_id``)
+STAGED = ("address_points", "segments")
+#: the temporary tables of a refresh: the changed sources' names, keys and states they touch,
+#: the streets' ids before and after
+CHANGED, TOUCHED, STATES, OLD, NEW = "_changed", "_touched_keys", "_touched_states", "_old_streets", "_new_streets"
+_STREET_COLUMNS = (f"street_id, {_KEY}, name, city, sound_key, lat, lon, n_points, n_segments, alt")
+
+
+def staged(table: str) -> str:
+    """The staging table a refresh loads ``table``'s new rows into."""
+    return f"_new_{table}"
+
+
+def same_street(a: str, b: str, b_prefix: str = "") -> str:
+    """``a`` and ``b`` are on the same street (``b_prefix``: ``b`` names the street's name parts
+    with it, as ``alt_names`` does with ``of_``)."""
+    return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{b_prefix if c in _NAME_PARTS else ''}{c}"
+                        for c in STREET_KEY)
+
+
+def _streets_of(points: str, segments: str) -> str:
+    """One row per street key of the ``points`` and ``segments`` given (a table or a query).
+    The most common name and city win; ties go to the first in order, so that equal rows give
+    an equal street however they were loaded."""
+    return f"""SELECT {_KEY}, mode(name ORDER BY name) AS name, mode(city ORDER BY city) AS city,
+               any_value(sound_key) AS sound_key, avg(lat) AS lat, avg(lon) AS lon,
+               sum(is_point)::BIGINT AS n_points, (count(*) - sum(is_point))::BIGINT AS n_segments
+        FROM (SELECT {_KEY}, name, city, sound_key, lat, lon, 1 AS is_point FROM {points}
+              UNION ALL
+              SELECT {_KEY}, name, city, sound_key, lat, lon, 0 FROM {segments})
+        GROUP BY {_KEY}"""
+
+
+def _alt_streets(of: str) -> str:
+    """One more ``streets`` row per alternate name of the streets ``of`` selects (a condition on
+    ``s``), beside its own row (``alt = true``, the same ``street_id``)."""
+    return f"""INSERT INTO streets ({_STREET_COLUMNS})
+        SELECT DISTINCT s.street_id, s.country, s.state, s.postal_code, a.predir, a.name_key, a.type, a.postdir,
+               a.name, s.city, a.sound_key, s.lat, s.lon, s.n_points, s.n_segments, true
+        FROM alt_names a JOIN streets s ON {same_street('s', 'a', 'of_')}
+        WHERE NOT s.alt AND {of}
+          AND (coalesce(a.predir, ''), a.name_key, coalesce(a.type, ''), coalesce(a.postdir, ''))
+              <> (coalesce(s.predir, ''), s.name_key, coalesce(s.type, ''), coalesce(s.postdir, ''))"""
+
+
+def _addresses(where: str) -> str:
+    return f"""SELECT street_id, number, any_value(number_int) AS number_int,
+               count(DISTINCT unit)::BIGINT AS n_units, bool_or(unit IS NULL) AS has_base,
+               list(DISTINCT unit ORDER BY unit) FILTER (WHERE unit IS NOT NULL) AS units,
+               avg(lat) AS lat, avg(lon) AS lon
+        FROM address_points WHERE {where} GROUP BY street_id, number"""
+
+
+def _localities(states: str | None) -> str:
+    """Localities of postal-code cities and street cities (of the (country, state) pairs in the
+    table ``states``; all when None)."""
+    only = "" if states is None else (f"SEMI JOIN {states} t ON c.country IS NOT DISTINCT FROM t.country "
+                                      "AND c.state IS NOT DISTINCT FROM t.state")
+    return f"""WITH c AS (
+            SELECT country, state, city, lat, lon FROM postal_codes WHERE city IS NOT NULL
+            UNION ALL
+            SELECT country, state, unnest(acceptable_cities), lat, lon FROM postal_codes
+            UNION ALL
+            SELECT country, state, city, lat, lon FROM streets WHERE city IS NOT NULL AND NOT alt
+        )
+        SELECT c.country, c.state, c.city, avg(c.lat) AS lat, avg(c.lon) AS lon, count(*)::BIGINT AS n
+        FROM c {only} GROUP BY c.country, c.state, c.city"""
+
+
+def full_sql() -> list[str]:
+    """SQL that rebuilds every derived table from the loaded ones (a first build, a schema upgrade)."""
+    return [
+        f"""CREATE OR REPLACE TABLE streets AS
+        SELECT row_number() OVER (ORDER BY {_KEY}) AS street_id, *, false AS alt
+        FROM ({_streets_of('address_points', 'segments')})""",
+        f"UPDATE address_points p SET street_id = s.street_id FROM streets s WHERE {same_street('p', 's')}",
+        f"UPDATE segments g SET street_id = s.street_id FROM streets s WHERE {same_street('g', 's')}",
+        _alt_streets("true"),
+        f"CREATE OR REPLACE TABLE addresses AS {_addresses('true')}",
+        f"CREATE OR REPLACE TABLE localities AS {_localities(None)}",
+    ]
+
+
+def _source_rows(table: str, columns: str) -> str:
+    return f"SELECT DISTINCT {columns} FROM {table} WHERE source_name IN (SELECT source_name FROM {CHANGED})"
+
+
+def touch(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
+    """Note the street keys and states the rows of ``sources`` now in the file are on (before
+    they are deleted): their streets must be re-derived without them."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CHANGED} (source_name VARCHAR)")
+    con.executemany(f"INSERT INTO {CHANGED} VALUES (?)", [[s] for s in sources])
+    alt_key = "country, state, postal_code, of_predir, of_name_key, of_type, of_postdir"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {TOUCHED} AS
+        {_source_rows('address_points', _KEY)} UNION {_source_rows('segments', _KEY)}
+        UNION {_source_rows('alt_names', alt_key)}""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STATES} AS {_source_rows('postal_codes', 'country, state')}")
+
+
+def stage(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty staging tables shaped like the tables of ``STAGED``. They are temporary: in memory
+    up to the build's memory limit, spilled to its temporary folder beyond it, gone when the
+    connection closes, whatever happens to the build."""
+    for table in STAGED:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged(table)} AS FROM {table} LIMIT 0")
+
+
+def rederive(con: duckdb.DuckDBPyConnection) -> None:
+    """After the changed sources' old rows are deleted and their new rows loaded (points and
+    segments into the staging tables, the rest in place): re-derive the streets, addresses and
+    localities on the keys and states they touched, and move the staged rows in with their ids."""
+    points, segments = staged("address_points"), staged("segments")
+    alt_key = "country, state, postal_code, of_predir, of_name_key, of_type, of_postdir"
+    con.execute(f"""INSERT INTO {TOUCHED}
+        SELECT DISTINCT {_KEY} FROM {points} UNION SELECT DISTINCT {_KEY} FROM {segments}
+        UNION {_source_rows('alt_names', alt_key)}""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TOUCHED} AS SELECT DISTINCT * FROM {TOUCHED}")
+    con.execute(f"""INSERT INTO {STATES} {_source_rows('postal_codes', 'country, state')}
+        UNION SELECT DISTINCT country, state FROM {TOUCHED}""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STATES} AS SELECT DISTINCT * FROM {STATES}")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {OLD} AS
+        SELECT s.street_id, s.{', s.'.join(STREET_KEY)} FROM streets s JOIN {TOUCHED} k ON {same_street('s', 'k')}
+        WHERE NOT s.alt""")
+    # the rows left on those streets carry the streets' old ids (the rule in the module's docstring)
+    kept = f"(SELECT * FROM {{table}} WHERE street_id IN (SELECT street_id FROM {OLD}))"
+    incoming = "({kept} UNION ALL BY NAME FROM {new})"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {NEW} AS
+        WITH a AS ({_streets_of(incoming.format(kept=kept.format(table='address_points'), new=points),
+                                incoming.format(kept=kept.format(table='segments'), new=segments))}),
+             top AS (SELECT coalesce(max(street_id), 0) AS top FROM streets)
+        SELECT coalesce(o.street_id, top.top + row_number() OVER (PARTITION BY o.street_id IS NULL
+                                                               ORDER BY a.{', a.'.join(STREET_KEY)})) AS street_id,
+               a.*
+        FROM a LEFT JOIN {OLD} o ON {same_street('a', 'o')} CROSS JOIN top""")
+    con.execute(f"DELETE FROM streets WHERE street_id IN (SELECT street_id FROM {OLD})")
+    con.execute(f"INSERT INTO streets ({_STREET_COLUMNS}) SELECT *, false FROM {NEW}")
+    for table in STAGED:
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "street_id"]
+        cols = ", ".join(columns)
+        con.execute(f"""INSERT INTO {table} ({cols}, street_id)
+            SELECT {', '.join('r.' + c for c in columns)}, n.street_id
+            FROM {staged(table)} r JOIN {NEW} n ON {same_street('r', 'n')}""")
+    con.execute(_alt_streets(f"s.street_id IN (SELECT street_id FROM {NEW})"))
+    con.execute(f"""DELETE FROM addresses WHERE street_id IN (SELECT street_id FROM {OLD}
+                                                           UNION SELECT street_id FROM {NEW})""")
+    con.execute(f"INSERT INTO addresses {_addresses(f'street_id IN (SELECT street_id FROM {NEW})')}")
+    con.execute(f"""DELETE FROM localities l USING {STATES} t
+        WHERE l.country IS NOT DISTINCT FROM t.country AND l.state IS NOT DISTINCT FROM t.state""")
+    con.execute(f"INSERT INTO localities {_localities(STATES)}")
+    for table in (CHANGED, TOUCHED, STATES, OLD, NEW, *map(staged, STAGED)):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
