@@ -302,7 +302,8 @@ def measure_refresh(db: Path, specs: list[dict], changed: list[Path], log: Path)
 def measure_batch(orders: Path, db: Path, out_dir: Path) -> dict:
     from end_to_end import run_clean
 
-    n = sum(1 for _ in open(orders)) - 1
+    with open(orders) as f:
+        n = sum(1 for _ in f) - 1
     if out_dir.exists():
         shutil.rmtree(out_dir)
     wall, pss, rss, manifest = run_clean(orders, out_dir / "cleaned.parquet", db, WORKERS, CHUNK_ROWS)

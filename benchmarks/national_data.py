@@ -116,10 +116,10 @@ class Base:
 def load_base(real: Path) -> Base:
     """Read the real files with the project's own loaders (standardized street parts)."""
     import shapely
+    from realdata_maps import OA_MAPS
 
     from addressing.gazetteer import openaddresses, tiger
     from addressing.gazetteer.model import LoadReport
-    from realdata_maps import OA_MAPS
 
     parts = []
     for rel, cmap in POINT_FILES:

@@ -1,0 +1,109 @@
+"""``benchmarks/national.py --quick`` runs end to end on the real files (ADDRESSING_REALDATA): it
+prints one build row and one use row for its size and a verdict per target, and the sources it
+generates put every state of the ZIP table in the gazetteer, with real ZIPs kept as text."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "national.py"
+QUICK_LABEL = "200k"
+#: columns of the two tables' rows (national.BUILD_HEAD, national.USE_HEAD)
+BUILD_COLUMNS = 10
+USE_COLUMNS = 13
+#: the issue's targets: build rate, flat memory, batch ratio, warm p95, first order, refresh time and disk
+TARGETS = 7
+#: a whole quick run takes about a minute on the 2-core development machine; this is ample
+TIMEOUT_S = 1800
+#: ZIPs with leading zeros: Agawam, MA and Adjuntas, PR
+LEADING_ZERO_ZIPS = ("01001", "00601")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quick(real, tmp_path_factory) -> tuple[Path, str]:
+    work = tmp_path_factory.mktemp("national")
+    r = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--work", str(work)], capture_output=True, text=True,
+                       cwd=ROOT, env={**os.environ, "ADDRESSING_REALDATA": str(real)}, timeout=TIMEOUT_S)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return work, r.stdout
+
+
+@pytest.fixture(scope="module")
+def con(quick):
+    work, _ = quick
+    c = duckdb.connect(str(work / f"n{QUICK_LABEL}" / "db" / "gazetteer.duckdb"), read_only=True)
+    yield c
+    c.close()
+
+
+def _table(lines: list[str], head: str) -> list[list[str]]:
+    """The rows under the header line that starts with ``head``, up to the first blank line."""
+    at = next(i for i, ln in enumerate(lines) if ln.split()[:2] == head.split())
+    rows = []
+    for ln in lines[at + 1:]:
+        if not ln.strip():
+            break
+        rows.append(ln.split())
+    return rows
+
+
+def test_tables_have_one_row_per_size_and_every_target(quick):
+    _, out = quick
+    lines = out.splitlines()
+    build = _table(lines, "size points")
+    use = _table(lines, "size orders/s")
+    assert [r[0] for r in build] == [QUICK_LABEL] and len(build[0]) == BUILD_COLUMNS
+    assert [r[0] for r in use] == [QUICK_LABEL] and len(use[0]) == USE_COLUMNS
+    verdicts = _table(lines, "targets")
+    assert len(verdicts) == TARGETS
+    assert all(r[0] in ("PASS", "FAIL") for r in verdicts)
+
+
+def _standard_states() -> set[str]:
+    from addressing.parse.places import zip_table
+
+    return {z.state for z in zip_table().values() if z.type == "STANDARD" and z.lat is not None}
+
+
+def test_every_state_has_points_and_ranges(con):
+    states = _standard_states()
+    assert {"PR", "DC", "AK"} <= states
+    assert {r[0] for r in con.execute("SELECT DISTINCT state FROM address_points").fetchall()} == states
+    assert {r[0] for r in con.execute("SELECT DISTINCT state FROM segments").fetchall()} == states
+
+
+def test_real_zips_stay_text_with_their_city(con, quick):
+    from addressing.parse.places import zip_table
+
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'address_points'").fetchall())
+    assert types["postal_code"] == "VARCHAR"
+    for code in LEADING_ZERO_ZIPS:
+        info = zip_table()[code]
+        got = con.execute("SELECT DISTINCT city, state FROM address_points WHERE postal_code = ?", [code]).fetchall()
+        assert got == [(info.city, info.state)], code
+    work, _ = quick
+    ma = sorted((work / f"n{QUICK_LABEL}" / "oa").glob("us-ma-*.csv"))
+    with open(ma[0], newline="") as f:
+        codes = {row["POSTCODE"] for row in csv.DictReader(f)}
+    assert all(len(c) == len(LEADING_ZERO_ZIPS[0]) and c.isdigit() for c in codes)
+    assert any(c.startswith("0") for c in codes)
+
+
+def test_a_state_is_not_one_repeated_town(con):
+    """Street names vary from ZIP to ZIP: no name is in more than half of a big state's ZIPs."""
+    zips, most = con.execute("""
+        WITH s AS (SELECT DISTINCT postal_code, name_key FROM streets WHERE state = 'CA' AND NOT alt)
+        SELECT (SELECT count(DISTINCT postal_code) FROM s),
+               (SELECT max(n) FROM (SELECT count(*) AS n FROM s GROUP BY name_key))""").fetchone()
+    assert most * 2 < zips
