@@ -54,6 +54,29 @@ def input_format(path: Path) -> str:
     raise InputError("unknown input format (expected .csv, .parquet or .jsonl)", str(path))
 
 
+#: bytes read from the head of a text input to estimate its rows (``estimate_rows``)
+ESTIMATE_SAMPLE_BYTES = 1 << 20
+
+
+def estimate_rows(path: Path) -> int:
+    """About how many rows ``path`` holds, from its size and the lines in its first MiB (text)
+    or exactly (Parquet's footer). Depends only on the file's bytes, so every run of one input
+    gets the same estimate."""
+    path = Path(path)
+    if input_format(path) == "parquet":
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"not a readable Parquet file ({_first_line(exc)})", str(path)) from None
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(ESTIMATE_SAMPLE_BYTES)
+    lines = head.count(b"\n") + (not head.endswith(b"\n") and bool(head))
+    if not head or len(head) >= size:
+        return max(lines - (input_format(path) == "csv"), 0)
+    return max(round(size * lines / len(head)), 1)
+
+
 def check_readable(path: Path) -> None:
     """A regular file this process can open, or an ``InputError`` saying why not."""
     if not path.exists():
@@ -626,8 +649,8 @@ class BatchWriter:
             wkb = pa.array(shapely.to_wkb(shapely.points(lon, lat)), pa.binary(), mask=np.isnan(lon) | np.isnan(lat))
             self._pending.append(table.append_column("geometry", wkb).cast(self._pq_schema))
             self._pending_rows += table.num_rows
-            if self._pending_rows >= self.ROW_GROUP_ROWS:
-                self._flush()
+            while self._pending_rows >= self.ROW_GROUP_ROWS:
+                self._flush(self.ROW_GROUP_ROWS)
         elif self.fmt == "csv":
             self._csv.writerows(zip(*csv_columns(table)))
         elif self.fmt == "jsonl":
@@ -644,14 +667,19 @@ class BatchWriter:
         else:
             raise OutputError(f"unknown output format {self.fmt!r}")
 
-    def _flush(self) -> None:
-        """Hand the gathered batches to the writer thread, once the group before them is written."""
+    def _flush(self, rows: int | None = None) -> None:
+        """Hand the first ``rows`` gathered rows (all: ``None``) to the writer thread as one row
+        group, once the group before them is written. Groups are cut at fixed row counts, so a
+        file's bytes do not depend on how its rows were split into chunks."""
         if self._writing is not None:
             self._writing.result()          # its error, if any, surfaces here
             self._writing = None
         if self._pending:
-            group = pa.concat_tables(self._pending)
-            self._pending, self._pending_rows = [], 0
+            gathered = pa.concat_tables(self._pending)
+            rows = gathered.num_rows if rows is None else rows
+            # one Arrow chunk per group: the writer's pages follow the chunks it is given
+            group, rest = gathered.slice(0, rows).combine_chunks(), gathered.slice(rows)
+            self._pending, self._pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
             self._writing = self._pool.submit(self._writer.write_table, group, row_group_size=group.num_rows)
 
     def close(self) -> None:

@@ -25,6 +25,12 @@ from addressing.errors import InputError
 from addressing.gazetteer import open_gazetteer
 
 WORK_FOLDER = ".work"
+#: chunks come in multiples of this many, so a pool of 1, 2 or 4 workers finishes together
+#: instead of running the last chunk alone
+CHUNK_SPREAD = 4
+#: chunks are not cut smaller than this to spread them: below it a chunk's fixed costs (its
+#: files, the matcher's SQL set-up) outgrow what balance wins (benchmarks/end_to_end.py --chunks)
+MIN_CHUNK_ROWS = 2_500
 SPLIT_MARKER = "split.json"
 #: the longest part of an input's name kept in its work folder's name
 NAME_CHARS = 80
@@ -66,10 +72,26 @@ def work_dir(root: Path, input_path: Path, input_sha: str, chunk_rows: int, gaze
     return root / tag
 
 
+def chunk_size(rows: int, limit: int) -> int:
+    """The rows per chunk for an input of about ``rows`` rows: at most ``limit``, cut so that
+    the chunks come in multiples of ``CHUNK_SPREAD`` of equal size, never below ``MIN_CHUNK_ROWS``
+    (nor above ``limit``, which wins when it is smaller).
+
+    >>> chunk_size(60_000, 20_000), chunk_size(1_000_000, 20_000), chunk_size(6_000, 20_000)
+    (15000, 19231, 2500)
+    >>> chunk_size(600, 100)
+    100
+    """
+    groups = max(1, -(-rows // (CHUNK_SPREAD * limit)))
+    spread = -(-rows // (CHUNK_SPREAD * groups))
+    return min(limit, max(MIN_CHUNK_ROWS, spread))
+
+
 def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, chunk_rows: int,
                 several: Callable[[], None] | None = None) -> Plan:
-    """Cut the input into chunk files (idempotent: reuses a complete earlier split).
-    ``several`` is called once, as soon as the input turns out to make more than one chunk."""
+    """Cut the input into chunk files of at most ``chunk_rows`` rows, as even as ``chunk_size``
+    makes them (idempotent: reuses a complete earlier split). ``several`` is called once, as
+    soon as the input turns out to make more than one chunk."""
     input_path = Path(input_path)
     aio.input_format(input_path)
     aio.check_readable(input_path)
@@ -77,8 +99,10 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
         sha = aio.sha256_file(input_path)
     except OSError as exc:
         raise InputError(f"read failed ({exc.strerror or exc})", str(input_path)) from None
+    estimate = aio.estimate_rows(input_path)
+    size = chunk_size(estimate, chunk_rows)
     gaz = open_gazetteer(db)
-    work = work_dir(Path(work_root), input_path, sha, chunk_rows, gaz.version)
+    work = work_dir(Path(work_root), input_path, sha, size, gaz.version)
     marker = work / SPLIT_MARKER
     if marker.exists():
         info = json.loads(marker.read_text())
@@ -89,9 +113,11 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
             return Plan(input_path, work, chunks, sha, info["rows"])
     chunks = []
     rows = 0
+    if several and estimate > size:
+        several()  # the workers start (and load their models) while the input is cut
     try:
-        for i, raw in enumerate(aio.read_orders(input_path, chunk_rows)):
-            if i == 1 and several:
+        for i, raw in enumerate(aio.read_orders(input_path, size)):
+            if i == 1 and several and estimate <= size:
                 several()
             path = work / f"in-{i:05d}.parquet"
             with aio.atomic_path(path) as tmp:

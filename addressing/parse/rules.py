@@ -138,6 +138,8 @@ def _dedupe(tokens: list[str], p: ParsedAddress) -> list[str]:
         for k in range(n // 2, 1, -1):
             tail = words[n - k :]
             for s in range(0, n - 2 * k + 1):
+                if s == n - 2 * k and " ".join(tail) in usps.state_lookup():
+                    continue  # "NEW YORK NEW YORK": a city named as its state, then the state
                 if words[s : s + k] == tail:
                     tokens = _strip_commas(tokens[: pos[n - k]])
                     changed = True
@@ -389,9 +391,11 @@ def _take_city(toks: list[str], p: ParsedAddress, info, sep_before_state: bool) 
     # no commas: the city starts after the last street type / unit of the delivery line
     suffixes = usps.suffixes()
     if toks and (toks[-1] in suffixes or toks[-1] in _SHORT_DIRS and len(toks) > 1 and toks[-2] in suffixes):
-        if info or p.postal_code:
-            return toks, False  # the line ends with its street type: no city written
-        raise _Fail("no city")
+        # the line ends with its street type: no city written ("805 BUNCHE AVE AL"); the
+        # ZIP, or else the state, says where
+        return toks, False
+    if len(toks) > 2 and _UNIT_VALUE.match(toks[-1]) and (toks[-2] in usps.UNIT_DESIGNATORS or toks[-2] == "#"):
+        return toks, False  # ... or with its unit ("1233 HOWARD ST APT 2C CALIFORNIA")
     for i in range(len(toks) - 2, 0, -1):
         if toks[i] in suffixes or _UNIT_VALUE.match(toks[i]) and toks[i - 1] in usps.UNIT_DESIGNATORS:
             j = i + 1

@@ -35,9 +35,26 @@ def test_parquet_batches_gather_into_row_groups_written_in_order(tmp_path, monke
     w.close()
     got = pq.read_table(tmp_path / "out.parquet")
     assert got.select(["order_id", "lat", "lon"]).equals(pa.concat_tables(batches))
-    assert pq.ParquetFile(tmp_path / "out.parquet").metadata.num_row_groups == 3      # 18 + 18 + 9 rows
+    meta = pq.ParquetFile(tmp_path / "out.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [10, 10, 10, 10, 5]
     geometry = got.column("geometry").to_pylist()
     assert [g is None for g in geometry] == [lat is None for lat in got.column("lat").to_pylist()]
+
+
+def test_parquet_bytes_do_not_depend_on_how_the_rows_came_in(tmp_path, monkeypatch):
+    """The chunks a batch is cut into depend on the input's size; its output must not."""
+    monkeypatch.setattr(aio.BatchWriter, "ROW_GROUP_ROWS", 10)
+    digests = set()
+    for sizes in ([45], [9] * 5, [1, 20, 3, 3, 18], [7, 7, 7, 7, 7, 7, 3]):
+        out = tmp_path / f"{len(sizes)}.parquet"
+        w = aio.BatchWriter(out, "parquet", SCHEMA)
+        start = 0
+        for n in sizes:
+            w.write(_batch(start, n))
+            start += n
+        w.close()
+        digests.add(aio.sha256_file(out))
+    assert len(digests) == 1
 
 
 def test_an_aborted_parquet_writer_leaves_no_file(tmp_path, monkeypatch):
