@@ -29,8 +29,9 @@ WORK_FOLDER = ".work"
 #: instead of running the last chunk alone
 CHUNK_SPREAD = 4
 #: chunks are not cut smaller than this to spread them: below it a chunk's fixed costs (its
-#: files, the matcher's SQL set-up) outgrow what balance wins (benchmarks/end_to_end.py --chunks)
-MIN_CHUNK_ROWS = 2_500
+#: files, the matcher's SQL set-up per query) outgrow what balance wins (``clean_table`` over
+#: the end-to-end benchmark's orders in chunks of 1,000 to 20,000 rows levels off from 5,000)
+MIN_CHUNK_ROWS = 5_000
 SPLIT_MARKER = "split.json"
 #: the longest part of an input's name kept in its work folder's name
 NAME_CHARS = 80
@@ -78,7 +79,7 @@ def chunk_size(rows: int, limit: int) -> int:
     (nor above ``limit``, which wins when it is smaller).
 
     >>> chunk_size(60_000, 20_000), chunk_size(1_000_000, 20_000), chunk_size(6_000, 20_000)
-    (15000, 19231, 2500)
+    (15000, 19231, 5000)
     >>> chunk_size(600, 100)
     100
     """
