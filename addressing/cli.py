@@ -271,19 +271,24 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace, prog: str) -> int:
+    """Run a parsed command (``args.fn``): the project's errors become one line on stderr and
+    exit status ``EXIT_ERROR``; the rule for every command line of the project."""
     try:
         return args.fn(args)
     except AddressingError as exc:
-        _say(f"addressing: error: {exc}")
+        _say(f"{prog}: error: {exc}")
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _say("addressing: interrupted")
+        _say(f"{prog}: interrupted")
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv), "addressing")
 
 
 if __name__ == "__main__":

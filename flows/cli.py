@@ -10,9 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from addressing.errors import AddressingError
-
-EXIT_ERROR = 2
+from addressing.cli import run
 
 
 def _say(msg: str) -> None:
@@ -54,15 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.fn(args)
-    except AddressingError as exc:
-        _say(f"addressing-flows: error: {exc}")
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        _say("addressing-flows: interrupted")
-        return 130
+    return run(build_parser().parse_args(argv), "addressing-flows")
 
 
 if __name__ == "__main__":
