@@ -66,6 +66,14 @@ def cmd_gazetteer_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gazetteer_replicate(args: argparse.Namespace) -> int:
+    from addressing.gazetteer import replicas
+
+    done = replicas.install(Path(args.db), Path(args.to) if args.to else None)
+    _say(f"{done['copy']}: version {done['version']} " + ("copied" if done["copied"] else "already there"))
+    return 0
+
+
 def cmd_gazetteer_info(args: argparse.Namespace) -> int:
     from addressing.gazetteer import store
 
@@ -222,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--db", required=True)
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_gazetteer_info)
+    r = gzs.add_parser("replicate", help="copy the gazetteer to this host's folder of copies (for workers without "
+                                         "a shared file system); nothing to do when the copy has its version")
+    r.add_argument("--db", required=True)
+    r.add_argument("--to", metavar="FOLDER", help="default: $ADDRESSING_GAZETTEER_REPLICAS")
+    r.set_defaults(fn=cmd_gazetteer_replicate)
     d = gzs.add_parser("download", help="download TIGER ADDRFEAT or an OpenAddresses file (resumable)")
     d.add_argument("what", choices=["tiger", "openaddresses"])
     d.add_argument("--state", help="tiger: USPS code or FIPS (MT or 30)")

@@ -494,7 +494,7 @@ def _umask() -> int:
 _UMASK = _umask()  # read once: os.umask is process-wide, so reading it later races with threads
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename in ``folder`` durable (a power cut after it cannot undo it)."""
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -531,7 +531,7 @@ def atomic_path(target: Path):
             os.fsync(f.fileno())
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
 

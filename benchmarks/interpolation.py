@@ -37,9 +37,9 @@ import shapely
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from addressing import geocode  # noqa: E402
-
 import pelias_geometry  # noqa: E402  (beside this script)
+
+from addressing import geocode  # noqa: E402
 
 SETS = ("willow_ave", "west26th")
 ASSIGN_M = 60.0

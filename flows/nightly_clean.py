@@ -67,12 +67,13 @@ def _chunk_run_name() -> str:
 
 
 @task(name="clean-chunk", task_run_name=_chunk_run_name, **IO_RETRIES)
-def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | None) -> dict:
+def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | None,
+                gazetteer_version: str | None = None) -> dict:
     """One chunk. Retried only on what a retry may cure (I/O, a gazetteer read): the cleaning is
     deterministic, and a broken gazetteer fails the chunk at once with its reason. A chunk
     cleaned by an earlier, killed run is not redone; its task run ends in a ``Reused`` state
     so the UI shows it."""
-    stats = batch.clean_chunk(chunk_in, chunk_out, db, risk_policy)
+    stats = batch.clean_chunk(chunk_in, chunk_out, db, risk_policy, gazetteer_version)
     if stats.get("reused"):
         return Completed(data=stats, name="Reused", message=f"{chunk_out.name} was cleaned by an earlier run")
     return stats
@@ -112,7 +113,8 @@ class FlowRunner:
     def clean(self, jobs: list[ChunkJob]) -> Iterator[tuple[ChunkJob, dict]]:
         t0 = time.time()
         params = {"chunk_in": [j.chunk_in for j in jobs], "chunk_out": [j.chunk_out for j in jobs],
-                  "db": [j.db for j in jobs], "risk_policy": [j.risk_policy for j in jobs]}
+                  "db": [j.db for j in jobs], "risk_policy": [j.risk_policy for j in jobs],
+                  "gazetteer_version": [j.gazetteer_version for j in jobs]}
         try:
             if self.task_runner is None:
                 yield from _as_finished(jobs, clean_chunk.map(**params))

@@ -1,10 +1,12 @@
 """refresh-gazetteer: reload the configured sources into the gazetteer, weekly.
 
-Atomic by construction: ``addressing.gazetteer.store.build`` works on a copy of the file and
-renames it over the original at the end, so runs reading the gazetteer meanwhile keep the
-old file open and a failed refresh leaves the old gazetteer in place. Sources that did not
-change are not reloaded (the file's version then stays the same and outputs keep reusing
-their cleaned chunks); a new vintage replaces its source's rows.
+Atomic by construction: ``addressing.gazetteer.store.build`` loads the changed sources in one
+transaction (on the file itself, or on a copy while other processes keep it open), so readers
+see the old version or the new one, and a failed or killed refresh leaves the old gazetteer in
+place. Sources that did not change are not reloaded (the file's version then stays the same and
+outputs keep reusing their cleaned chunks); a new vintage replaces its source's rows. With
+``copies_on`` (a Dask scheduler), every worker then installs the new version on its host
+(``addressing.gazetteer.replicas``), for clusters without a shared file system.
 
 Run it locally:  python -m flows.refresh_gazetteer --sources addressing/demo/data/sources.toml
 """
@@ -20,7 +22,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from addressing.errors import AddressingError
-from addressing.gazetteer import store
+from addressing.gazetteer import replicas, store
 from addressing.gazetteer.sources import read_sources_toml
 from flows.common import IO_RETRIES, failure_markdown
 
@@ -35,6 +37,27 @@ def read_sources(sources: str, kinds: list[str] | None) -> list[store.SourceSpec
 def build_gazetteer(db: str, specs: list[store.SourceSpec], with_zipcodes: bool) -> store.BuildResult:
     logger = get_run_logger()
     return store.build(Path(db), specs, with_zipcodes=with_zipcodes, progress=logger.info)
+
+
+#: seconds to reach the Dask scheduler that installs copies (dask's own default is 30)
+SCHEDULER_TIMEOUT_S = 30
+
+
+@task(name="install-copies", **IO_RETRIES)
+def install_copies(db: str, scheduler: str) -> dict[str, dict]:
+    """Install the gazetteer on every worker of the Dask cluster at ``scheduler``: each worker
+    copies it into its host's ``$ADDRESSING_GAZETTEER_REPLICAS`` (two workers of one host copy
+    once). Every worker must be able to read ``db`` at this path while it copies."""
+    from distributed import Client
+
+    with Client(scheduler, timeout=SCHEDULER_TIMEOUT_S) as client:
+        return client.run(replicas.install, str(Path(db).resolve()))
+
+
+def copies_markdown(copies: dict[str, dict]) -> str:
+    rows = [f"| `{w}` | `{c['copy']}` | `{c['version']}` | {'copied' if c['copied'] else 'already there'} |"
+            for w, c in sorted(copies.items())]
+    return "\n".join(["## Copies on the workers", "", "| worker | copy | version | |", "|---|---|---|---|", *rows])
 
 
 def _version(db: str) -> str | None:
@@ -59,24 +82,30 @@ def refresh_markdown(db: str, before: str | None, result: store.BuildResult, sou
 
 @flow(name="refresh-gazetteer", log_prints=True)
 def refresh_gazetteer(sources: str = "addressing/demo/data/sources.toml", db: str = "build/demo/gazetteer.duckdb",
-                      with_zipcodes: bool = True, kinds: list[str] | None = None) -> dict:
+                      with_zipcodes: bool = True, kinds: list[str] | None = None,
+                      copies_on: str | None = None) -> dict:
     """Load the sources listed in ``sources`` (a sources TOML) into ``db``; ``kinds`` limits them
-    (e.g. ``["openaddresses", "tiger"]``)."""
+    (e.g. ``["openaddresses", "tiger"]``). ``copies_on``: the address of a Dask scheduler whose
+    workers each keep a copy of the gazetteer on their host (``addressing.gazetteer.replicas``);
+    they get the new version once it is built."""
     started = time.time()
     try:
         before = _version(db)
         specs = read_sources(sources, kinds)
         result = build_gazetteer(db, specs, with_zipcodes)
+        copies = install_copies(db, copies_on) if copies_on else {}
     except AddressingError as exc:
         create_markdown_artifact(key="gazetteer-refresh-failure", markdown=failure_markdown(
             "refresh-gazetteer", exc, "The previous gazetteer is unchanged and still in use."))
         raise
-    create_markdown_artifact(key="gazetteer-refresh", markdown=refresh_markdown(db, before, result, sources),
-                             description=f"gazetteer {result.version}")
+    markdown = refresh_markdown(db, before, result, sources)
+    if copies:
+        markdown += "\n\n" + copies_markdown(copies)
+    create_markdown_artifact(key="gazetteer-refresh", markdown=markdown, description=f"gazetteer {result.version}")
     print(f"gazetteer {db}: version {before or '-'} -> {result.version}, loaded {len(result.loaded)}, "
           f"unchanged {len(result.unchanged)} ({time.time() - started:.1f} s)")
     return {"db": db, "version_before": before, "version": result.version, "loaded": result.loaded,
-            "unchanged": result.unchanged, "rows": result.rows}
+            "unchanged": result.unchanged, "rows": result.rows, "copies": copies}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,9 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default="build/demo/gazetteer.duckdb")
     ap.add_argument("--no-zipcodes", action="store_true")
     ap.add_argument("--kind", action="append", dest="kinds", help="only sources of this kind (repeatable)")
+    ap.add_argument("--copies-on", metavar="tcp://scheduler:8786",
+                    help="install the new version on every worker of this Dask cluster (their host's copies)")
     args = ap.parse_args(argv)
     try:
-        refresh_gazetteer(sources=args.sources, db=args.db, with_zipcodes=not args.no_zipcodes, kinds=args.kinds)
+        refresh_gazetteer(sources=args.sources, db=args.db, with_zipcodes=not args.no_zipcodes, kinds=args.kinds,
+                          copies_on=args.copies_on)
     except AddressingError as exc:
         print(f"refresh-gazetteer: error: {exc}", file=sys.stderr)
         return 2

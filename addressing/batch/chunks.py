@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from addressing import __version__
 from addressing import io as aio
-from addressing.errors import OutputError
+from addressing.errors import GazetteerError, OutputError
 from addressing.gazetteer import open_gazetteer
 from addressing.pipeline import Timings, clean_table_isolating
 from addressing.risk import risk_context
@@ -39,17 +39,25 @@ class ChunkJob:
     chunk_out: Path
     db: str
     risk_policy: str | None
+    #: the gazetteer version the batch was planned with (``None``: whichever the worker has)
+    gazetteer_version: str | None = None
 
 
 def clean_chunk(chunk_in: str | Path, chunk_out: str | Path, db: str | Path,
-                risk_policy: str | Path | None = None) -> dict:
+                risk_policy: str | Path | None = None, gazetteer_version: str | None = None) -> dict:
     """Clean one chunk file; a chunk already cleaned with the same gazetteer, risk policy and
     program is not redone (one cleaned under another policy, or unreadable, is).
 
-    A fault of the set-up (a broken gazetteer, a missing model) raises and fails the chunk
-    whole; only a bug that single rows trip marks those rows ``invalid``."""
+    A fault of the set-up (a broken gazetteer, a missing model, a gazetteer of another version
+    than ``gazetteer_version``, the batch's) raises and fails the chunk whole; only a bug that
+    single rows trip marks those rows ``invalid``."""
     chunk_in, chunk_out = Path(chunk_in), Path(chunk_out)
     gaz = open_gazetteer(db)
+    if gazetteer_version is not None and gaz.version != gazetteer_version:
+        # a refresh landed during the batch, or this host's copy is older: one batch, one version
+        raise GazetteerError(f"is version {gaz.version} here, but the batch was planned with {gazetteer_version}; "
+                                 "rerun the batch (a refresh landed meanwhile), or install the batch's version on this "
+                                 "host (`addressing gazetteer replicate`)", str(gaz.path))
     stamp = chunk_stamp(gaz.version, risk_policy)
     if chunk_out.exists():
         rows = _reusable(chunk_out, stamp)

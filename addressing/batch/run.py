@@ -92,7 +92,7 @@ def run_batch(files: list[BatchFile], settings: Settings, runner: Runner | None 
             try:
                 plans = [runner.step("plan", split_input, f.input, work_root(f.output), settings.db,
                                      settings.chunk_rows, several=runner.several) for f in files]
-                stats = _clean(plans, settings, runner, progress)
+                stats = _clean(plans, settings, runner, progress, gazetteer_version)
                 results = []
                 for f, plan in zip(files, plans):
                     manifest, shared = runner.step("assemble", assemble_file, plan, f.output, settings,
@@ -140,9 +140,11 @@ def _check(files: list[BatchFile], settings: Settings) -> None:
                              "rename one", str(f.input))
 
 
-def _clean(plans: list[Plan], settings: Settings, runner: Runner, progress: Progress | None) -> dict[Path, dict]:
-    """Every chunk of every file through the runner; stats by cleaned chunk path."""
-    jobs = [ChunkJob(cin, cout, str(settings.db), settings.risk_policy)
+def _clean(plans: list[Plan], settings: Settings, runner: Runner, progress: Progress | None,
+           gazetteer_version: str) -> dict[Path, dict]:
+    """Every chunk of every file through the runner, each with the batch's gazetteer version;
+    stats by cleaned chunk path."""
+    jobs = [ChunkJob(cin, cout, str(settings.db), settings.risk_policy, gazetteer_version)
             for plan in plans for cin, cout in zip(plan.chunks, plan.outputs())]
     total, done = sum(p.rows for p in plans), 0
     if progress:

@@ -28,7 +28,7 @@ class Runner(Protocol):
 
 
 def _chunk_args(job: ChunkJob) -> tuple:
-    return (job.chunk_in, job.chunk_out, job.db, job.risk_policy)
+    return (job.chunk_in, job.chunk_out, job.db, job.risk_policy, job.gazetteer_version)
 
 
 class InProcess:

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from addressing.errors import GazetteerError, GazetteerReadError
+from addressing.gazetteer import replicas
 from addressing.gazetteer.access import connect_reader
 from addressing.gazetteer.store import SourceSpec, build, check_gazetteer, info
 
@@ -105,12 +106,13 @@ class Gazetteer:
         except duckdb.Error as exc:
             raise GazetteerError(f"cannot open ({str(exc).splitlines()[0]})", str(self.path)) from exc
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         self.version: str = self._fetch("SELECT value FROM meta WHERE key = 'version'")[0][0]
         #: what caches of its rows are keyed by: the version names the sources, not the code that
         #: built the file, so a rebuild from the same sources is told apart by its time
         self.key: tuple[str, str, int] = (str(self.path.resolve()), self.version, self.path.stat().st_mtime_ns)
         self._postal: dict[tuple[str, str], PostalInfo] | None = None
-        self._lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cur", None)
@@ -120,6 +122,8 @@ class Gazetteer:
             except duckdb.Error as exc:
                 raise database_error(exc, self.path) from exc
             self._local.cur = cur
+            with self._lock:
+                self._cursors.append(cur)
         return cur
 
     def _fetch(self, sql: str, params: list | None = None) -> list[tuple]:
@@ -151,6 +155,13 @@ class Gazetteer:
         return {r[1]: _postal_info(r) for r in rows}
 
     def close(self) -> None:
+        """Close the handle and every thread's cursor on it: DuckDB keeps serving a file's old
+        content to new connections while any connection to it is open, even once the file was
+        replaced."""
+        with self._lock:
+            cursors, self._cursors = self._cursors, []
+        for cur in cursors:
+            cur.close()
         self._con.close()
 
     def __getstate__(self):
@@ -165,12 +176,17 @@ _open_lock = threading.Lock()
 
 
 def open_gazetteer(path: str | Path) -> Gazetteer:
-    """One shared read-only handle per file per process."""
+    """One shared read-only handle per file per process; this host's copy of the file when it
+    has one (``replicas``: workers that do not share a file system with the gazetteer)."""
+    path = replicas.local_path(path)
     key = str(Path(path).resolve())
     with _open_lock:
         g = _open.get(key)
         if g is not None and g.path.exists() and g.path.stat().st_mtime_ns == getattr(g, "_mtime", None):
             return g
+        if g is not None:
+            del _open[key]
+            g.close()  # the file was replaced (a refresh, a new copy): its old content must go
         g = Gazetteer(Path(path))
         g._mtime = g.path.stat().st_mtime_ns
         _open[key] = g

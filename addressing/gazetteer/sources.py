@@ -17,9 +17,8 @@ country, id.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from addressing.errors import ConfigError
 from addressing.gazetteer.openaddresses import ColumnMap

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
-
-import tomllib
 
 from addressing.errors import ConfigError
 from addressing.schema import Precision

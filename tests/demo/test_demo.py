@@ -8,6 +8,7 @@ import fnmatch
 import json
 import subprocess
 import sys
+import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -15,7 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
-import tomllib
 
 from addressing import clean_file
 from addressing.demo import DATA
