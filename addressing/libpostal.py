@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from addressing.errors import ModelError
+from addressing.user_cache import cache_dir
 
 FIX_COMMAND = "addressing model install"
 
@@ -57,8 +58,7 @@ def default_model_dir() -> Path:
     """Where ``addressing model install`` puts the model: the user's cache folder."""
     if os.environ.get("ADDRESSING_MODEL_DIR"):
         return Path(os.environ["ADDRESSING_MODEL_DIR"])
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "addressing" / "libpostal"
+    return cache_dir("libpostal")
 
 
 def _read_meta(source: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from addressing import geocode
-from addressing.gazetteer import Gazetteer
+from addressing.gazetteer import Gazetteer, PostalCodes
 from addressing.gazetteer.keys import name_key
 from addressing.match.calibration import calibrate, raw_score
 from addressing.match.places import street_unmatched
@@ -41,7 +41,7 @@ MISSING_UNIT_CAP = 0.6       # no unit written, at a building of units only
 AMBIGUOUS_CAP = 0.45         # a rival elsewhere is too close to call
 
 
-def decide(qs: Queries, s: Scored, results: list[MatchResult], gaz: Gazetteer, postal: dict) -> None:
+def decide(qs: Queries, s: Scored, results: list[MatchResult], gaz: Gazetteer, postal: PostalCodes) -> None:
     """Best candidate per query, its rival elsewhere, status, geocode, corrections, confidence."""
     qid = np.asarray(s.C["qid"], np.int64)
     order = np.lexsort((-s.score, qid))
@@ -121,7 +121,7 @@ def confidence(results: list[MatchResult]) -> None:
         r.confidence = round(c, 4)
 
 
-def _apply_candidate(p: ParsedAddress, r: MatchResult, s: Scored, j: int, v: Variant, postal: dict) -> None:
+def _apply_candidate(p: ParsedAddress, r: MatchResult, s: Scored, j: int, v: Variant, postal: PostalCodes) -> None:
     """The address as candidate ``j`` writes it, and a correction code for every change."""
     C, ev = s.C, s.ev
     fix = r.corrections

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from addressing.gazetteer import Gazetteer, PostalInfo
+from addressing.gazetteer import Gazetteer, PostalCodes, PostalInfo
 from addressing.match import sql
 from addressing.match.result import MatchResult
 from addressing.match.row_cache import RowCache
@@ -85,7 +85,7 @@ def coverage(gaz: Gazetteer) -> Coverage:
     return _coverage(str(gaz.path), gaz.version, gaz)
 
 
-def zip_facts(r: MatchResult, postal: dict[tuple[str, str], PostalInfo]) -> None:
+def zip_facts(r: MatchResult, postal: PostalCodes) -> None:
     """The result's ZIP type, whether it is active, and its time zone."""
     info = postal.get((r.country or "US", r.postal_code)) if r.postal_code else None
     if info:
@@ -103,7 +103,7 @@ def code_forms(code: str) -> list[str]:
     return list(dict.fromkeys([code, code.replace(" ", ""), code.split(" ")[0], code.split("-")[0], code[:3]]))
 
 
-def postal_lookup(country: str, code: str | None, postal: dict) -> PostalInfo | None:
+def postal_lookup(country: str, code: str | None, postal: PostalCodes) -> PostalInfo | None:
     """The postal code's record (from ``postal``), by the first of its ``code_forms`` known."""
     if not code:
         return None
@@ -143,7 +143,7 @@ def match_foreign(p: ParsedAddress, r: MatchResult, gaz: Gazetteer) -> None:
         r.reason = f"postal code {p.postal_code} not known for {r.country}; located by locality only"
 
 
-def match_box(p: ParsedAddress, r: MatchResult, postal: dict) -> None:
+def match_box(p: ParsedAddress, r: MatchResult, postal: PostalCodes) -> None:
     """PO boxes, military, rural routes: validate the last line (ZIP, city, state)."""
     info = postal_lookup("US", p.postal_code, postal) if p.postal_code else None
     if info is None and p.city and p.state:
@@ -178,7 +178,7 @@ def match_box(p: ParsedAddress, r: MatchResult, postal: dict) -> None:
         r.precision = Precision.NONE.value
 
 
-def fallback_area(r: MatchResult, postal: dict, reason: str) -> None:
+def fallback_area(r: MatchResult, postal: PostalCodes, reason: str) -> None:
     """Unmatched: located by its ZIP's centroid, else (later, in bulk) by ``localities``."""
     r.status = MatchStatus.UNMATCHED.value
     r.reason = reason
@@ -187,7 +187,7 @@ def fallback_area(r: MatchResult, postal: dict, reason: str) -> None:
         set_point(r, info.lat, info.lon, Precision.POSTAL_CODE.value)
 
 
-def street_unmatched(p: ParsedAddress, r: MatchResult, postal: dict, gaz: Gazetteer,
+def street_unmatched(p: ParsedAddress, r: MatchResult, postal: PostalCodes, gaz: Gazetteer,
                      near: tuple[dict, int, float] | None = None) -> None:
     """A street address without a match: why (the closest street ``near`` = (candidate
     columns, row, score) and its score; the place without street data; the street not found),

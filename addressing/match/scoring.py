@@ -31,6 +31,7 @@ import pyarrow as pa
 from rapidfuzz import fuzz, process
 
 from addressing import geocode
+from addressing.gazetteer import PostalCodes
 from addressing.match import evidence
 from addressing.match.backends import Backend
 from addressing.match.calibration import RANGE, WIDE
@@ -198,11 +199,12 @@ def zip_score(q: list, c: list) -> np.ndarray:
     return np.where(qn, ZIP.query_none, np.where(cn, ZIP.candidate_none, np.where(same == 5, ZIP.same, differ)))
 
 
-def city_score(q_city: list, c_city: list, c_zip: list, postal: dict) -> np.ndarray:
+def city_score(q_city: list, c_city: list, c_zip: list, postal: PostalCodes) -> np.ndarray:
     """``CITY`` over candidate pairs: 1 when the city is the candidate's or a name USPS accepts
     for its ZIP."""
     memo: dict[tuple, float] = {}
     out = np.empty(len(q_city))
+    postal.prefetch(list(set(c_zip)))
     for i, key in enumerate(zip(q_city, c_city, c_zip)):
         s = memo.get(key)
         if s is None:
@@ -211,7 +213,7 @@ def city_score(q_city: list, c_city: list, c_zip: list, postal: dict) -> np.ndar
     return out
 
 
-def _city_pair(a: str | None, b: str | None, z: str | None, postal: dict) -> float:
+def _city_pair(a: str | None, b: str | None, z: str | None, postal: PostalCodes) -> float:
     if not a:
         return CITY.query_none
     if a == b:
@@ -277,7 +279,7 @@ class Scored:
                       np.concatenate([a.stratum, b.stratum]), Evidence.concat(a.ev, b.ev))
 
 
-def evaluate(cand_table: pa.Table, qs: Queries, backend: Backend, postal: dict) -> Scored | None:
+def evaluate(cand_table: pa.Table, qs: Queries, backend: Backend, postal: PostalCodes) -> Scored | None:
     """Score every candidate row (``backends``: candidates) of the queries ``qs``: one row per
     (spelling, street), its best-matching name row; ``None`` when no row is close enough."""
     if cand_table.num_rows == 0:

@@ -33,6 +33,7 @@ def match_batch(parsed: list[ParsedAddress], gaz: Gazetteer) -> list[MatchResult
     result per address, in order; an empty batch gives an empty list."""
     results = [MatchResult() for _ in parsed]
     postal = gaz.postal()
+    postal.prefetch([p.postal_code for p in parsed])
     freeze_long_lived(f"gazetteer:{gaz.path}")
     street_q: list[int] = []
     cov = places.coverage(gaz)

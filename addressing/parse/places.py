@@ -7,11 +7,18 @@ in ``3359 QUEEN CITY AVE CINCINNATI OH 45238``.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
+import os
 import re
+import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+
+from addressing.user_cache import cache_dir
 
 _lock = threading.Lock()
 _PUNCT = re.compile(r"[^A-Z0-9 ]+")
@@ -53,33 +60,96 @@ def city_variants(name: str) -> set[str]:
     return out
 
 
+#: the prepared table's layout; a table cached under another revision is made again
+TABLE_REVISION = "1"
+_ZIP_FIELDS = ("zip_code", "type", "active", "city", "acceptable_cities", "state", "county", "timezone", "lat", "lon")
+
+
 @cache
 def zip_table() -> dict[str, ZipInfo]:
-    """Every US ZIP (42,789) keyed by its five digits."""
-    with _lock:
-        import zipcodes
+    """Every US ZIP (42,789) keyed by its five digits.
 
-        table = {}
-        for z in zipcodes.list_all():
-            try:
-                lat, lon = float(z["lat"]), float(z["long"])
-            except (TypeError, ValueError):
-                lat = lon = None
-            if lat == 0 and lon == 0:  # military ZIPs: unknown, not a point in the Atlantic
-                lat = lon = None
-            table[z["zip_code"]] = ZipInfo(
-                zip_code=z["zip_code"],
-                type=z["zip_code_type"],
-                active=bool(z["active"]),
-                city=plain_upper(z["city"]),
-                acceptable_cities=tuple(plain_upper(c) for c in z["acceptable_cities"]),
-                state=z["state"],
-                county=z["county"],
-                timezone=z["timezone"],
-                lat=lat,
-                lon=lon,
-            )
+    Preparing it from ``zipcodes`` (reading its data, folding every city name) takes seconds,
+    which a fresh worker's first order cannot afford; the prepared table is kept in the user's
+    cache, one file per ``zipcodes`` release, and read back in a fraction of that."""
+    with _lock:
+        path = _cached_table_path()
+        table = _read_cached(path) if path is not None else None
+        if table is None:
+            table = prepare_zip_table()
+            if path is not None:
+                _write_cached(table, path)
         return table
+
+
+def prepare_zip_table() -> dict[str, ZipInfo]:
+    """The table made from ``zipcodes`` itself (what ``zip_table`` keeps in the cache)."""
+    import zipcodes
+
+    table = {}
+    for z in zipcodes.list_all():
+        try:
+            lat, lon = float(z["lat"]), float(z["long"])
+        except (TypeError, ValueError):
+            lat = lon = None
+        if lat == 0 and lon == 0:  # military ZIPs: unknown, not a point in the Atlantic
+            lat = lon = None
+        table[z["zip_code"]] = ZipInfo(
+            zip_code=z["zip_code"],
+            type=z["zip_code_type"],
+            active=bool(z["active"]),
+            city=plain_upper(z["city"]),
+            acceptable_cities=tuple(plain_upper(c) for c in z["acceptable_cities"]),
+            state=z["state"],
+            county=z["county"],
+            timezone=z["timezone"],
+            lat=lat,
+            lon=lon,
+        )
+    return table
+
+
+def _cached_table_path() -> Path | None:
+    try:
+        version = importlib.metadata.version("zipcodes")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return cache_dir("tables", f"zip-table-{version}-r{TABLE_REVISION}.arrow")
+
+
+def _read_cached(path: Path) -> dict[str, ZipInfo] | None:
+    """The cached table, or ``None`` when there is none or it cannot be read (it is made again)."""
+    import pyarrow as pa
+
+    try:
+        with pa.memory_map(str(path)) as source:
+            columns = pa.ipc.open_file(source).read_all().to_pydict()
+    except (OSError, pa.ArrowException):
+        return None
+    if list(columns) != list(_ZIP_FIELDS):
+        return None
+    columns["acceptable_cities"] = [tuple(c) for c in columns["acceptable_cities"]]
+    return {z: ZipInfo(*row) for z, row in zip(columns["zip_code"], zip(*columns.values()), strict=True)}
+
+
+def _write_cached(table: dict[str, ZipInfo], path: Path) -> None:
+    """Best effort: a cache that cannot be written only costs the next process the preparation."""
+    import pyarrow as pa
+
+    rows = list(table.values())
+    data = pa.table({f: [getattr(r, f) for r in rows] for f in _ZIP_FIELDS})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as sink, pa.ipc.new_file(sink, data.schema) as writer:
+                writer.write_table(data)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    except OSError:
+        return
 
 
 @cache
