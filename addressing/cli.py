@@ -202,6 +202,77 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- operator decisions
+
+
+def _store(args: argparse.Namespace) -> Path:
+    from addressing.confirmations.store import store_path
+
+    return store_path(args.db, args.store)
+
+
+def cmd_decisions_apply(args: argparse.Namespace) -> int:
+    from addressing.confirmations.record import apply_review_csv
+    from addressing.confirmations.store import STORE_ENV
+
+    if args.store:
+        os.environ[STORE_ENV] = args.store  # the one rule then names it, wherever the batch's gazetteer is
+    done = apply_review_csv(Path(args.file), args.operator, args.batch, args.db, args.risk_policy,
+                            args.customer_column)
+    skipped = sum(done["skipped"].values())
+    _say(f"batch {done['batch_id']}: kept {sum(done['decisions'].values())} decision(s) {done['decisions']} in "
+         f"{done['store']}" + (f"; skipped {skipped} {done['skipped']}" if skipped else ""))
+    return 0
+
+
+def cmd_decisions_revoke(args: argparse.Namespace) -> int:
+    from addressing.confirmations import store
+
+    path = _store(args)
+    rid = store.revoke(path, args.id, args.operator, args.reason)
+    _say(f"decision {args.id} revoked ({rid}); later orders are cleaned without it")
+    return 0
+
+
+def cmd_decisions_list(args: argparse.Namespace) -> int:
+    from addressing.confirmations import keys, store
+
+    rows = store.rows(_store(args), args.batch)
+    for r in rows:
+        when = r["decided_at"].strftime("%Y-%m-%d %H:%M")
+        if r["kind"] == "revocation":
+            line = f"{r['id']}  {when}  {r['operator']:<12}  revokes {r['revokes']}"
+        else:
+            status = f"revoked by {r['revoked_by']}" if r["revoked_by"] else "superseded" if r["superseded"] else "live"
+            line = (f"{r['id']}  {when}  {r['operator']:<12}  batch {r['batch_id'] or '-'}  order {r['order_id'] or '-'}"
+                    f"  {r['decision']} -> {r['action']}  {status}  key {keys.digest(r['input_key'] or '')}")
+        if args.show_addresses:
+            if r["kind"] == "decision":
+                result = ", ".join(x for x in (r["line1"], r["line2"]) if x) or "-"
+                line += f"\n    {r['input']!r} -> {result}"
+            if r["reason"]:
+                line += f"\n    reason: {r['reason']}"
+        print(line)
+    _say(f"{len(rows)} row(s)" + ("" if args.show_addresses else "; --show-addresses shows the addresses"))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    import logging
+
+    from addressing.confirmations import privacy
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    path = _store(args)
+    if args.address is not None:
+        done = privacy.forget_address(path, args.address)
+        _say(f"erased {done['erased']} row(s) held for address {done['address']} from {path}")
+    else:
+        done = privacy.forget_customer(path, args.customer)
+        _say(f"erased {done['erased']} row(s) held for customer {done['customer']} from {path}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- wiring
 
 
@@ -280,6 +351,42 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print the cleaned day's actions and which flags are the planted problems")
     dm.add_argument("--outputs", metavar="DIR", help="cleaned Parquet batches of the day (default: WORKDIR/out/demo)")
     dm.set_defaults(fn=cmd_demo)
+
+    store_help = ("the decisions store (default: $ADDRESSING_DECISIONS_DB, else <gazetteer stem>.decisions.duckdb "
+                  "beside --db)")
+    dc = sub.add_parser("decisions", help="operator decisions kept to answer later orders of the same address")
+    dcs = dc.add_subparsers(dest="decisions_command", required=True)
+    da = dcs.add_parser("apply", help="keep the decisions of an edited review queue CSV (columns decision: "
+                                      "accept/edit/hold, address: for an edit, note: why held)")
+    da.add_argument("file", help="a batch's <name>.review.csv, with its manifest and Parquet batch beside it")
+    da.add_argument("--batch", help="the batch id (checked against the manifest's)")
+    da.add_argument("--operator", default=os.environ.get("USER") or "operator", help="who decided (default $USER)")
+    da.add_argument("--db", help="gazetteer to clean edits with (default: the batch's)")
+    da.add_argument("--store", help=store_help)
+    da.add_argument("--risk-policy", help="risk policy TOML edits are judged with (default: built-in defaults)")
+    da.add_argument("--customer-column", default="customer_id", help="the orders' customer id column")
+    da.set_defaults(fn=cmd_decisions_apply)
+    dr = dcs.add_parser("revoke", help="revoke a decision (appended; later orders are cleaned without it)")
+    dr.add_argument("id")
+    dr.add_argument("--operator", default=os.environ.get("USER") or "operator")
+    dr.add_argument("--reason")
+    dr.add_argument("--db")
+    dr.add_argument("--store", help=store_help)
+    dr.set_defaults(fn=cmd_decisions_revoke)
+    dl = dcs.add_parser("list", help="the decisions and revocations, oldest first (no addresses unless asked)")
+    dl.add_argument("--batch")
+    dl.add_argument("--show-addresses", action="store_true", help="print the addresses and reasons (customer data)")
+    dl.add_argument("--db")
+    dl.add_argument("--store", help=store_help)
+    dl.set_defaults(fn=cmd_decisions_list)
+
+    fg = sub.add_parser("forget", help="erase everything the decisions store holds for an address or a customer")
+    who = fg.add_mutually_exclusive_group(required=True)
+    who.add_argument("--address", metavar="TEXT", help="the address (any spelling that parses alike)")
+    who.add_argument("--customer", metavar="ID", help="the customer id")
+    fg.add_argument("--db")
+    fg.add_argument("--store", help=store_help)
+    fg.set_defaults(fn=cmd_forget)
 
     return ap
 

@@ -11,6 +11,8 @@ rewrites the cleaned batch, review queue and manifest as usual. Decisions:
 - ``hold``:   the order is held; also what happens when nobody answers before the timeout
 
 Each decided row says so in ``risk_reasons`` and ``notes``; ``decisions_log`` keeps the audit.
+Decisions a person made (not the holds of a timeout) are also kept in the decisions store and
+answer later orders of the same input (``addressing.confirmations``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,28 @@ DECISIONS = ("accept", "edit", "hold")
 _ADDRESS_INPUTS = ("address", "address1", "address2")
 _ACTION_RANK = {"hold": 0, "review": 1}
 _LEVEL_RANK = {"high": 0, "medium": 1, "low": 2, "none": 3}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One order's answer: the decision, the address typed for an edit, the reason for a hold,
+    who answered (``None``: the caller's default) and whether a person did (a timeout's default
+    hold is no one's decision: it is applied but not kept as one)."""
+
+    decision: str
+    address: str | None = None
+    reason: str | None = None
+    by: str | None = None
+    human: bool = True
+
+    @classmethod
+    def of(cls, value: Answer | tuple | list | dict) -> Answer:
+        """From an ``Answer``, a ``(decision, address[, reason[, by]])`` tuple or a dict of its fields."""
+        if isinstance(value, Answer):
+            return value
+        if isinstance(value, dict):
+            return cls(**{k: v for k, v in value.items() if k in cls.__dataclass_fields__})
+        return cls(*value)
 
 
 @dataclass(frozen=True)
@@ -77,18 +101,25 @@ def _reclean(rows: list[dict], texts: list[str], gaz: Gazetteer, risk: RiskConte
     return clean_table(table, gaz, risk, with_keys=True).to_pylist()
 
 
-def apply_decisions(tables: list[pa.Table], items: list[Item], answers: list[tuple[str, str | None]],
+def apply_decisions(tables: list[pa.Table], items: list[Item], answers: list[Answer | tuple | dict],
                     gaz: Gazetteer | None, risk: RiskContext, by: str = "operator") -> tuple[list[pa.Table], list[dict]]:
-    """Apply ``answers[i] = (decision, edited address)`` to ``items[i]``; returns the new tables
-    and the audit log (one entry per item)."""
+    """Apply ``answers[i]`` (an ``Answer``, or ``(decision, edited address)``) to ``items[i]``;
+    returns the new tables and the audit log (one entry per item, in order)."""
     if len(items) != len(answers):
         raise ValueError(f"{len(items)} items but {len(answers)} answers")
     rows = [t.to_pylist() for t in tables]
     log: list[dict] = []
     edits: list[tuple[Item, str, dict]] = []
-    for item, (decision, text) in zip(items, answers):
+    default_by = by
+    for item, given in zip(items, answers):
+        answer = Answer.of(given)
+        decision, text, by = answer.decision, answer.address, answer.by or default_by
         row = rows[item.chunk][item.row]
         entry = {"order_id": item.order_id, "was": item.action, "decision": decision, "by": by}
+        if answer.reason:
+            entry["reason"] = answer.reason
+        if not answer.human:
+            entry["defaulted"] = True
         if decision == "edit" and text and text.strip() and text.strip() != (item.input or "").strip():
             entry["address"] = text.strip()
             edits.append((item, text.strip(), entry))
@@ -112,6 +143,7 @@ def apply_decisions(tables: list[pa.Table], items: list[Item], answers: list[tup
         fresh = _reclean([rows[i.chunk][i.row] for i, _, _ in edits], [t for _, t, _ in edits], gaz, risk)
         for (item, text, entry), new in zip(edits, fresh):
             row = rows[item.chunk][item.row]
+            by = entry["by"]
             for name in OUTPUT_NAMES:
                 if name != "input" and name in new:
                     row[name] = new[name]

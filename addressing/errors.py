@@ -82,3 +82,12 @@ class ConfigError(AddressingError):
 
 class OutputError(AddressingError):
     """Output cannot be written (a bad path, a folder outside the output root...)."""
+
+
+class DecisionStoreError(AddressingError):
+    """The store of operator decisions cannot be read or written (a broken file, an unknown
+    decision id). A store held by another process past the wait is a ``LockHeldError``."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)

@@ -21,6 +21,9 @@ import pyarrow.parquet as pq
 from addressing import batch, report
 from addressing import decisions as review
 from addressing import io as aio
+from addressing.confirmations import record
+from addressing.confirmations import store as confirmations
+from addressing.confirmations.store import store_path
 from addressing.gazetteer import open_gazetteer
 from addressing.risk import RiskContext, risk_context
 
@@ -62,20 +65,25 @@ def first_pass(input_path: str, output: str, db: str, output_format: str, batch_
             "clean_s": round(t_clean, 3), "seconds": round(time.perf_counter() - t0, 3), "where": where()}
 
 
-def decide(plan_data: dict, item_data: list[dict], answers: list[tuple[str, str]], output: str, db: str,
+def decide(plan_data: dict, item_data: list[dict], answers: list[tuple | dict], output: str, db: str,
            output_format: str, batch_id: str, risk_policy: str | None, redact: bool, by: str) -> dict:
-    """Apply the decisions to the kept chunks, rewrite the outputs (with ``<name>.decisions.json``),
-    and remove the chunks. ``plan_data`` and ``item_data`` are what ``first_pass`` returned."""
+    """Apply the decisions to the kept chunks, keep those a person made in the decisions store
+    (``addressing.confirmations``), rewrite the outputs (with ``<name>.decisions.json``), and
+    remove the chunks. ``plan_data`` and ``item_data`` are what ``first_pass`` returned;
+    ``answers`` as ``decisions.apply_decisions`` takes them."""
     output_path = Path(output)
     plan = batch.Plan.from_data(plan_data)
     items = [review.Item(**{**d, "flags": tuple(d["flags"]), "why": tuple(d["why"])}) for d in item_data]
     risk = risk_context(risk_policy)
-    gaz = open_gazetteer(db) if any(a == "edit" for a, _ in answers) else None
+    answers = [review.Answer.of(a) for a in answers]
+    gaz = open_gazetteer(db) if any(a.decision == "edit" for a in answers) else None
     result: dict = {}
 
     def apply() -> dict:
         tables, log = review.apply_decisions(batch.load_chunks(plan, risk, plan_data["shared"]), items, answers, gaz,
                                              risk, by=by)
+        # kept before the outputs change: a failed write fails the task, and its retry starts again
+        confirmations.append(store_path(db), record.from_review(tables, items, answers, log, batch_id))
         review.save_chunks(plan, tables)
         counts = review.decision_counts(log)
         aio.write_json_atomic({"batch_id": batch_id, "decisions": log, "counts": counts},

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from addressing import io as aio
+from addressing.confirmations import honour
+from addressing.confirmations.store import store_path
 from addressing.errors import AddressingError, GazetteerError, OutputError
 from addressing.gazetteer import Gazetteer
 from addressing.match import MatchResult, match_batch
@@ -83,10 +85,13 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
             parsed[i].notes.append(prob)
     t0 = timings.add("parse", t0)
 
-    keys = [_match_key(p) for p in parsed]
+    # operator decisions on these inputs: their confirmed addresses are matched in the same batch
+    decided = honour.plan(store_path(gaz.path), parsed, risk.policy.retention_days)
+    to_match = parsed if decided is None else decided.to_match(parsed)
+    keys = [_match_key(p) for p in to_match]
     unique: dict[tuple, int] = {}
     reps: list[ParsedAddress] = []
-    for k, p in zip(keys, parsed):
+    for k, p in zip(keys, to_match):
         if k not in unique:
             unique[k] = len(reps)
             reps.append(p)
@@ -97,6 +102,8 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
             raise exc.naming(gaz.path) from exc
         raise
     results = [matched[unique[k]] for k in keys]
+    if decided is not None:
+        results = decided.settle(results)
     t0 = timings.add("match", t0)
 
     order_ids = _column(raw, "order_id")
@@ -130,6 +137,8 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
         "carrier": _column(raw, risk.policy.rule("po_box").params.get("carrier_column")),
     }
     risk_out = assess(facts, risk)
+    if decided is not None:
+        decided.judge(risk_out, risk.policy)
     t0 = timings.add("assess", t0)
 
     out = {
@@ -166,7 +175,10 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
         "reason": [r.reason for r in results],
         "parser": [p.parser for p in parsed],
         "gazetteer_version": [gaz.version] * n,
+        "confirmation": [None] * n,
     }
+    if decided is not None:
+        decided.fill(out)
     for i, oid in enumerate(order_ids):
         if oid is None or (isinstance(oid, str) and not oid.strip()):
             out["notes"][i] = out["notes"][i] + ["missing order_id"]

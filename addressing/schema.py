@@ -65,6 +65,8 @@ class RiskFlag(str, Enum):
     FORWARDER = "forwarder"
     SHARED_ADDRESS = "shared_address"
     CORRECTED_HEAVILY = "corrected_heavily"
+    CONFIRMATION_CONTRADICTED = "confirmation_contradicted"  # an operator's confirmed address the gazetteer lost
+    OPERATOR_HOLD = "operator_hold"          # an operator held this address before
 
 
 class RiskLevel(str, Enum):
@@ -220,6 +222,9 @@ OUTPUT_FIELDS: list[tuple[str, pa.DataType]] = [
     ("reason", pa.string()),
     ("parser", pa.string()),
     ("gazetteer_version", pa.string()),
+    # provenance: the id of the operator decision the result was taken from (``operator_confirmed``),
+    # or that held it again or was contradicted (``addressing.confirmations``); null for the rest
+    ("confirmation", pa.string()),
 ]
 
 OUTPUT_NAMES = [name for name, _ in OUTPUT_FIELDS]

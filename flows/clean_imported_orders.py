@@ -63,6 +63,14 @@ class Decision(pydantic.BaseModel):
     decision: Literal["accept", "edit", "hold"] = pydantic.Field(
         "hold", description="accept the cleaned address, edit it (type it below), or hold the order")
     address: str = pydantic.Field("", description="for edit: the address as it should be, on one line")
+    reason: str = pydantic.Field("", description="for hold: why (kept with the decision; later orders of this "
+                                                 "address are held with it)")
+
+
+#: who decided, when the operator leaves the form's name field as it is
+DEFAULT_OPERATOR = "operator"
+#: who "decided" the orders nobody answered (held, and not kept as anyone's decision)
+NOBODY = "nobody (held after the timeout)"
 
 
 @task(name="stage-import", **IO_RETRIES)
@@ -140,6 +148,8 @@ def review_form(items: list[dict], page: int, pages: int, deadline: float, batch
             title=f"{it['order_id']}: {it['input']}",
             description=f"{it['action'].upper()} ({flags}). Suggested: {it['suggestion'] or '-'}. "
                         f"Why: {'; '.join(it['why']) or '-'}"))
+    fields["operator"] = (str, pydantic.Field(default=DEFAULT_OPERATOR, title="Your name",
+                                              description="kept with these decisions (the audit trail)"))
     model = pydantic.create_model(f"ImportReviewPage{page}", __base__=RunInput, **fields)
     until = time.strftime("%H:%M:%S", time.localtime(deadline))
     lines = [f"### Batch `{batch_id}`: {len(items)} order(s) need a decision (page {page} of {pages})", "",
@@ -157,8 +167,9 @@ def _cell(text: str | None) -> str:
     return (text or "-").replace("|", "/").replace("\n", " ")[:120]
 
 
-def _ask(form: type[RunInput], n: int, timeout_s: float, poll_s: int, key: str) -> tuple[list[tuple[str, str]], bool]:
+def _ask(form: type[RunInput], n: int, timeout_s: float, poll_s: int, key: str) -> tuple[list[dict], bool]:
     """Pause for the form; at the deadline the run resumes itself with every order on ``hold``.
+    Answers as ``decisions.Answer`` fields (plain data: they travel to the warm worker).
 
     Why a timer and not ``pause_flow_run``'s own timeout: when that expires, Prefect fails the run
     ("paused and never resumed"), but here no answer is an answer (hold)."""
@@ -167,8 +178,8 @@ def _ask(form: type[RunInput], n: int, timeout_s: float, poll_s: int, key: str) 
 
     def default_hold() -> None:
         try:
-            resume_flow_run(run_id, run_input={f"order_{k + 1}": {"decision": "hold", "address": ""}
-                                               for k in range(n)})
+            resume_flow_run(run_id, run_input={**{f"order_{k + 1}": {"decision": "hold", "address": ""}
+                                                  for k in range(n)}, "operator": NOBODY})
             timed_out.set()
         except Exception:  # the operator answered at the same moment: their answer wins
             pass
@@ -183,7 +194,10 @@ def _ask(form: type[RunInput], n: int, timeout_s: float, poll_s: int, key: str) 
         timer.cancel()
         timer.join(timeout=30)
     decisions = [getattr(answer, f"order_{k + 1}") for k in range(n)]
-    return [(d.decision, d.address) for d in decisions], timed_out.is_set()
+    human = not timed_out.is_set()
+    by = (answer.operator or "").strip() or DEFAULT_OPERATOR if human else NOBODY
+    return [{"decision": d.decision, "address": d.address, "reason": d.reason.strip() or None, "by": by,
+             "human": human} for d in decisions], not human
 
 
 @flow(name="clean-imported-orders", log_prints=True)
@@ -247,21 +261,22 @@ def _import(batch_id: str | None, file: str | None, orders: list[dict] | None, d
         return manifest
 
     asked, unasked = items[:REVIEW_MAX], items[REVIEW_MAX:]
-    answers: list[tuple[str, str]] = []
+    answers: list[dict] = []
+    unanswered = {"decision": "hold", "address": "", "by": NOBODY, "human": False}
     pages = [asked[i:i + REVIEW_PAGE] for i in range(0, len(asked), REVIEW_PAGE)]
     deadline = time.time() + review_timeout_s
     timed_out_pages = 0
     for p, page in enumerate(pages, 1):
         remaining = deadline - time.time()
         if remaining <= 0:
-            answers += [("hold", "")] * len(page)
+            answers += [unanswered] * len(page)
             timed_out_pages += 1
             continue
         got, timed_out = _ask(review_form(page, p, len(pages), deadline, batch_id), len(page), remaining,
                               review_poll_s, key=f"review-{p}")
         answers += got
         timed_out_pages += timed_out
-    answers += [("hold", "")] * len(unasked)
+    answers += [unanswered] * len(unasked)
     by = "operator" if not timed_out_pages else "operator (default hold after timeout)"
     done = run_warm(apply_decisions, plan=first["plan"], items=items, answers=answers, by=by, **paths)
     counts = done["counts"]

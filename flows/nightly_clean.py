@@ -79,6 +79,14 @@ def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | Non
     return stats
 
 
+@task(name="purge-decisions", **IO_RETRIES)
+def purge_decisions(db: str, risk_policy: str | None) -> dict:
+    """Operator decisions older than the policy's ``retention_days`` leave the decisions store."""
+    from addressing.confirmations.privacy import purge_expired
+
+    return purge_expired(db, risk_policy)
+
+
 def _task_runner(runner: str):
     """``local`` (threads), ``processes:N`` (a Dask LocalCluster of N worker processes), or the
     address of an existing Dask scheduler (``tcp://host:8786``)."""
@@ -185,6 +193,7 @@ def _nightly(orders: str, db: str, out_dir: str, batch_id: str | None, risk_poli
     steps = FlowRunner(runner)
     with ProgressArtifact() as progress:
         manifests = [r.manifest for r in batch.run_batch(files, settings, steps, progress)]
+    purged = purge_decisions(db, risk_policy)
     chunks = sum(m["chunks"]["count"] for m in manifests)
     reused = sum(m["chunks"]["reused"] for m in manifests)
     total = sum(m["input"]["rows"] for m in manifests)
@@ -192,7 +201,8 @@ def _nightly(orders: str, db: str, out_dir: str, batch_id: str | None, risk_poli
     run_md = (f"## This run\n\n{chunks} chunk(s) of up to {chunk_rows:,} rows, {reused} reused from an earlier run; "
               f"cleaning {steps.clean_s:.1f} s, wall {wall:.1f} s (runner `{runner}`)")
     publish_batch(manifests, batch_id, ARTIFACT_KEYS, risk, redact, extra_markdown=run_md)
-    print(f"batch {batch_id}: {total:,} orders in {wall:.1f} s ({reused} of {chunks} chunks reused)")
+    print(f"batch {batch_id}: {total:,} orders in {wall:.1f} s ({reused} of {chunks} chunks reused); "
+          f"{purged['purged']} operator decision(s) older than {purged['retention_days']} days purged")
     return manifests
 
 

@@ -29,6 +29,9 @@ SEVERITIES = ("none", "low", "medium", "high")
 ACTIONS = ("deliver", "review", "hold")
 PRECISIONS = tuple(p.value for p in Precision if p is not Precision.NONE)
 DEFAULT_ACTIONS = {"none": "deliver", "low": "deliver", "medium": "review", "high": "hold"}
+#: days operator decisions (customer location data) are kept before the nightly run purges them,
+#: unless the policy says otherwise (issue 17: a year, one full cycle of seasonal reorders)
+DEFAULT_RETENTION_DAYS = 365
 
 
 class RuleSpec(NamedTuple):
@@ -81,6 +84,16 @@ RULES: dict[str, RuleSpec] = {
     "corrected_heavily": RuleSpec("low", "{n_corrections} components were corrected; ask the customer to confirm",
                                   {"min_corrections": 3, "ignore": ["*_inferred"]},
                                   {"n_corrections": 3, "corrections": "street_name_corrected"}),
+    # the two rules of operator decisions (``addressing.confirmations``), applied where an order's
+    # input has a recorded decision, right after ``assess``: a confirmed address the refreshed
+    # gazetteer no longer holds goes to a human (medium: review), and an order an operator held is
+    # held again with their reason (always ``hold``: the operator's word, whatever the level)
+    "confirmation_contradicted": RuleSpec("medium", "{operator} confirmed this address on {date} (decision "
+                                          "{decision}), but the gazetteer now {now}", {},
+                                          {"operator": "ops", "date": "2026-11-25", "decision": "c-1",
+                                           "now": "has no such address"}),
+    "operator_hold": RuleSpec("high", "held by {operator} on {date} (decision {decision}): {reason}", {},
+                              {"operator": "ops", "date": "2026-11-25", "decision": "c-1", "reason": "fraud"}),
 }
 
 #: lower bounds of integer parameters; float parameters in 0..1
@@ -106,6 +119,8 @@ class RiskPolicy:
     action_for: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     delivery_window: tuple[str, str] = ("08:00", "20:00")
     base_dir: Path = Path(".")
+    #: operator decisions older than this many days are purged (``addressing.confirmations``)
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     def rule(self, code: str) -> RuleConfig:
         return self.rules[code]
@@ -130,10 +145,10 @@ class RiskPolicy:
 
     @classmethod
     def from_dict(cls, data: dict, base_dir: Path = Path("."), source: str | None = None) -> RiskPolicy:
-        unknown_top = set(data) - {"rules", "actions", "delivery_window"}
+        unknown_top = set(data) - {"rules", "actions", "delivery_window", "retention_days"}
         if unknown_top:
             raise ConfigError(f"unknown section(s) {', '.join(sorted(unknown_top))}; known: rules, actions, "
-                              "delivery_window", path=source)
+                              "delivery_window, retention_days", path=source)
         rules_in = _table(data, "rules", source)
         unknown = set(rules_in) - set(RULES)
         if unknown:
@@ -143,7 +158,15 @@ class RiskPolicy:
         severities = {code: r.severity for code, r in rules.items()}
         rules = {code: replace(r, peer_severity=severities) for code, r in rules.items()}
         return cls(rules=rules, action_for=_actions(_table(data, "actions", source), source),
-                   delivery_window=_window(_table(data, "delivery_window", source), source), base_dir=base_dir)
+                   delivery_window=_window(_table(data, "delivery_window", source), source), base_dir=base_dir,
+                   retention_days=_retention(data.get("retention_days", DEFAULT_RETENTION_DAYS), source))
+
+
+def _retention(value, source: str | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"must be a whole number of days, at least 1, got {value!r}", key="retention_days",
+                          path=source)
+    return value
 
 
 def _table(data: dict, key: str, source: str | None, prefix: str = "") -> dict:

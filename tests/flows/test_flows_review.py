@@ -95,7 +95,8 @@ def test_review_form_defaults_to_hold(chunks):
     items = [dataclasses.asdict(i) for i in review.review_items(chunks)]
     form = review_form(items, 1, 1, time.time() + 60, "b1")
     schema = form.model_json_schema()
-    assert len(schema["properties"]) == len(items)
+    assert len(schema["properties"]) == len(items) + 1  # one per order, and who decides
+    assert form().operator == "operator" and form().order_1.reason == ""
     first = schema["properties"]["order_1"]
     assert first["title"].startswith(f"{items[0]['order_id']}: ")
     assert form().order_1.decision == "hold" and form().order_1.address == items[0]["suggestion"]

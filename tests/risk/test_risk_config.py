@@ -96,10 +96,20 @@ def test_bad_policy_names_the_key(tmp_path, text, expected):
 def test_every_flag_has_one_rule():
     """The flag codes of the output record, the policy's rules and the rules that run per row agree."""
     assert list(RULES) == [f.value for f in RiskFlag]
-    assert set(RULE_FUNCTIONS) == set(RULES) - {"shared_address"}  # batch-wide: counted across chunks
+    # shared_address is batch-wide (counted across chunks); the decision rules are applied by the
+    # hook of operator decisions (addressing.confirmations.honour), where an input has one
+    assert set(RULE_FUNCTIONS) == set(RULES) - {"shared_address", "confirmation_contradicted", "operator_hold"}
     policy = RiskPolicy.default()
     assert (policy.rule("outside_coverage").severity, policy.rule("pmb").severity) == ("medium", "low")
     assert (policy.action_for["medium"], policy.action_for["low"]) == ("review", "deliver")
+
+
+def test_retention_days():
+    assert RiskPolicy.default().retention_days == 365
+    assert RiskPolicy.from_dict({"retention_days": 30}).retention_days == 30
+    for bad in (0, -1, 1.5, "30", True):
+        with pytest.raises(ConfigError, match=r"\[retention_days\] must be a whole number of days"):
+            RiskPolicy.from_dict({"retention_days": bad})
 
 
 def test_missing_policy_file(tmp_path):
