@@ -311,7 +311,8 @@ def measure_batch(orders: Path, db: Path, out_dir: Path) -> dict:
         sys.exit(f"batch wrote {manifest['outputs']['cleaned']['rows']} rows for {n} orders")
     statuses = manifest["counts"]["match_status"]
     shutil.rmtree(out_dir, ignore_errors=True)
-    return {"wall": wall, "orders_s": n / wall, "peak_pss_mb": pss, "statuses": statuses}
+    return {"wall": wall, "orders_s": n / wall, "peak_pss_mb": pss, "statuses": statuses,
+            "timings_s": manifest.get("timings_s", {})}
 
 
 def measure_fresh(db: Path, order: dict) -> dict:
@@ -443,8 +444,8 @@ def main() -> None:
         r["batch"] = measure_batch(orders, db, folder / "batch")
         base_rate = results[base_points]["batch"]["orders_s"] if base_points in results else r["batch"]["orders_s"]
         r["batch_ratio"] = r["batch"]["orders_s"] / base_rate
-        print(f"[{label}] batch: {r['batch']['orders_s']:,.0f} orders/s, statuses {r['batch']['statuses']}",
-              flush=True)
+        print(f"[{label}] batch: {r['batch']['orders_s']:,.0f} orders/s, statuses {r['batch']['statuses']}, "
+              f"seconds by stage (summed over workers) {r['batch']['timings_s']}", flush=True)
         r["latency"] = run_child(["latency", str(db), str(latency_spec)], folder / "latency.log")
         print(f"[{label}] single: " + "; ".join(f"{s} p95 {v['p95']:.1f} ms {v['statuses']}"
                                                for s, v in r["latency"].items()), flush=True)

@@ -89,7 +89,7 @@ _MIX_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX_M1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_M2 = np.uint64(0x94D049BB133111EB)
 #: bumped when the files this module writes change, so cached files are made again
-GENERATOR_REVISION = "1"
+GENERATOR_REVISION = "2"
 
 
 # ----------------------------------------------------------------------------- the base
@@ -297,6 +297,11 @@ def range_rows(base: Base, zips: Zips, zi: np.ndarray, j: np.ndarray) -> tuple[p
     t = base.ranges
     cols = {c: t[c].take(bi) for c in ("predir", "name", "type", "postdir", "lf", "lt", "rf", "rt", "pl", "pr",
                                        "zl", "zr")}
+    # a base range with no ZIP on either side (two of Meagher's) would lose its state: ADDRFEAT
+    # names its county in the file name, these files do not; it gets the ZIP on its numbered sides
+    no_zip = pc.invert(pc.or_(cols["zl"], cols["zr"]))
+    cols["zl"] = pc.or_(cols["zl"], pc.and_(no_zip, pc.is_valid(cols["lf"])))
+    cols["zr"] = pc.or_(cols["zr"], pc.and_(no_zip, pc.is_valid(cols["rf"])))
     cols["base_name"] = cols.pop("name")
     cols["word"] = street_words(base, zi, t["street"].to_numpy()[b])
     return pa.table({"zi": zi, "j": j, **cols, "city": zips.city.take(pa.array(zi)),

@@ -18,7 +18,7 @@ SCRIPT = ROOT / "benchmarks" / "national.py"
 QUICK_LABEL = "200k"
 #: columns of the two tables' rows (national.BUILD_HEAD, national.USE_HEAD)
 BUILD_COLUMNS = 10
-USE_COLUMNS = 13
+USE_COLUMNS = 12
 #: the issue's targets: build rate, flat memory, batch ratio, warm p95, first order, refresh time and disk
 TARGETS = 7
 #: a whole quick run takes about a minute on the 2-core development machine; this is ample
