@@ -80,18 +80,19 @@ def connect_reader(db: Path, wait: float | None = None) -> duckdb.DuckDBPyConnec
         time.sleep(POLL_SECONDS)
 
 
-def connect_writer(db: Path, wait: float) -> duckdb.DuckDBPyConnection | None:
-    """A read-write connection to ``db`` once no reader has it open, or None when readers
-    still have it after ``wait`` seconds (at once when the reader is this very process)."""
+def connect_writer(db: Path, wait: float) -> tuple[duckdb.DuckDBPyConnection | None, str]:
+    """(a read-write connection to ``db`` once no reader has it open, "") or, when readers
+    still have it after ``wait`` seconds (at once when the reader is this very process),
+    (None, who has it open, in words)."""
     deadline = time.monotonic() + wait
     while True:
         try:
-            return duckdb.connect(str(db))
+            return duckdb.connect(str(db)), ""
         except duckdb.Error as exc:
             if held_here(exc):
-                return None
+                return None, "this process has the file open"
             if not held_elsewhere(exc):
                 raise
             if time.monotonic() >= deadline:
-                return None
+                return None, f"another process has had the file open for {wait:g} s"
         time.sleep(POLL_SECONDS)

@@ -61,6 +61,10 @@ UPGRADABLE = ("1",)  # older schemas a build upgrades in place (readers ask for 
 #: 2: every column is read as text, and ZIPs a source kept as numbers get their zeros back
 LOADERS_REVISION = "2"
 DEFAULT_MEMORY = os.environ.get("ADDRESSING_BUILD_MEMORY", "512MB")
+#: a refresh's WAL size past which its COMMIT checkpoints: none, so it always does, and DuckDB
+#: then writes the transaction's rows straight into the file instead of first into the WAL too
+#: (measured on a county of 11 MB of source files: 18 MB of WAL at the commit, none this way)
+COMMIT_CHECKPOINTS = "0B"
 
 DDL = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -461,15 +465,14 @@ def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
     the file itself; on a copy renamed over it when readers keep the file open past ``wait``."""
     tmp = _tmp_path(db)
     try:
-        con = connect_writer(db, wait)
+        con, held = connect_writer(db, wait)
     except duckdb.Error as exc:
         raise GazetteerError(f"cannot open for writing ({_duck_message(exc)})", str(db)) from exc
     on_copy = con is None
     try:
         if on_copy:
             size = db.stat().st_size
-            say(f"  another process has the file open (waited {wait:g} s): refreshing a copy "
-                f"({size / 1e6:,.0f} MB) that replaces it")
+            say(f"  {held}: refreshing a copy ({size / 1e6:,.0f} MB) that replaces it")
             _check_disk(db.parent, size + _bytes(changed), "a copy of the gazetteer (readers have it open)")
             shutil.copyfile(db, tmp)
             con = duckdb.connect(str(tmp))
@@ -477,6 +480,7 @@ def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             say("  refreshing in place, in one transaction")
         try:
             _configure(con, memory_limit, tmp)
+            con.execute("SET checkpoint_threshold = ?", [COMMIT_CHECKPOINTS])
             con.execute("BEGIN TRANSACTION")
             derive.touch(con, [spec.source_name() for spec, _ in changed])
             derive.stage(con)
