@@ -188,7 +188,9 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
     arrays += [pa.array(out[name], type=types[name]) for name in OUTPUT_NAMES]
     names = list(passthrough.values()) + OUTPUT_NAMES
     if with_keys:
-        arrays += [pa.array(akeys, pa.string()), pa.array([None if c is None else str(c) for c in customers], pa.string())]
+        counted = akeys if decided is None else decided.batch_keys(akeys)  # shared_address an operator accepted
+        arrays += [pa.array(counted, pa.string()),
+                   pa.array([None if c is None else str(c) for c in customers], pa.string())]
         names += [aio.ADDRESS_KEY, aio.CUSTOMER]
         if aio.ROW in raw.column_names:
             arrays.append(raw.column(aio.ROW))

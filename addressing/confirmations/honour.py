@@ -10,9 +10,10 @@ get). An input whose answer is a live decision younger than the policy's ``reten
   ``match_status`` ``matched``, correction ``operator_confirmed``, ``confirmation`` = the
   decision id, and the flags the operator accepted are waived (they do not count towards the
   level or the action). A flag the operator did not see still counts: a changed policy
-  (service areas, forwarders), a unit the gazetteer now knows of, and ``shared_address``,
-  which is counted over each night's batch after this hook (a reshipping ring is an event of
-  the batch, not a fact about the address an operator confirmed). A confirmed result the
+  (service areas, forwarders), a unit the gazetteer now knows of. ``shared_address`` is
+  counted over the whole batch after this hook: a row whose operator accepted it is left out
+  of that count (``batch_keys``), so it is not flagged again, while an address no operator
+  looked at is counted as before. A confirmed result the
   gazetteer could not place at street level (outside coverage) is taken as the operator gave
   it: there is nothing in the gazetteer to contradict it.
 - The same, when the gazetteer no longer finds it: the order keeps its own fresh match and
@@ -46,6 +47,10 @@ from addressing.schema import MatchStatus, ParsedAddress, Precision
 CONFIRMED = "operator_confirmed"
 CONTRADICTED = "confirmation_contradicted"
 HOLD = "operator_hold"
+SHARED = "shared_address"
+#: an accepted ambiguous match comes back ``matched`` with the confidence it had as ambiguous (when
+#: today's gazetteer still finds it ambiguous): its low confidence is the doubt the operator settled
+SAME_DOUBT = {"ambiguous_match": "low_confidence"}
 #: the gazetteer agrees with a confirmed point when its match of the confirmed address lies this
 #: close: the distance the accuracy benchmark counts as confidently wrong beyond (README, Accuracy)
 AGREE_M = 50.0
@@ -196,11 +201,21 @@ class Plan:
                     levels[i] = _worst(levels[i], rule.severity)
                     actions[i] = "hold"
             elif i in self.taken:
-                keep = [k for k, f in enumerate(flags[i]) if f not in c.accepted_flags]
+                waived = c.accepted_flags | {SAME_DOUBT[f] for f in c.accepted_flags if f in SAME_DOUBT}
+                keep = [k for k, f in enumerate(flags[i]) if f not in waived]
                 level = max((_RANK[severity_of[flags[i][k]]] for k in keep), default=0)
                 levels[i] = SEVERITIES[level]
                 actions[i] = policy.action_for[levels[i]]
         return risk_out
+
+    def batch_keys(self, address_keys: list[str | None]) -> list[str | None]:
+        """The address keys the batch-wide ``shared_address`` count reads: none for the rows
+        whose confirmation accepted that flag."""
+        out = list(address_keys)
+        for i in self.taken:
+            if SHARED in self.found[i].accepted_flags:
+                out[i] = None
+        return out
 
     def provenance(self) -> list[str | None]:
         """The ``confirmation`` column: the id of the decision that answered, held or was
@@ -267,7 +282,11 @@ def _confirmed(c: Confirmation, check: MatchResult) -> MatchResult:
         setattr(r, f, was.get(f))
     r.status = MatchStatus.MATCHED.value
     r.precision = was.get("precision") or Precision.NONE.value
-    r.confidence = float(was.get("confidence") or 0.0)
+    # the matcher's confidence in the confirmed address itself when it was checked today (an
+    # accepted ambiguous match is no longer ambiguous), else the one it had when confirmed
+    checked = check is not None and check.status == MatchStatus.MATCHED.value and c.result.get(
+        "precision") in CHECKED_PRECISIONS
+    r.confidence = float(check.confidence if checked else was.get("confidence") or 0.0)
     r.lat, r.lon = was.get("lat"), was.get("lon")
     r.corrections = [CONFIRMED]
     return r

@@ -105,6 +105,19 @@ def test_a_flag_the_operator_did_not_see_still_counts(store_file, gaz, risk_ctx)
     assert after["confirmation"] is not None and after["action"] == "review" and after["risk_level"] == "medium"
 
 
+def test_an_accepted_shared_address_is_left_out_of_the_batch_count(store_file, gaz, risk_ctx):
+    from addressing import io as aio
+
+    raw = pa.table({"order_id": ["1", "2", "3"], "customer_id": ["a", "b", "c"], "address": [GOOD] * 3})
+    plain = clean_table(raw, gaz, risk_ctx, with_keys=True)
+    assert plain.column(aio.ADDRESS_KEY).null_count == 0  # counted: three customers, one address
+    row = plain.slice(0, 1).to_pylist()[0]
+    decide(store_file, GOOD, {**row, "risk_flags": ["shared_address"]})
+    decided = clean_table(raw, gaz, risk_ctx, with_keys=True)
+    assert decided.column(aio.ADDRESS_KEY).null_count == 3
+    assert decided.column("confirmation").null_count == 0
+
+
 def test_a_confirmation_answers_on_the_batch_sql_path(store_file, gaz, risk_ctx, monkeypatch):
     from addressing.match import stage
 
