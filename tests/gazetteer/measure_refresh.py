@@ -164,12 +164,17 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     base, refreshes = scaled_gazetteer(real, work, args.scaled) if args.scaled else real_gazetteer(real, work)
     built = work / "base" / "g.duckdb"
-    shutil.rmtree(built.parent, ignore_errors=True)
-    built.parent.mkdir(parents=True)
-    t0 = time.perf_counter()
-    run_build(built, base, ROOT, zipcodes=True)
-    print(f"gazetteer: {rows_of(built):,} rows, {built.stat().st_size / MB:,.1f} MB, built in "
-          f"{time.perf_counter() - t0:.1f} s ({work})")
+    recipe = work / "base.json"  # the sources of the gazetteer in the work folder: built again when they change
+    if built.exists() and recipe.exists() and json.loads(recipe.read_text()) == base:
+        print(f"gazetteer: {rows_of(built):,} rows, {built.stat().st_size / MB:,.1f} MB, as built before ({work})")
+    else:
+        shutil.rmtree(built.parent, ignore_errors=True)
+        built.parent.mkdir(parents=True)
+        t0 = time.perf_counter()
+        run_build(built, base, ROOT, zipcodes=True)
+        recipe.write_text(json.dumps(base))
+        print(f"gazetteer: {rows_of(built):,} rows, {built.stat().st_size / MB:,.1f} MB, built in "
+              f"{time.perf_counter() - t0:.1f} s ({work})")
     ways = [("in place", ROOT, False), ("copy (a reader holds the file)", ROOT, True)]
     if args.baseline:
         ways.append((f"before ({args.baseline}: copy, whole derive)", export(args.baseline, work), False))
