@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from addressing.confirmations import keys, store
 from addressing.gazetteer.keys import name_key
@@ -98,8 +99,34 @@ def _confirmation(row: dict) -> Confirmation:
 
 # ----------------------------------------------------------------------------- the copy in memory
 
-_copies: dict[str, tuple[tuple, dict[str, Confirmation]]] = {}
+class Answers:
+    """The live decisions of a store as this process holds them: the answers' Arrow table and
+    an index by input key; a row becomes a ``Confirmation`` the first time an order asks."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table
+        self.index = {k: i for i, k in enumerate(table.column("input_key").to_pylist())} if table.num_rows else {}
+        self._made: dict[int, Confirmation] = {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def get(self, key: str | None) -> Confirmation | None:
+        i = self.index.get(key) if key is not None else None
+        if i is None:
+            return None
+        c = self._made.get(i)
+        if c is None:
+            c = self._made[i] = _confirmation(self.table.slice(i, 1).to_pylist()[0])
+        return c
+
+    def values(self) -> list[Confirmation]:
+        return [self.get(k) for k in self.index]
+
+
+_copies: dict[str, tuple[tuple, Answers]] = {}
 _copies_lock = threading.Lock()
+_NONE = Answers(pa.table({}))
 
 
 def _stamp(path: Path) -> tuple | None:
@@ -111,12 +138,12 @@ def _stamp(path: Path) -> tuple | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def answers(path: Path) -> dict[str, Confirmation]:
-    """input key -> live decision, from this process's copy of the store (read again when the
-    file has changed since)."""
+def answers(path: Path) -> Answers:
+    """The live decisions, from this process's copy of the store (read again when the file has
+    changed since)."""
     stamp = _stamp(path)
     if stamp is None:
-        return {}
+        return _NONE
     key = str(path)
     got = _copies.get(key)
     if got is not None and got[0] == stamp:
@@ -125,7 +152,7 @@ def answers(path: Path) -> dict[str, Confirmation]:
         got = _copies.get(key)
         if got is not None and got[0] == stamp:
             return got[1]
-        table = {k: _confirmation(r) for k, r in store.answers(path).items()}
+        table = Answers(store.answers_table(path))
         _copies[key] = (_stamp(path) or stamp, table)
         return table
 
@@ -230,7 +257,7 @@ def plan(store_file: Path, parsed: list[ParsedAddress], retention_days: int) -> 
     """The decisions that answer rows of this batch, or ``None`` when none does (no store, or
     no input with a live decision younger than ``retention_days``)."""
     table = answers(store_file)
-    if not table:
+    if not len(table):
         return None
     oldest = store.now() - dt.timedelta(days=retention_days)
     found: dict[int, Confirmation] = {}

@@ -322,6 +322,17 @@ def answers(path: Path) -> dict[str, dict]:
         return {} if con is None else _answers(con)
 
 
+def answers_table(path: Path) -> pa.Table:
+    """The answers as one Arrow table (a column per store column; empty without a store): what a
+    cleaning process keeps in memory, a row turned into Python only when an order asks for it."""
+    with reading(path) as con:
+        if con is None:
+            return _as_arrow([])
+        cur = con.execute(_ANSWERS_SQL)
+        fetch = getattr(cur, "to_arrow_table", None) or cur.fetch_arrow_table
+        return fetch()
+
+
 def rows(path: Path, batch_id: str | None = None) -> list[dict]:
     """Every row in the order appended (of one batch's decisions, when given), each with
     ``revoked_by`` (the revocation's id) and ``superseded`` (a later decision answers its input)."""

@@ -384,9 +384,10 @@ def test_readers_wait_for_a_write_and_see_it_whole(store_file, gaz, risk_ctx, mo
 
 def test_the_lookup_is_a_copy_in_memory_read_again_when_the_file_changes(store_file, gaz, risk_ctx):
     row = clean_order({"order_id": "1", "address": NO_UNIT}, gaz, risk_ctx)
-    assert honour.answers(store_file) == {}
+    assert len(honour.answers(store_file)) == 0
     cid = decide(store_file, NO_UNIT, row)
     table = honour.answers(store_file)
     assert [c.id for c in table.values()] == [cid] and honour.answers(store_file) is table
+    assert table.get(keys.input_key(parse(NO_UNIT_AGAIN))).accepted_flags == frozenset(row["risk_flags"])
     store.revoke(store_file, cid, "bob")
-    assert honour.answers(store_file) == {}
+    assert len(honour.answers(store_file)) == 0
