@@ -261,7 +261,7 @@ def append(path: Path, records: list[Record]) -> list[str]:
         return []
     with writing(path) as con:
         seq = con.execute("SELECT coalesce(max(seq), 0) FROM decisions").fetchall()[0][0]
-        current = _answers(con)
+        current = _answers(con, sorted({r.input_key for r in records if r.input_key}))
         rows, ids = [], []
         for r in records:
             live = current.get(r.input_key) if r.kind == "decision" and r.input_key else None
@@ -312,8 +312,12 @@ def _fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None =
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-def _answers(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    return {r["input_key"]: r for r in _fetch_dicts(con, _ANSWERS_SQL)}
+def _answers(con: duckdb.DuckDBPyConnection, only: list[str] | None = None) -> dict[str, dict]:
+    """The answers (of the inputs ``only``, when given) by input key."""
+    if only is None:
+        return {r["input_key"]: r for r in _fetch_dicts(con, _ANSWERS_SQL)}
+    sql = f"SELECT * FROM ({_ANSWERS_SQL}) WHERE list_contains(?, input_key)"
+    return {r["input_key"]: r for r in _fetch_dicts(con, sql, [only])}
 
 
 def answers(path: Path) -> dict[str, dict]:

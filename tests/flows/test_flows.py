@@ -107,6 +107,10 @@ def stack(tmp_path_factory, demo_db):
     """Server + deployments from prefect.yaml + process worker + warm import worker."""
     home = tmp_path_factory.mktemp("prefect-home")
     out = tmp_path_factory.mktemp("out")
+    # the operators' decisions of these runs go to a store of their own, not beside the session's
+    # gazetteer where every later test would meet them (every process started here inherits it)
+    store_env = os.environ.get("ADDRESSING_DECISIONS_DB")
+    os.environ["ADDRESSING_DECISIONS_DB"] = str(tmp_path_factory.mktemp("decisions") / "flows.decisions.duckdb")
     pf = LocalPrefect(home=home)
     pf.start()
     try:
@@ -117,9 +121,14 @@ def stack(tmp_path_factory, demo_db):
                           risk_policy=str(POLICY))
         pf.start_worker(query_seconds=1)
         pf.wait_for(pf.import_worker_ready, 180, "the warm import worker")
-        yield {"pf": pf, "api": Api(pf.api_url), "out": out, "db": demo_db}
+        yield {"pf": pf, "api": Api(pf.api_url), "out": out, "db": demo_db,
+               "decisions": Path(os.environ["ADDRESSING_DECISIONS_DB"])}
     finally:
         pf.stop()
+        if store_env is None:
+            os.environ.pop("ADDRESSING_DECISIONS_DB", None)
+        else:
+            os.environ["ADDRESSING_DECISIONS_DB"] = store_env
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +212,10 @@ def test_import_event_runs_and_operator_decides(stack, orders, tmp_path):
     while run["state"]["type"] == "PAUSED":
         details = run["state"]["state_details"]
         schema = api.call("GET", f"/flow_runs/{run['id']}/input/{details['run_input_keyset']['schema']}")
-        fields = sorted(schema["properties"], key=lambda k: int(k.split("_")[1]))
-        answer = {f: {"decision": "hold", "address": ""} for f in fields}
+        fields = sorted((k for k in schema["properties"] if k.startswith("order_")), key=lambda k: int(k.split("_")[1]))
+        assert set(schema["properties"]) - set(fields) == {"operator"}
+        answer: dict = {f: {"decision": "hold", "address": ""} for f in fields}
+        answer["operator"] = "ann"
         if pages == 0:
             first_page = [schema["properties"][f]["title"].split(":")[0] for f in fields]
             answer[fields[0]] = {"decision": "accept", "address": ""}
@@ -228,6 +239,12 @@ def test_import_event_runs_and_operator_decides(stack, orders, tmp_path):
     decisions = json.loads((stack["out"] / batch_id / "shop.decisions.json").read_text())
     n_items = sum(1 for x in before if x["action"] != "deliver")
     assert decisions["counts"] == {"accept": 1, "edit -> deliver": 1, "hold": n_items - 2}
+    # what the operator decided is kept for later orders (the holds they did not make are not)
+    from addressing.confirmations import store
+
+    kept = {r["order_id"]: r for r in store.rows(stack["decisions"], batch_id)}
+    assert kept[first_page[0]]["decision"] == "accept" and kept[first_page[1]]["decision"] == "edit"
+    assert {r["operator"] for r in kept.values()} == {"ann"} and len(kept) == n_items
     manifest = json.loads((stack["out"] / batch_id / "shop.manifest.json").read_text())
     delivered_before = sum(1 for x in before if x["action"] == "deliver")
     assert manifest["counts"]["action"]["deliver"] == delivered_before + 2
