@@ -233,7 +233,7 @@ def test_import_event_runs_and_operator_decides(stack, orders, tmp_path):
 
     after = {x["order_id"]: x for x in pq.read_table(out_file).to_pylist()}
     accepted, edited = after[first_page[0]], after[first_page[1]]
-    assert accepted["action"] == "deliver" and "accepted by operator" in accepted["risk_reasons"]
+    assert accepted["action"] == "deliver" and "accepted by ann" in accepted["risk_reasons"]
     assert edited["action"] == "deliver" and edited["line1"] == "7 OCTAVIA ST"
     assert edited["input"] == next(o["address"] for o in orders if o["order_id"] == first_page[1])
     decisions = json.loads((stack["out"] / batch_id / "shop.decisions.json").read_text())
