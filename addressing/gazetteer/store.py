@@ -436,7 +436,7 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
     try:
         if db.exists():
             _check_disk(db.parent, db.stat().st_size + _bytes(changed), "a copy of the gazetteer to upgrade")
-            shutil.copyfile(db, tmp)
+            _copy_with_wal(db, tmp)
         con = duckdb.connect(str(tmp))
         try:
             _configure(con, memory_limit, tmp)
@@ -453,10 +453,29 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, db)
-        _fsync_dir(db.parent)
+        _replace(tmp, db)
     finally:
         _remove_temporary(tmp)
+
+
+def _wal(db: Path) -> Path:
+    return db.with_name(db.name + ".wal")
+
+
+def _copy_with_wal(db: Path, tmp: Path) -> None:
+    """Copy the gazetteer with the write-ahead log a killed refresh in place may have left
+    beside it: opened together, DuckDB applies what that log committed and drops the rest."""
+    shutil.copyfile(db, tmp)
+    if _wal(db).exists():
+        shutil.copyfile(_wal(db), _wal(tmp))
+
+
+def _replace(tmp: Path, db: Path) -> None:
+    """Rename the finished copy over the gazetteer, and remove the old file's log (its content
+    is in the copy): left beside the new file, DuckDB would replay it there."""
+    os.replace(tmp, db)
+    _wal(db).unlink(missing_ok=True)
+    _fsync_dir(db.parent)
 
 
 def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResult, say: Callable[[str], None],
@@ -474,7 +493,7 @@ def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             size = db.stat().st_size
             say(f"  {held}: refreshing a copy ({size / 1e6:,.0f} MB) that replaces it")
             _check_disk(db.parent, size + _bytes(changed), "a copy of the gazetteer (readers have it open)")
-            shutil.copyfile(db, tmp)
+            _copy_with_wal(db, tmp)
             con = duckdb.connect(str(tmp))
         else:
             say("  refreshing in place, in one transaction")
@@ -498,8 +517,7 @@ def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
         finally:
             con.close()
         if on_copy:
-            os.replace(tmp, db)
-            _fsync_dir(db.parent)
+            _replace(tmp, db)
     finally:
         _remove_temporary(tmp)
 
@@ -523,7 +541,7 @@ def _check_disk(folder: Path, need: int, what: str) -> None:
 
 
 def _remove_temporary(tmp: Path) -> None:
-    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+    for leftover in (tmp, _wal(tmp)):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
 

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from db_helpers import q
@@ -445,3 +446,33 @@ def test_environment_sets_the_refresh_wait(tmp_path, real, monkeypatch):
         reader.wait()
     assert os.path.exists(db) and q(db, "SELECT vintage FROM sources WHERE source_name = 'tiger:30059'") == \
         [("2021",)]
+
+
+WAL_CHILD = """
+import os, sys, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("SET checkpoint_threshold = '1TB'")   # keep the committed row in the log, not the file
+con.execute("INSERT INTO meta VALUES ('probe', 'committed before the kill')")
+os._exit(0)                                       # killed: no checkpoint, the log stays beside the file
+"""
+
+
+def test_a_refresh_on_a_copy_keeps_what_a_killed_writer_committed_and_leaves_no_log(tmp_path, real):
+    """A writer killed after a commit leaves DuckDB's log beside the file; a refresh that has to
+    work on a copy carries what the log committed, and no log of the old file is left beside
+    the new one (DuckDB would replay it there)."""
+    db = tmp_path / "g.duckdb"
+    build(db, [oa_spec(real, "sf_eas_addresses_with_units.csv"), tiger(real, "2016")], with_zipcodes=False)
+    subprocess.run([sys.executable, "-c", WAL_CHILD, str(db)], check=True)
+    assert (tmp_path / "g.duckdb.wal").exists()
+    mine = Gazetteer(db)  # a reader of this process: the refresh goes to a copy
+    try:
+        build(db, [tiger(real, "2021")], with_zipcodes=False)
+    finally:
+        mine.close()
+    assert not (tmp_path / "g.duckdb.wal").exists()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT value FROM meta WHERE key = 'probe'").fetchone() == ("committed before the kill",)
+    finally:
+        con.close()
