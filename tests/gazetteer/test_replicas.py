@@ -73,3 +73,24 @@ def test_a_replaced_file_is_read_anew_by_the_same_process(tmp_path, demo_db):
     os.replace(tmp_path / "newer.duckdb", db)
     again = open_gazetteer(db)
     assert first.version != "v-newer" and again.version == "v-newer"
+
+
+def test_a_host_whose_copy_is_of_another_version_fails_the_chunk(tmp_path, demo_db, monkeypatch):
+    """One batch, one version: a chunk is never cleaned with a copy older (or newer) than the
+    gazetteer its batch was planned with."""
+    from addressing.batch import split_input
+    from addressing.batch.chunks import clean_chunk
+
+    orders = tmp_path / "day.csv"
+    orders.write_text("order_id,address\n1,\"7 Octavia St, San Francisco, CA 94102\"\n")
+    plan = split_input(orders, tmp_path / "work", demo_db, 100)
+    planned = open_gazetteer(demo_db).version
+    host = tmp_path / "host"
+    host.mkdir()
+    _newer_version(demo_db, host / demo_db.name)
+    monkeypatch.setenv(REPLICAS_ENV, str(host))
+    with pytest.raises(GazetteerError, match=f"is version v-newer here, but the batch was planned with {planned}"):
+        clean_chunk(plan.chunks[0], plan.outputs()[0], demo_db, None, planned)
+    assert not plan.outputs()[0].exists()
+    monkeypatch.delenv(REPLICAS_ENV)
+    assert clean_chunk(plan.chunks[0], plan.outputs()[0], demo_db, None, planned)["rows"] == 1
