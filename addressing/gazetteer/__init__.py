@@ -89,12 +89,17 @@ class PostalCodes:
 
     #: a block: the ZIPs sharing this many leading digits (a USPS sectional center's area)
     BLOCK_DIGITS = 3
+    #: block reads after which the rest is read at once: each read scans the table (a few ms),
+    #: reading all of it costs about a hundred reads, and a process that has met this many
+    #: regions is a long-lived worker that will meet the others too
+    READS_BEFORE_ALL = 16
 
     def __init__(self, gaz: Gazetteer):
         self._gaz = gaz
         self._rows: dict[tuple[str, str], PostalInfo] = {}
         self._blocks: set[str] = set()
         self._everything = False
+        self._reads = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str], default: PostalInfo | None = None) -> PostalInfo | None:
@@ -109,6 +114,10 @@ class PostalCodes:
         """Read, in one query, the blocks of these ZIPs not read yet."""
         blocks = {c[: self.BLOCK_DIGITS] for c in codes if c and len(c) >= self.BLOCK_DIGITS} - self._blocks
         if not blocks or self._everything:
+            return
+        self._reads += 1
+        if self._reads > self.READS_BEFORE_ALL:
+            self.items()
             return
         rows = self._gaz._fetch(f"SELECT {Gazetteer._POSTAL_COLUMNS} FROM postal_codes WHERE country = 'US' "
                                 f"AND list_contains(?, left(postal_code, {self.BLOCK_DIGITS:d}))", [sorted(blocks)])
