@@ -358,6 +358,7 @@ HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_readers_wait_for_a_write_and_see_it_whole(store_file, gaz, risk_ctx, monkeypatch):
     decide(store_file, NO_UNIT, clean_order({"order_id": "1", "address": NO_UNIT}, gaz, risk_ctx))
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(store_file), "1.5"], stdout=subprocess.PIPE,

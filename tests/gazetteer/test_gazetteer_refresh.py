@@ -84,6 +84,7 @@ def queries(db: Path) -> list[str]:
     return easy + hard + ranges
 
 
+@pytest.mark.slow
 def test_refresh_answers_as_a_whole_build(tmp_path, real, berkeley_newer):
     """Build A + B, refresh B' (a newer TIGER vintage of Meagher County and a newer Berkeley file
     with rows dropped, renamed and renumbered) in place; build A + B' from scratch. Every table
@@ -165,6 +166,7 @@ def run_until(args: list[str], marker: str) -> tuple[subprocess.Popen, list[str]
     raise AssertionError(f"the child never said {marker!r}: {seen}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["load", "derive"])
 @pytest.mark.parametrize("where", ["in place", "on a copy"])
 def test_killed_refresh_leaves_the_previous_gazetteer(tmp_path, real, moment, where):
@@ -280,6 +282,7 @@ print("still", g.cursor().execute("SELECT value FROM meta WHERE key = 'version'"
 """
 
 
+@pytest.mark.slow
 def test_a_reader_holding_the_file_sends_the_refresh_to_a_copy(tmp_path, real):
     """A worker keeps the gazetteer open: the refresh waits its bounded time, says so, and
     refreshes a copy renamed over the file; the worker goes on reading the old gazetteer, whole,
@@ -322,6 +325,7 @@ def test_a_reader_of_this_process_sends_the_refresh_to_a_copy_at_once(tmp_path, 
     assert Gazetteer(db).version == new.version
 
 
+@pytest.mark.slow
 def test_the_refresh_waits_for_a_reader_that_lets_go(tmp_path, real):
     db = tmp_path / "g.duckdb"
     build(db, [oa_spec(real, "sf_eas_addresses_with_units.csv"), tiger(real, "2016")], with_zipcodes=False)
@@ -360,6 +364,7 @@ while not Path(sys.argv[2]).exists():
 """
 
 
+@pytest.mark.slow
 def test_readers_see_the_old_gazetteer_or_the_new_never_a_mix(tmp_path, real):
     """A reader opens, reads and closes the file over and over while the county is refreshed in
     place: each look is the whole old gazetteer or the whole new one (a reader that opens
