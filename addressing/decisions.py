@@ -27,12 +27,12 @@ from addressing.batch.plan import Plan
 from addressing.gazetteer import Gazetteer
 from addressing.pipeline import clean_table
 from addressing.risk import RiskContext
+from addressing.risk.config import SEVERITY_RANK
 from addressing.schema import OUTPUT_NAMES
 
 DECISIONS = ("accept", "edit", "hold")
 _ADDRESS_INPUTS = ("address", "address1", "address2")
 _ACTION_RANK = {"hold": 0, "review": 1}
-_LEVEL_RANK = {"high": 0, "medium": 1, "low": 2, "none": 3}
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def review_items(tables: list[pa.Table]) -> list[Item]:
             items.append(Item(c, r, None if oid is None else str(oid), cols["input"][r], suggestion, action,
                               cols["risk_level"][r], tuple(cols["risk_flags"][r] or ()),
                               tuple(cols["risk_reasons"][r] or ()), cols["confidence"][r]))
-    items.sort(key=lambda i: (_ACTION_RANK.get(i.action, 2), _LEVEL_RANK.get(i.risk_level, 4),
+    items.sort(key=lambda i: (_ACTION_RANK.get(i.action, 2), -SEVERITY_RANK.get(i.risk_level, -1),
                               i.confidence if i.confidence is not None else 0.0))
     return items
 

@@ -42,7 +42,7 @@ from addressing.geocode import distance_m
 from addressing.match import MatchResult
 from addressing.parse import parse_batch
 from addressing.risk import RiskPolicy, sort_by_severity
-from addressing.risk.config import SEVERITIES
+from addressing.risk.config import SEVERITIES, SEVERITY_RANK
 from addressing.schema import MatchStatus, ParsedAddress, Precision
 
 CONFIRMED = "operator_confirmed"
@@ -58,7 +58,6 @@ AGREE_M = 50.0
 #: precisions the gazetteer can contradict: it placed the confirmed address on a street
 CHECKED_PRECISIONS = frozenset({Precision.ADDRESS_POINT.value, Precision.INTERPOLATED.value, Precision.STREET.value})
 _LIVE_STATUS = (MatchStatus.MATCHED.value, MatchStatus.AMBIGUOUS.value)
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 @dataclass(frozen=True)
@@ -230,7 +229,7 @@ class Plan:
             elif i in self.taken:
                 waived = c.accepted_flags | {SAME_DOUBT[f] for f in c.accepted_flags if f in SAME_DOUBT}
                 keep = [k for k, f in enumerate(flags[i]) if f not in waived]
-                level = max((_RANK[severity_of[flags[i][k]]] for k in keep), default=0)
+                level = max((SEVERITY_RANK[severity_of[flags[i][k]]] for k in keep), default=0)
                 levels[i] = SEVERITIES[level]
                 actions[i] = policy.action_for[levels[i]]
         return risk_out
@@ -275,7 +274,7 @@ def plan(store_file: Path, parsed: list[ParsedAddress], retention_days: int) -> 
 
 
 def _worst(level: str, severity: str) -> str:
-    return level if _RANK[level] >= _RANK[severity] else severity
+    return level if SEVERITY_RANK[level] >= SEVERITY_RANK[severity] else severity
 
 
 def _disagreement(c: Confirmation, now: MatchResult) -> str | None:

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from addressing.risk.config import SEVERITIES, RiskPolicy
+from addressing.risk.config import SEVERITIES, SEVERITY_RANK, RiskPolicy
 from addressing.risk.forwarders import Forwarders, address_key
 from addressing.risk.rules import RISK_ZONE, RULE_FUNCTIONS, SERVICE_AREA, ZONE_RULES, lat_lon_arrays
 from addressing.risk.zones import Zones
 
 __all__ = ["RiskContext", "load_risk", "risk_context", "assess", "address_key", "RiskPolicy", "sort_by_severity"]
 
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 @dataclass
@@ -87,7 +86,7 @@ def _zone_query(batch: dict, ctx: RiskContext) -> tuple[np.ndarray, np.ndarray]:
 
 def sort_by_severity(flags: list[str], reasons: list[str], severity_of: dict[str, str]) -> tuple[list, list]:
     """Flags and their reasons worst first (rule order among equals)."""
-    order = sorted(range(len(flags)), key=lambda i: -_RANK[severity_of.get(flags[i], "none")])
+    order = sorted(range(len(flags)), key=lambda i: -SEVERITY_RANK[severity_of.get(flags[i], "none")])
     return [flags[i] for i in order], [reasons[i] for i in order]
 
 
@@ -106,7 +105,7 @@ def assess(batch: dict[str, list], ctx: RiskContext) -> dict[str, list]:
             continue
         cfg = ctx.policy.rule(code)
         hits = fn(batch, cfg, ctx)
-        sev = _RANK[cfg.severity]
+        sev = SEVERITY_RANK[cfg.severity]
         for i, h in enumerate(hits):
             if h is None:
                 continue

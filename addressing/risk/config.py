@@ -26,6 +26,8 @@ from addressing.errors import ConfigError
 from addressing.schema import Precision
 
 SEVERITIES = ("none", "low", "medium", "high")
+#: a severity's place in ``SEVERITIES``: the one order of severities (higher is worse)
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 ACTIONS = ("deliver", "review", "hold")
 PRECISIONS = tuple(p.value for p in Precision if p is not Precision.NONE)
 DEFAULT_ACTIONS = {"none": "deliver", "low": "deliver", "medium": "review", "high": "hold"}
