@@ -273,6 +273,33 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- proof of delivery
+
+
+def cmd_deliveries_import(args: argparse.Namespace) -> int:
+    from addressing.deliveries.ingest import ingest
+    from addressing.deliveries.reports import read_reports
+
+    done = ingest(read_reports(args.file), args.orders, args.db, args.risk_policy, args.store)
+    _say(f"{args.file}: {done.text()}")
+    return 0
+
+
+def cmd_deliveries_accuracy(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from addressing.confirmations.store import now
+    from addressing.deliveries import store
+
+    rows = store.accuracy(_store(args), now() - dt.timedelta(days=args.days))
+    print(f"{'precision':<16}{'deliveries':>11}{'median m':>10}{'p90 m':>8}  within {store.WITHIN_M:g} m")
+    for r in rows:
+        print(f"{r['precision'] or '-':<16}{r['deliveries']:>11,}{r['median_m']:>10.1f}{r['p90_m']:>8.1f}"
+              f"  {r['within']:>6.1%}")
+    _say(f"geocode to drop, successful deliveries of the last {args.days} days ({sum(r['deliveries'] for r in rows):,})")
+    return 0
+
+
 # ----------------------------------------------------------------------------- wiring
 
 
@@ -379,6 +406,23 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--db")
     dl.add_argument("--store", help=store_help)
     dl.set_defaults(fn=cmd_decisions_list)
+
+    dv = sub.add_parser("deliveries", help="proof of delivery: drop points and failed attempts learned from routing")
+    dvs = dv.add_subparsers(dest="deliveries_command", required=True)
+    di = dvs.add_parser("import", help="keep a file of delivery reports (order_id, lat, lon, delivered_at, outcome, "
+                                       "reason), joined to the cleaned orders (idempotent)")
+    di.add_argument("file", help="CSV, JSON Lines or Parquet")
+    di.add_argument("--orders", action="append", required=True, metavar="PATH",
+                    help="a cleaned batch, or a folder of them (searched for manifests); repeatable")
+    di.add_argument("--db", help="the gazetteer whose decisions store keeps them")
+    di.add_argument("--store", help=store_help)
+    di.add_argument("--risk-policy", help="risk policy TOML (retention, failed_before window; default built-in)")
+    di.set_defaults(fn=cmd_deliveries_import)
+    dy = dvs.add_parser("accuracy", help="distance from our geocodes to real drops, per precision")
+    dy.add_argument("--days", type=int, default=30, help="deliveries of the last N days (default 30)")
+    dy.add_argument("--db")
+    dy.add_argument("--store", help=store_help)
+    dy.set_defaults(fn=cmd_deliveries_accuracy)
 
     fg = sub.add_parser("forget", help="erase everything the decisions store holds for an address or a customer")
     who = fg.add_mutually_exclusive_group(required=True)

@@ -17,7 +17,7 @@ import re
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,6 +105,10 @@ def check_columns(names: list[str], path: Path) -> None:
         raise InputError(f"no order_id column (columns: {shown})", str(path))
     if "address" not in lower and not lower & set(ADDRESS_PARTS):
         raise InputError("no address column, and none of " + ", ".join(ADDRESS_PARTS), str(path))
+
+
+#: judges a file's column names; raises ``InputError`` naming the file when they will not do
+ColumnCheck = Callable[[list[str], Path], None]
 
 
 def safe_names(names: list[str]) -> list[str]:
@@ -232,7 +236,7 @@ def _batch_from_rows(header: list[str], rows: list[list], numbers: list[int], pr
     return pa.table(cols)
 
 
-def read_csv(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
+def read_csv(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS, check: ColumnCheck = check_columns) -> Iterator[pa.Table]:
     """Stream a CSV as string columns, one row per record, numbered by the line it starts on.
 
     Handles a BOM, NUL bytes, lines that are not UTF-8 (read as Windows-1252, each line on
@@ -265,7 +269,7 @@ def read_csv(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Ta
         dupes = {h for h in header if header.count(h) > 1}
         if dupes:
             raise InputError(f"duplicate column names: {', '.join(sorted(dupes))}", str(path))
-        check_columns(header, path)
+        check(header, path)
         header = safe_names(header)
         width = len(header)
         rows: list[list] = []
@@ -312,7 +316,7 @@ def read_csv(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Ta
 _ORDER_ID_GUESS = re.compile(r'"order_id"\s*:\s*"?([^",}]{1,200})')
 
 
-def read_jsonl(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
+def read_jsonl(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS, check: ColumnCheck = check_columns) -> Iterator[pa.Table]:
     """Stream JSON Lines; a broken line becomes an invalid row (its ``order_id`` kept when it
     can be seen), not an error for the file. Keys first seen later become new columns."""
     check_readable(path)
@@ -337,7 +341,7 @@ def read_jsonl(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.
                 note = f"broken JSON line {n} ({str(exc).split(':')[0][:100]})"
             else:
                 if header is None:
-                    check_columns(list(obj), path)
+                    check(list(obj), path)
                     header = []
                 for k in obj:
                     if k not in names:
@@ -410,7 +414,7 @@ def _as_text(col: pa.Array, postal: bool = False) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
 
 
-def read_parquet(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
+def read_parquet(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS, check: ColumnCheck = check_columns) -> Iterator[pa.Table]:
     """Stream Parquet; every column is read as text (numbers in an address column are fine)."""
     check_readable(path)
     try:
@@ -418,7 +422,7 @@ def read_parquet(path: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[p
         names = pf.schema_arrow.names
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(f"not a readable Parquet file ({_first_line(exc)})", str(path)) from None
-    check_columns(names, path)
+    check(names, path)
     out_names = safe_names(names)
     n = 0
     batches = pf.iter_batches(batch_size=batch_rows)
@@ -441,14 +445,17 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def read_orders(path: str | Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.Table]:
+def read_orders(path: str | Path, batch_rows: int = DEFAULT_BATCH_ROWS,
+                check: ColumnCheck = check_columns) -> Iterator[pa.Table]:
     """Stream an orders file (CSV, JSON Lines or Parquet, by extension) as text batches with
-    ``_row`` (the line or row each record starts on) and ``_problem`` (why a row is invalid)."""
+    ``_row`` (the line or row each record starts on) and ``_problem`` (why a row is invalid).
+    ``check`` judges the header (default: the orders contract, ``check_columns``); other
+    tables read the same way (delivery reports) pass their own."""
     path = Path(path)
     fmt = input_format(path)
     reader = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet}[fmt]
     try:
-        yield from reader(path, batch_rows)
+        yield from reader(path, batch_rows, check)
     except OSError as exc:
         raise InputError(f"read failed ({exc.strerror or _first_line(exc)})", str(path)) from None
 

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from addressing import io as aio
 from addressing.confirmations import honour
 from addressing.confirmations.store import store_path
+from addressing.deliveries.learned import learned
 from addressing.errors import AddressingError, GazetteerError, OutputError
 from addressing.gazetteer import Gazetteer
 from addressing.match import MatchResult, match_batch
@@ -136,6 +137,11 @@ def clean_table(raw: pa.Table, gaz: Gazetteer, risk: RiskContext, timings: Timin
         "pmb": [p.po_box if p.pmb else None for p in parsed],
         "carrier": _column(raw, risk.policy.rule("po_box").params.get("carrier_column")),
     }
+    # proof of delivery: drop centres and failed attempts at these delivery points
+    from_drops = learned(store_path(gaz.path), risk.policy.retention_days,
+                         int(risk.policy.rule("failed_before").params["window_days"]))
+    if from_drops:
+        from_drops.apply(akeys, facts)
     risk_out = assess(facts, risk)
     if decided is not None:
         decided.judge(risk_out, risk.policy)

@@ -16,6 +16,7 @@ class MatchStatus(str, Enum):
 
 
 class Precision(str, Enum):
+    DELIVERY_POINT = "delivery_point"    # learned from proof of delivery (``addressing.deliveries``)
     ADDRESS_POINT = "address_point"
     INTERPOLATED = "interpolated"
     STREET = "street"
@@ -67,6 +68,7 @@ class RiskFlag(str, Enum):
     CORRECTED_HEAVILY = "corrected_heavily"
     CONFIRMATION_CONTRADICTED = "confirmation_contradicted"  # an operator's confirmed address the gazetteer lost
     OPERATOR_HOLD = "operator_hold"          # an operator held this address before
+    FAILED_BEFORE = "failed_before"          # deliveries to this address failed recently (proof of delivery)
 
 
 class RiskLevel(str, Enum):

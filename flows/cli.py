@@ -35,6 +35,25 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deliveries_report(args: argparse.Namespace) -> int:
+    from addressing.deliveries.reports import read_reports
+    from flows.events import delivery_reported_event, emit
+
+    if args.inline:
+        rows = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                for r in read_reports(Path(args.file)).to_pylist()]
+        event = delivery_reported_event(reports=rows)
+    else:
+        event = delivery_reported_event(Path(args.file))
+    if args.dry_run:
+        print(event.model_dump_json(indent=2))
+        return 0
+    event_id = emit(event)
+    _say(f"delivery.reported sent for {event.resource.get('prefect.resource.name')} (event {event_id})")
+    print(event_id)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="addressing-flows", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -48,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how long the run waits for an operator's decisions (0: hold them at once)")
     imp.add_argument("--dry-run", action="store_true", help="print the event instead of sending it")
     imp.set_defaults(fn=cmd_orders_import)
+    d = sub.add_parser("deliveries", help="proof of delivery")
+    ds = d.add_subparsers(dest="deliveries_command", required=True)
+    rep = ds.add_parser("report", help="emit a delivery.reported event for a file of reports (needs PREFECT_API_URL)")
+    rep.add_argument("file")
+    rep.add_argument("--inline", action="store_true", help="send the reports in the event (at most 500), not the path")
+    rep.add_argument("--dry-run", action="store_true", help="print the event instead of sending it")
+    rep.set_defaults(fn=cmd_deliveries_report)
     return ap
 
 

@@ -1,4 +1,5 @@
-"""The ``order.imported`` event: what ``addressing-flows orders import FILE`` sends to Prefect.
+"""The events routing and imports send to Prefect: ``order.imported`` (``addressing-flows
+orders import FILE``) and ``delivery.reported`` (``addressing-flows deliveries report FILE``).
 
 The event names the file (or carries the order rows themselves, for small imports) and a
 batch id; the ``clean-imported-orders`` deployment has a trigger on it (see prefect.yaml)
@@ -9,7 +10,15 @@ that passes ``event.payload`` as the flow's parameters.
                   "prefect.resource.name": "webshop.csv"},
      "payload": {"batch_id": "import-webshop-4fecb2c4b6d5", "file": "/abs/path/webshop.csv"}}
 
-The event is sent over the events websocket and confirmed by the server before this returns,
+``delivery.reported`` carries proof-of-delivery reports (inline, up to ``MAX_INLINE_ROWS``, or
+a file's path); the ``on-delivery`` deployment's trigger runs ``import-deliveries`` with them.
+
+    {"event": "delivery.reported",
+     "resource": {"prefect.resource.id": "delivery.report.4fecb2c4b6d5", "prefect.resource.name": "2 reports"},
+     "payload": {"reports": [{"order_id": "D000002", "lat": 37.77, "lon": -122.41,
+                              "delivered_at": "2026-12-01T17:00:00Z", "outcome": "delivered"}, ...]}}
+
+An event is sent over the events websocket and confirmed by the server before this returns,
 so a command that printed an event id really delivered it.
 """
 
@@ -79,6 +88,36 @@ def order_imported_event(file: str | Path | None = None, orders: list[dict] | No
 
     return Event(event=EVENT, resource={"prefect.resource.id": RESOURCE_PREFIX + batch_id,
                                         "prefect.resource.name": name}, payload=payload)
+
+
+DELIVERY_EVENT = "delivery.reported"
+DELIVERY_RESOURCE_PREFIX = "delivery.report."
+
+
+def delivery_reported_event(file: str | Path | None = None, reports: list[dict] | None = None):
+    """Build (not send) the event for a file of delivery reports or for inline reports; the
+    reports are checked first, so a bad one fails here with its row, not in a flow run."""
+    from addressing.deliveries.reports import read_reports, reports_from_rows
+
+    if (file is None) == (reports is None):
+        raise InputError("give either a file or the reports")
+    if file is not None:
+        path = Path(file).resolve()
+        read_reports(path)
+        payload: dict[str, Any] = {"file": str(path)}
+        name, digest = path.name, aio.sha256_file(path)
+    else:
+        if len(reports) > MAX_INLINE_ROWS:
+            raise InputError(f"{len(reports)} reports is too many to send inline (at most {MAX_INLINE_ROWS}); "
+                             "send the file instead")
+        reports_from_rows(reports)
+        payload = {"reports": reports}
+        name = f"{len(reports)} reports"
+        digest = hashlib.sha256(json.dumps(reports, sort_keys=True, default=str).encode()).hexdigest()
+    from prefect.events import Event
+
+    return Event(event=DELIVERY_EVENT, resource={"prefect.resource.id": DELIVERY_RESOURCE_PREFIX + digest[:12],
+                                                 "prefect.resource.name": name}, payload=payload)
 
 
 def read_rows(file: str | Path) -> list[dict]:

@@ -56,7 +56,8 @@ SAME_DOUBT = {"ambiguous_match": "low_confidence"}
 #: close: the distance the accuracy benchmark counts as confidently wrong beyond (README, Accuracy)
 AGREE_M = 50.0
 #: precisions the gazetteer can contradict: it placed the confirmed address on a street
-CHECKED_PRECISIONS = frozenset({Precision.ADDRESS_POINT.value, Precision.INTERPOLATED.value, Precision.STREET.value})
+CHECKED_PRECISIONS = frozenset({Precision.DELIVERY_POINT.value, Precision.ADDRESS_POINT.value,
+                                Precision.INTERPOLATED.value, Precision.STREET.value})
 _LIVE_STATUS = (MatchStatus.MATCHED.value, MatchStatus.AMBIGUOUS.value)
 
 
@@ -287,6 +288,8 @@ def _disagreement(c: Confirmation, now: MatchResult) -> str | None:
         "street_name")) and (now.postal_code or "")[:keys.ZIP5] == (was.get("postal_code") or "")[:keys.ZIP5])
     if not same:
         return "matches it to another address"
+    if was.get("precision") == Precision.DELIVERY_POINT.value:
+        return None  # the confirmed point is where drivers delivered, not the gazetteer's: nothing to compare
     if None in (now.lat, now.lon, was.get("lat"), was.get("lon")):
         return "has no point for it"
     d = float(distance_m(np.float64(now.lon), np.float64(now.lat), np.float64(was["lon"]), np.float64(was["lat"])))

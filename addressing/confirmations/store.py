@@ -1,4 +1,5 @@
-"""The decisions store: one DuckDB file of operator decisions, append-only and auditable.
+"""The decisions store: one DuckDB file of operator decisions and delivery outcomes,
+append-only and auditable.
 
 Where it is has one rule (``store_path``): ``$ADDRESSING_DECISIONS_DB`` when set, else beside
 the gazetteer, ``<gazetteer stem>.decisions.duckdb`` (``build/demo/gazetteer.duckdb`` ->
@@ -6,12 +7,14 @@ the gazetteer, ``<gazetteer stem>.decisions.duckdb`` (``build/demo/gazetteer.duc
 (``$ADDRESSING_GAZETTEER_REPLICAS``) need ``$ADDRESSING_DECISIONS_DB`` pointing at the shared
 store, or they see no decisions.
 
-One table, ``decisions``, one row per decision or revocation (``kind``), never updated: a
+Table ``decisions``: one row per decision or revocation (``kind``), never updated: a
 decision is revoked by appending a revocation row that names it, and a later decision on the
-same input supersedes an earlier one (the newest one that is not revoked answers). Rows are
-deleted only by ``purge`` (older than the retention policy) and ``erase`` (a person's right to
-be forgotten); both rewrite the file without those rows, so their bytes are not left behind in
-the file's free blocks (DuckDB reuses freed blocks but does not zero them).
+same input supersedes an earlier one (the newest one that is not revoked answers). Table
+``deliveries``: one row per proof-of-delivery report joined to its cleaned order
+(``addressing.deliveries`` writes and reads it). Rows of either are deleted only by ``purge``
+(older than the retention policy) and ``erase`` (a person's right to be forgotten); both
+rewrite the file without those rows, so their bytes are not left behind in the file's free
+blocks (DuckDB reuses freed blocks but does not zero them).
 
 Concurrency: writers take ``<store>.lock`` (one writer at a time, across processes) and then
 DuckDB's exclusive file lock, waiting a bounded time for readers to let go; a write is one
@@ -76,6 +79,30 @@ _COLUMNS: list[tuple[str, str]] = [
     ("accepted_flags", "VARCHAR[]"),            # the flags the operator saw and accepted
 ] + [(f, "DOUBLE" if f in _FLOAT_FIELDS else "VARCHAR") for f in RESULT_FIELDS]
 COLUMN_NAMES = [c for c, _ in _COLUMNS]
+#: one row per delivery report (``addressing.deliveries``), keyed by its delivery point
+DELIVERY_COLUMNS: list[tuple[str, str]] = [
+    ("seq", "BIGINT NOT NULL"),
+    ("id", "VARCHAR PRIMARY KEY"),              # digest of order, time and outcome: a report kept once
+    ("imported_at", "TIMESTAMP NOT NULL"),      # UTC
+    ("order_id", "VARCHAR NOT NULL"),
+    ("customer_id", "VARCHAR"),
+    ("batch_id", "VARCHAR"),
+    ("point_key", "VARCHAR"),                   # risk.address_key of the cleaned order: address + unit
+    ("delivered_at", "TIMESTAMP NOT NULL"),     # UTC, as routing reported it
+    ("outcome", "VARCHAR NOT NULL"),            # delivered / failed
+    ("reason", "VARCHAR"),
+    ("lat", "DOUBLE"),                          # where the driver was
+    ("lon", "DOUBLE"),
+    ("geocode_lat", "DOUBLE"),                  # what the cleaned order said
+    ("geocode_lon", "DOUBLE"),
+    ("geocode_precision", "VARCHAR"),
+    ("distance_m", "DOUBLE"),                   # geocode to drop
+]
+DELIVERY_COLUMN_NAMES = [c for c, _ in DELIVERY_COLUMNS]
+#: per table: the time ``purge`` ages its rows by, and the columns ``erase`` matches (address, customer)
+_PRIVATE = {"decisions": ("decided_at", {"input_key": "input_key", "result_key": "result_key",
+                                         "customer_id": "customer_id"}),
+            "deliveries": ("delivered_at", {"result_key": "point_key", "customer_id": "customer_id"})}
 _ARROW_TYPES = {"BIGINT NOT NULL": pa.int64(), "TIMESTAMP NOT NULL": pa.timestamp("us"), "DOUBLE": pa.float64(),
                 "VARCHAR[]": pa.list_(pa.string())}
 
@@ -83,7 +110,9 @@ _ARROW_TYPES = {"BIGINT NOT NULL": pa.int64(), "TIMESTAMP NOT NULL": pa.timestam
 def _ddl(schema: str = "") -> list[str]:
     prefix = f"{schema}." if schema else ""
     cols = ", ".join(f"{c} {t}" for c, t in _COLUMNS)
+    delivery_cols = ", ".join(f"{c} {t}" for c, t in DELIVERY_COLUMNS)
     return [f"CREATE TABLE IF NOT EXISTS {prefix}decisions ({cols})",
+            f"CREATE TABLE IF NOT EXISTS {prefix}deliveries ({delivery_cols})",
             f"CREATE TABLE IF NOT EXISTS {prefix}meta (key VARCHAR PRIMARY KEY, value VARCHAR)"]
 
 
@@ -244,9 +273,14 @@ def _row(r: Record, seq: int) -> dict:
     return out
 
 
-def _as_arrow(rows: list[dict]) -> pa.Table:
-    types = {c: _ARROW_TYPES.get(t, pa.string()) for c, t in _COLUMNS}
-    return pa.table({c: pa.array([r[c] for r in rows], types[c]) for c in COLUMN_NAMES})
+def _as_arrow(rows: list[dict], columns: list[tuple[str, str]] = _COLUMNS) -> pa.Table:
+    types = {c: _ARROW_TYPES.get(t, pa.string()) for c, t in columns}
+    return pa.table({c: pa.array([r[c] for r in rows], types[c]) for c, _ in columns})
+
+
+def as_delivery_table(rows: list[dict]) -> pa.Table:
+    """Delivery rows (dicts of ``DELIVERY_COLUMN_NAMES``) as the table's Arrow schema."""
+    return _as_arrow(rows, DELIVERY_COLUMNS)
 
 
 #: a decision equal to the newest answer of its input in these columns is that answer again
@@ -357,51 +391,57 @@ def rows(path: Path, batch_id: str | None = None) -> list[dict]:
 
 
 def purge(path: Path, retention_days: int, at: dt.datetime | None = None) -> int:
-    """Delete the rows older than ``retention_days`` (and the revocations of decisions deleted);
-    returns how many went. The file is rewritten only when some did."""
+    """Delete the rows older than ``retention_days`` (decisions by when they were made,
+    deliveries by when they happened; with the revocations of decisions deleted); returns how
+    many went. The file is rewritten only when some did."""
     cutoff = (at or now()) - dt.timedelta(days=retention_days)
-    return _delete(path, "decided_at < ?", [cutoff])
+    return _delete(path, {table: (f"{when} < ?", [cutoff]) for table, (when, _) in _PRIVATE.items()})
 
 
 def erase(path: Path, input_key: str | None = None, result_key: str | None = None,
           customer_id: str | None = None) -> int:
     """Delete every row held for an address (the input written that way, or a result at that
     address) or a customer, with the revocations of those decisions; returns how many went."""
-    terms, params = [], []
-    for column, value in (("input_key", input_key), ("result_key", result_key), ("customer_id", customer_id)):
-        if value:
-            terms.append(f"{column} = ?")
-            params.append(value)
-    if not terms:
+    given = {"input_key": input_key, "result_key": result_key, "customer_id": customer_id}
+    if not any(given.values()):
         raise DecisionStoreError("erase needs an address or a customer")
-    return _delete(path, " OR ".join(terms), params)
+    where: dict[str, tuple[str, list]] = {}
+    for table, (_, columns) in _PRIVATE.items():
+        terms = [(f"{column} = ?", given[name]) for name, column in columns.items() if given[name]]
+        if terms:
+            where[table] = (" OR ".join(t for t, _ in terms), [v for _, v in terms])
+    return _delete(path, where)
 
 
-def _delete(path: Path, where: str, params: list) -> int:
-    """Rewrite the store without the rows ``where`` selects (and revocations of them): the new
-    file is written beside it and renamed over it, so readers see the old file or the new one."""
+def _delete(path: Path, where: dict[str, tuple[str, list]]) -> int:
+    """Rewrite the store without the rows each table's ``where`` selects (and revocations of
+    decisions deleted): the new file is written beside it and renamed over it, so readers see
+    the old file or the new one."""
     if not path.exists():
         return 0
+    gone: dict[str, set[str]] = {}
     with _here, _writer_lock(path):
         con = _open(path, read_only=False)
         try:
             for sql in _ddl():
                 con.execute(sql)
-            gone = {r[0] for r in con.execute(f"SELECT id FROM decisions WHERE {where}", params).fetchall()}
-            gone |= {r[0] for r in con.execute(
-                "SELECT id FROM decisions WHERE kind = 'revocation' AND list_contains(?, revokes)",
-                [sorted(gone)]).fetchall()}
+            for table, (terms, params) in where.items():
+                gone[table] = {r[0] for r in con.execute(f"SELECT id FROM {table} WHERE {terms}", params).fetchall()}
+            if gone.get("decisions"):
+                gone["decisions"] |= {r[0] for r in con.execute(
+                    "SELECT id FROM decisions WHERE kind = 'revocation' AND list_contains(?, revokes)",
+                    [sorted(gone["decisions"])]).fetchall()}
             con.execute("CHECKPOINT")  # nothing of the file left in a write-ahead log beside it
         except duckdb.Error as exc:
             raise _failure(exc, path) from exc
         finally:
             con.close()
-        if gone:
-            _rewrite(path, sorted(gone))
-        return len(gone)
+        if any(gone.values()):
+            _rewrite(path, {table: sorted(ids) for table, ids in gone.items()})
+        return sum(len(ids) for ids in gone.values())
 
 
-def _rewrite(path: Path, drop: list[str]) -> None:
+def _rewrite(path: Path, drop: dict[str, list[str]]) -> None:
     tmp = path.with_name(f".{path.name}.rewrite-{os.getpid()}")
     for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
         stale.unlink(missing_ok=True)
@@ -412,8 +452,9 @@ def _rewrite(path: Path, drop: list[str]) -> None:
         for sql in _ddl("fresh"):
             con.execute(sql)
         con.execute("INSERT INTO fresh.meta SELECT * FROM old.meta")
-        con.execute("INSERT INTO fresh.decisions SELECT * FROM old.decisions WHERE NOT list_contains(?, id) "
-                    "ORDER BY seq", [drop])
+        for table in _PRIVATE:
+            con.execute(f"INSERT INTO fresh.{table} SELECT * FROM old.{table} WHERE NOT list_contains(?, id) "
+                        "ORDER BY seq", [drop.get(table, [])])
         con.execute("DETACH old")
         con.execute("DETACH fresh")
     except duckdb.Error as exc:

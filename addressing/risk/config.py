@@ -77,7 +77,7 @@ RULES: dict[str, RuleSpec] = {
     "outside_service_area": RuleSpec("high", "outside every service area (position from {precision})",
                                      {"files": [], "precisions": list(PRECISIONS)}, {"precision": "address_point"}),
     "high_risk_zone": RuleSpec("medium", "in a high-risk zone: {zone_reason}",
-                               {"files": [], "precisions": ["address_point", "interpolated"]},
+                               {"files": [], "precisions": ["delivery_point", "address_point", "interpolated"]},
                                {"zone_reason": "theft", "precision": "address_point"}),
     "forwarder": RuleSpec("high", "known freight forwarder / reshipper: {forwarder}", {"file": ""},
                           {"forwarder": "Example Forwarding"}),
@@ -96,10 +96,16 @@ RULES: dict[str, RuleSpec] = {
                                            "now": "has no such address"}),
     "operator_hold": RuleSpec("high", "held by {operator} on {date} (decision {decision}): {reason}", {},
                               {"operator": "ops", "date": "2026-11-25", "decision": "c-1", "reason": "fraud"}),
+    # proof of delivery (``addressing.deliveries``): drivers failed at this address (address +
+    # unit) at least ``min_failures`` times in the last ``window_days`` (issue 17: 2 in 90 days);
+    # medium: a human looks before the next attempt (call the customer, fix the unit)
+    "failed_before": RuleSpec("medium", "{n_failures} failed deliveries here in the last {window_days} days: "
+                              "{failures}", {"min_failures": 2, "window_days": 90},
+                              {"n_failures": 2, "window_days": 90, "failures": "2026-11-20 no access"}),
 }
 
 #: lower bounds of integer parameters; float parameters in 0..1
-_MIN_INT = {"min_units": 2, "min_customers": 2, "min_corrections": 1}
+_MIN_INT = {"min_units": 2, "min_customers": 2, "min_corrections": 1, "min_failures": 1, "window_days": 1}
 _UNIT_INTERVAL = {"threshold"}
 
 

@@ -6,7 +6,8 @@ A batch is a dict of equal-length lists, the facts the pipeline knows about each
 ``postal_code``, ``n_units``, ``has_base``, ``unit``, ``unit_known``, ``lat``, ``lon``,
 ``n_candidates``, ``corrections``, ``address_key``, ``customer``, ``reason``, ``timezone``,
 ``coverage_gap`` (the place the matcher has no street data for, else ``None``), ``pmb`` (the
-private mailbox number, else ``None``) and, when the orders name one, ``carrier``. ``assess`` adds ``_zones``: the point/polygon
+private mailbox number, else ``None``), ``failures`` (failed deliveries at the address, from
+proof of delivery) and, when the orders name one, ``carrier``. ``assess`` adds ``_zones``: the point/polygon
 pairs of its one STRtree query.
 
 ``shared_address`` is not here: it counts customers over the whole batch, across chunks,
@@ -24,7 +25,7 @@ from addressing.risk.config import RuleConfig
 
 Batch = dict[str, list]
 Hits = list[dict | None]
-GOOD_PRECISION = {"address_point", "interpolated", "street"}
+GOOD_PRECISION = {"delivery_point", "address_point", "interpolated", "street"}
 #: delivery lines that are never located better than their ZIP, and need no street match
 BOX_KINDS = {"po_box", "military", "rural_route", "highway_contract", "general_delivery"}
 SERVICE_AREA, RISK_ZONE = 0, 1
@@ -171,6 +172,20 @@ def corrected_heavily(b: Batch, cfg: RuleConfig, ctx) -> Hits:
     return out
 
 
+def failed_before(b: Batch, cfg: RuleConfig, ctx) -> Hits:
+    """Failed deliveries at the address in the policy's window (``failures``: per record, the
+    ``(date, reason)`` of each, newest first, as ``addressing.deliveries`` found them)."""
+    need = int(cfg.params["min_failures"])
+    out: Hits = []
+    for fails in b.get("failures") or [None] * len(b["status"]):
+        if not fails or len(fails) < need:
+            out.append(None)
+            continue
+        said = "; ".join(f"{day} {reason or 'no reason given'}" for day, reason in fails)
+        out.append({"n_failures": len(fails), "window_days": cfg.params["window_days"], "failures": said})
+    return out
+
+
 RULE_FUNCTIONS: dict[str, Callable[[Batch, RuleConfig, object], Hits]] = {
     "invalid_address": invalid_address,
     "undeliverable": undeliverable,
@@ -190,6 +205,7 @@ RULE_FUNCTIONS: dict[str, Callable[[Batch, RuleConfig, object], Hits]] = {
     "high_risk_zone": high_risk_zone,
     "forwarder": forwarder,
     "corrected_heavily": corrected_heavily,
+    "failed_before": failed_before,
 }
 
 #: rules whose position comes from the one zone query, and the layer each reads

@@ -117,8 +117,8 @@ def stack(tmp_path_factory, demo_db):
         pf.start_import_worker(str(demo_db), str(POLICY))  # warms up while we deploy
         pf.deploy()
         # what an operator would set in the UI: this machine's gazetteer and output folder
-        pf.set_parameters("clean-imported-orders/on-import", db=str(demo_db), out_dir=str(out),
-                          risk_policy=str(POLICY))
+        for deployment in ("clean-imported-orders/on-import", "import-deliveries/on-delivery"):
+            pf.set_parameters(deployment, db=str(demo_db), out_dir=str(out), risk_policy=str(POLICY))
         pf.start_worker(query_seconds=1)
         pf.wait_for(pf.import_worker_ready, 180, "the warm import worker")
         yield {"pf": pf, "api": Api(pf.api_url), "out": out, "db": demo_db,
@@ -182,6 +182,9 @@ def test_deployments_from_prefect_yaml(stack):
     trigger = [a["trigger"] for a in automations if any(
         act.get("deployment_id") == on_import["id"] for act in a["actions"])]
     assert trigger and trigger[0]["expect"] == ["order.imported"]
+    on_delivery = api.deployment("import-deliveries", "on-delivery")
+    assert [a["trigger"]["expect"] for a in automations if any(
+        act.get("deployment_id") == on_delivery["id"] for act in a["actions"])] == [["delivery.reported"]]
 
 
 def test_import_event_runs_and_operator_decides(stack, orders, tmp_path):
@@ -368,3 +371,39 @@ def test_refresh_gazetteer_deployment(stack, tmp_path):
 
     assert info(db)["tables"]["segments"] == 6213
     assert sorted(p.name for p in tmp_path.iterdir()) == ["refresh.duckdb", "refresh.duckdb.lock", "sources.toml"]
+
+
+def test_delivery_event_keeps_reports_and_later_orders_use_them(stack, orders, tmp_path):
+    """A nightly batch; routing reports three drops at one of its orders (`delivery.reported`,
+    inline); the on-delivery run keeps them and says so; a later order of that address is
+    placed at the drops."""
+    pf, api, db = stack["pf"], stack["api"], stack["db"]
+    day = tmp_path / "orders"
+    day.mkdir()
+    write_orders(day / "shop.csv", orders[200:260])
+    _, manifests = nightly_here(pf, orders=str(day), db=str(db), out_dir=str(stack["out"]), batch_id="pod-night",
+                                risk_policy=str(POLICY))
+    rows = pq.read_table(manifests[0]["outputs"]["cleaned"]["path"]).to_pylist()
+    home = next(r for r in rows if r["precision"] == "address_point" and r["action"] == "deliver")
+    reports = [{"order_id": home["order_id"], "lat": home["lat"] + k * 1e-5, "lon": home["lon"] + 2e-4,
+                "delivered_at": f"2026-12-0{k + 1}T17:00:00Z", "outcome": "delivered"} for k in range(3)]
+    reports.append({"order_id": "not-ours", "lat": 1.0, "lon": 1.0, "delivered_at": "2026-12-01T10:00:00Z",
+                    "outcome": "delivered"})
+    with open(tmp_path / "pod.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in reports)
+    r = cli(pf, "deliveries", "report", str(tmp_path / "pod.jsonl"), "--inline")
+    assert r.returncode == 0, r.stderr
+    dep = api.deployment("import-deliveries", "on-delivery")
+    run = api.wait_run(lambda: (api.runs_of(dep["id"]) or [None])[0], {"COMPLETED"}, timeout=90)
+    assert len(run["parameters"]["reports"]) == 4 and run["parameters"]["file"] is None
+    [art] = [a for a in api.artifacts(run["id"]) if a["key"] == "deliveries-import"]
+    assert "| 4 | 3 | 0 | 1 | 1 | 0 |" in art["data"] and "`not-ours`" in art["data"]
+    assert home["line1"] not in art["data"]  # counts and order ids, never addresses
+    from addressing.deliveries import store
+    from addressing.gazetteer import open_gazetteer
+    from addressing.pipeline import clean_order
+    from addressing.risk import load_risk
+
+    assert store.counts(stack["decisions"]) == {"delivered": 3}
+    again = clean_order({"order_id": "next", "address": home["input"]}, open_gazetteer(db), load_risk(POLICY))
+    assert again["precision"] == "delivery_point" and again["lon"] == pytest.approx(home["lon"] + 2e-4)
