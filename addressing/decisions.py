@@ -71,6 +71,10 @@ class Item:
     flags: tuple[str, ...]
     why: tuple[str, ...]
     confidence: float | None
+    #: the id of an earlier operator decision on this input (the output's ``confirmation``)
+    confirmation: str | None = None
+    #: that decision in words, for the form ("confirmed by ann on 2026-11-25 (decision c-...)")
+    previously: str | None = None
 
 
 def review_items(tables: list[pa.Table]) -> list[Item]:
@@ -79,6 +83,7 @@ def review_items(tables: list[pa.Table]) -> list[Item]:
     for c, t in enumerate(tables):
         cols = {n: t.column(n).to_pylist() for n in ("order_id", "input", "line1", "line2", "action", "risk_level",
                                                       "risk_flags", "risk_reasons", "confidence")}
+        earlier = t.column("confirmation").to_pylist() if "confirmation" in t.column_names else [None] * t.num_rows
         for r, action in enumerate(cols["action"]):
             if action == "deliver":
                 continue
@@ -86,7 +91,7 @@ def review_items(tables: list[pa.Table]) -> list[Item]:
             suggestion = ", ".join(x for x in (cols["line1"][r], cols["line2"][r]) if x) or None
             items.append(Item(c, r, None if oid is None else str(oid), cols["input"][r], suggestion, action,
                               cols["risk_level"][r], tuple(cols["risk_flags"][r] or ()),
-                              tuple(cols["risk_reasons"][r] or ()), cols["confidence"][r]))
+                              tuple(cols["risk_reasons"][r] or ()), cols["confidence"][r], earlier[r]))
     items.sort(key=lambda i: (_ACTION_RANK.get(i.action, 2), -SEVERITY_RANK.get(i.risk_level, -1),
                               i.confidence if i.confidence is not None else 0.0))
     return items

@@ -57,6 +57,8 @@ def first_pass(input_path: str, output: str, db: str, output_format: str, batch_
     t_clean = time.perf_counter() - t0
     risk = risk_context(risk_policy)
     items = review.review_items(batch.load_chunks(done.plan, risk, done.shared))
+    earlier = record.previously(store_path(db), [i.confirmation for i in items])
+    items = [dataclasses.replace(i, previously=earlier.get(i.confirmation)) for i in items]
     if not (items and await_decisions):
         batch.discard_work(file, done.plan)
     # plain data only: the flow's process then needs none of the library to read the result

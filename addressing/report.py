@@ -83,6 +83,36 @@ def summary_markdown(manifests: list[dict], batch_id: str | None, review_link: s
     return "\n".join(parts)
 
 
+#: what the learning loop did to a batch: (label, counts section, code)
+LOOP_COUNTS = (("answered from an operator's confirmation", "corrections", "operator_confirmed"),
+               ("held again by an operator's earlier hold", "risk_flags", "operator_hold"),
+               ("confirmation contradicted by the gazetteer (back to review)", "risk_flags",
+                "confirmation_contradicted"),
+               ("placed at real drops (precision delivery_point)", "precision", "delivery_point"),
+               ("failed before at this address (failed_before)", "risk_flags", "failed_before"))
+
+
+def learning_markdown(manifests: list[dict], accuracy: list[dict], days: int, within_m: float) -> str:
+    """The learning loop's figures for a run's summary: orders answered from operators'
+    decisions and placed from proof of delivery (from the manifests' counts), and the live
+    accuracy of our geocodes against real drops (``accuracy``: rows of
+    ``deliveries.store.accuracy`` over the last ``days``)."""
+    total = sum(m["input"]["rows"] for m in manifests)
+    rows = []
+    for label, section, code in LOOP_COUNTS:
+        n = sum(m["counts"].get(section, {}).get(code, 0) for m in manifests)
+        rows.append((label, f"{n:,}", _pct(n, total)))
+    parts = ["## Learning loop", "", _table(rows, ("orders", "count", "share"))]
+    if accuracy:
+        parts += ["", f"Geocode to real drop, successful deliveries of the last {days} days:", "",
+                  _table([(r["precision"] or "-", f"{r['deliveries']:,}", f"{r['median_m']:.1f}", f"{r['p90_m']:.1f}",
+                           f"{100 * r['within']:.1f}%") for r in accuracy],
+                         ("our precision", "deliveries", "median m", "p90 m", f"within {within_m:g} m"))]
+    else:
+        parts += ["", f"No proof-of-delivery reports in the last {days} days (`addressing deliveries import`)."]
+    return "\n".join(parts)
+
+
 def review_rows(review: pa.Table, cap: int = 200, redact: bool = False) -> list[dict]:
     """The first ``cap`` rows of a review queue, flattened for a table artifact."""
     rows = []

@@ -143,10 +143,11 @@ def review_form(items: list[dict], page: int, pages: int, deadline: float, batch
     fields = {}
     for k, it in enumerate(items):
         flags = ", ".join(it["flags"]) or "-"
+        before = f"Previously {it['previously']}. " if it.get("previously") else ""
         fields[f"order_{k + 1}"] = (Decision, pydantic.Field(
             default=Decision(address=it["suggestion"] or it["input"] or ""),
             title=f"{it['order_id']}: {it['input']}",
-            description=f"{it['action'].upper()} ({flags}). Suggested: {it['suggestion'] or '-'}. "
+            description=f"{before}{it['action'].upper()} ({flags}). Suggested: {it['suggestion'] or '-'}. "
                         f"Why: {'; '.join(it['why']) or '-'}"))
     fields["operator"] = (str, pydantic.Field(default=DEFAULT_OPERATOR, title="Your name",
                                               description="kept with these decisions (the audit trail)"))
@@ -156,10 +157,11 @@ def review_form(items: list[dict], page: int, pages: int, deadline: float, batch
              "For each order choose **accept** (deliver the cleaned address), **edit** (type the correct "
              "address: it is checked again) or **hold**. "
              f"Unanswered by {until} (server time) means **hold** for every order on this page.", "",
-             "| # | order | address as given | suggested | action | flags |", "|---|---|---|---|---|---|"]
+             "| # | order | address as given | suggested | action | flags | earlier decision |",
+             "|---|---|---|---|---|---|---|"]
     for k, it in enumerate(items):
         lines.append(f"| {k + 1} | {it['order_id']} | {_cell(it['input'])} | {_cell(it['suggestion'])} | "
-                     f"{it['action']} | {', '.join(it['flags']) or '-'} |")
+                     f"{it['action']} | {', '.join(it['flags']) or '-'} | {_cell(it.get('previously'))} |")
     return model.with_initial_data(description="\n".join(lines))
 
 

@@ -13,6 +13,7 @@ Run it locally:  python -m flows.nightly_clean --orders build/demo/orders
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import glob
 import re
 import sys
@@ -29,6 +30,8 @@ from prefect.states import Completed
 
 from addressing import batch, report
 from addressing.batch.chunks import ChunkJob
+from addressing.confirmations.store import now, store_path
+from addressing.deliveries import store as deliveries
 from addressing.errors import AddressingError, InputError
 from addressing.risk import risk_context
 from flows.common import IO_RETRIES, ProgressReporter, failure_markdown, publish_batch
@@ -77,6 +80,16 @@ def clean_chunk(chunk_in: Path, chunk_out: Path, db: str, risk_policy: str | Non
     if stats.get("reused"):
         return Completed(data=stats, name="Reused", message=f"{chunk_out.name} was cleaned by an earlier run")
     return stats
+
+
+#: days of delivery reports the summary's live accuracy figure counts
+ACCURACY_DAYS = 30
+
+
+@task(name="geocode-accuracy", **IO_RETRIES)
+def geocode_accuracy(db: str) -> list[dict]:
+    """How far our geocodes were from real drops lately (proof of delivery), per precision."""
+    return deliveries.accuracy(store_path(db), now() - dt.timedelta(days=ACCURACY_DAYS))
 
 
 @task(name="purge-decisions", **IO_RETRIES)
@@ -199,7 +212,8 @@ def _nightly(orders: str, db: str, out_dir: str, batch_id: str | None, risk_poli
     total = sum(m["input"]["rows"] for m in manifests)
     wall = time.time() - started
     run_md = (f"## This run\n\n{chunks} chunk(s) of up to {chunk_rows:,} rows, {reused} reused from an earlier run; "
-              f"cleaning {steps.clean_s:.1f} s, wall {wall:.1f} s (runner `{runner}`)")
+              f"cleaning {steps.clean_s:.1f} s, wall {wall:.1f} s (runner `{runner}`)\n\n"
+              + report.learning_markdown(manifests, geocode_accuracy(db), ACCURACY_DAYS, deliveries.WITHIN_M))
     publish_batch(manifests, batch_id, ARTIFACT_KEYS, risk, redact, extra_markdown=run_md)
     print(f"batch {batch_id}: {total:,} orders in {wall:.1f} s ({reused} of {chunks} chunks reused); "
           f"{purged['purged']} operator decision(s) older than {purged['retention_days']} days purged")

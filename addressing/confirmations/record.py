@@ -36,6 +36,25 @@ DECISIONS = store.DECISIONS
 CUSTOMER_COLUMN = "customer_id"
 
 
+def previously(path: Path, ids: list[str | None]) -> dict[str, str]:
+    """The earlier decisions ``ids`` (an output's ``confirmation`` column) in words, for the
+    review form: ``confirmed by ann on 2026-11-25 (decision c-...)`` or ``held by ann on
+    2026-11-25: fraud ring (decision c-...)``. Ids no longer in the store are left out."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    out = {}
+    for r in store.rows(path):
+        if r["id"] not in wanted or r["kind"] != "decision":
+            continue
+        day = r["decided_at"].date().isoformat()
+        if r["decision"] == "hold":
+            out[r["id"]] = f"held by {r['operator']} on {day}: {r['reason'] or 'no reason given'} (decision {r['id']})"
+        else:
+            out[r["id"]] = f"confirmed by {r['operator']} on {day} (decision {r['id']})"
+    return out
+
+
 def input_keys(texts: list[str | None], countries: list[str | None]) -> list[str | None]:
     """The normalized keys of inputs as the output records show them (``input`` and ``country``):
     parsed again as the pipeline parsed them (a country other than the US is the parse's hint)."""

@@ -392,3 +392,25 @@ def test_the_lookup_is_a_copy_in_memory_read_again_when_the_file_changes(store_f
     assert table.get(keys.input_key(parse(NO_UNIT_AGAIN))).accepted_flags == frozenset(row["risk_flags"])
     store.revoke(store_file, cid, "bob")
     assert len(honour.answers(store_file)) == 0
+
+
+def test_the_review_form_says_who_decided_before(store_file, tmp_path, demo_db, gaz, risk_ctx):
+    from addressing import imports
+    from flows.clean_imported_orders import review_form
+
+    good = clean_order({"order_id": "1", "address": GOOD}, gaz, risk_ctx)
+    held = decide(store_file, GOOD, good, "hold", reason="chargebacks", operator="ann")
+    src = tmp_path / "shop.csv"
+    src.write_text(f'order_id,address\na,"{GOOD}"\nb,"{NOWHERE}"\n')
+    first = imports.first_pass(str(src), str(tmp_path / "out" / "shop.parquet"), str(demo_db), "parquet", "b2",
+                               str(PROJECT / "addressing/demo/data/risk.toml"), await_decisions=False)
+    items = {i["order_id"]: i for i in first["items"]}
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert items["a"]["confirmation"] == held
+    assert items["a"]["previously"] == f"held by ann on {today}: chargebacks (decision {held})"
+    assert items["b"]["previously"] is None  # nobody decided on it before
+    form = review_form(first["items"], 1, 1, time.time() + 60, "b2")
+    described = {form.model_json_schema()["properties"][f]["title"].split(":")[0]:
+                 form.model_json_schema()["properties"][f]["description"] for f in ("order_1", "order_2")}
+    assert described["a"].startswith(f"Previously held by ann on {today}")
+    assert f"held by ann on {today}" in form._description

@@ -407,3 +407,11 @@ def test_delivery_event_keeps_reports_and_later_orders_use_them(stack, orders, t
     assert store.counts(stack["decisions"]) == {"delivered": 3}
     again = clean_order({"order_id": "next", "address": home["input"]}, open_gazetteer(db), load_risk(POLICY))
     assert again["precision"] == "delivery_point" and again["lon"] == pytest.approx(home["lon"] + 2e-4)
+    # the next night's summary shows what the loop did, and the live accuracy against the drops
+    run_id, _ = nightly_here(pf, orders=str(day), db=str(db), out_dir=str(stack["out"]), batch_id="pod-night-2",
+                             risk_policy=str(POLICY))
+    [summary] = [a for a in api.artifacts(str(run_id)) if a["key"] == "nightly-clean-summary"]
+    same_home = sum(1 for r in rows if r["input"] == home["input"])
+    assert "## Learning loop" in summary["data"]
+    assert f"| placed at real drops (precision delivery_point) | {same_home:,} |" in summary["data"]
+    assert "| address_point | 3 |" in summary["data"]  # our geocode to the three drops, by its precision
