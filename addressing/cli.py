@@ -163,6 +163,22 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recheck(args: argparse.Namespace) -> int:
+    import logging
+
+    from addressing.batch.recheck import recheck
+    from addressing.report import recheck_text
+
+    level = logging.getLevelName(os.environ.get("ADDRESSING_LOG", "WARNING").upper())
+    logging.basicConfig(level=level if isinstance(level, int) else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.days < 0:
+        raise AddressingError(f"--days must be 0 or more, not {args.days}")
+    result = recheck(Path(args.out_dir), Path(args.db), args.days, args.risk_policy)
+    print(recheck_text(result), flush=True)
+    return 0
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     from addressing.parse import parse
 
@@ -360,6 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "for a relative -o, the -o folder for an absolute one)")
     c.add_argument("--redact", action="store_true", help="blank the addresses in the review queue CSV")
     c.set_defaults(fn=cmd_clean)
+
+    rc = sub.add_parser("recheck", help="after a gazetteer refresh: clean the review and hold orders of recent "
+                                         "batches again; write those whose result changed beside their batch")
+    rc.add_argument("--out-dir", required=True, metavar="DIR", help="the output root the batches were written under")
+    rc.add_argument("--db", required=True, help="the gazetteer, at its new version")
+    rc.add_argument("--days", type=int, default=7, metavar="N",
+                    help="batches whose manifest was written in the last N days (default 7; 0: none)")
+    rc.add_argument("--risk-policy", help="the risk policy TOML the batches were cleaned with (default: built-in)")
+    rc.set_defaults(fn=cmd_recheck)
 
     p = sub.add_parser("parse", help="print the parsed, standardized components of an address as JSON")
     p.add_argument("text")

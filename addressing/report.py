@@ -1,7 +1,8 @@
-"""Human-readable views of a batch: the one-screen summary, the markdown report, the map.
+"""Human-readable views of a batch: the one-screen summary, the markdown report, the map, and
+what a re-check after a gazetteer refresh changed.
 
-Pure functions of a manifest (and, for the map, the cleaned batch); flows publish them as
-Prefect artifacts, the CLI prints them.
+Pure functions of a manifest (and, for the map, the cleaned batch; for a re-check, its
+result); flows publish them as Prefect artifacts, the CLI prints them.
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from addressing.batch.outputs import output_paths
+
+if TYPE_CHECKING:  # the re-check's types; importing them loads the pipeline
+    from addressing.batch.changes import Change
+    from addressing.batch.recheck import RecheckResult
 
 ACTION_COLOURS = {"deliver": "#2e7d32", "review": "#f9a825", "hold": "#c62828"}
 
@@ -190,6 +196,72 @@ def _regions(lon, lat, max_regions: int = 3) -> list[tuple[float, float, float, 
         y0, y1 = np.percentile(ys, [1, 99])
         out.append((float(x0), float(x1), float(y0), float(y1), f"{len(idx):,} orders near {ys.mean():.2f}, {xs.mean():.2f}"))
     return out
+
+
+#: rows of changed orders a re-check artifact lists (the written re-check outputs hold them all)
+RECHECK_ROWS_CAP = 200
+
+
+def recheck_text(result: RecheckResult) -> str:
+    """What ``addressing recheck`` prints: totals, then one line per output and per skip."""
+    head = (f"re-check against gazetteer {result.gazetteer_version} (outputs of the last {result.days} day(s)): "
+            f"{result.checked:,} order(s) in review or hold cleaned again in {len(result.files)} output(s), "
+            f"{len(result.changes):,} changed ({result.seconds:.1f} s)")
+    lines = [head]
+    for f in result.files:
+        where = f" -> {f.written}" if f.written else ""
+        lines.append(f"  {f.output}: {f.checked:,} re-checked, {len(f.changes):,} changed{where}")
+    for s in result.skipped:
+        lines.append(f"  skipped {s.path}: {s.reason}")
+    if result.current:
+        lines.append(f"  {result.current} output(s) already cleaned with this gazetteer version")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    """A value as a markdown table cell (pipes and line breaks would break the row)."""
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def _was_is(change: Change, name: str) -> str:
+    old, new = change.old.get(name), change.new.get(name)
+    return _cell(new) if old == new else f"{_cell(old)} → {_cell(new)}"
+
+
+def recheck_markdown(result: RecheckResult, redact: bool = False, cap: int = RECHECK_ROWS_CAP) -> str:
+    """The re-check artifact: what was re-checked and skipped, and a table of the orders whose
+    result changed (old → new status, action, precision; metres moved; flags added and
+    removed; the new cleaned address, ``[redacted]`` when ``redact`` or its batch's review
+    queue was redacted)."""
+    changes = result.changes
+    parts = [f"# Re-check against gazetteer `{result.gazetteer_version}`", "",
+             f"{result.checked:,} order(s) waiting on a human (review, hold) in {len(result.files)} output(s) of the "
+             f"last {result.days} day(s) cleaned again: **{len(changes):,} changed**, written for routing; the "
+             f"others did not change and were not written. {result.seconds:.1f} s."]
+    if result.current:
+        parts.append(f"{result.current} output(s) were already cleaned with this version.")
+    if result.files:
+        parts += ["", "| output | batch | re-checked | changed | written to |", "|---|---|---|---|---|"]
+        parts += [f"| `{_cell(f.output)}` | {_cell(f.batch_id)} | {f.checked:,} | {len(f.changes):,} | "
+                  f"{f'`{_cell(f.written)}`' if f.written else '-'} |" for f in result.files]
+    if changes:
+        shown = changes[:cap]
+        parts += ["", f"## Orders whose result changed ({len(shown):,} of {len(changes):,})", "",
+                  "| order | batch | status | action | precision | moved (m) | flags added | flags removed | "
+                  "cleaned address |", "|---|---|---|---|---|---|---|---|---|"]
+        for c in shown:
+            moved = "-" if c.moved_m is None else f"{c.moved_m:,.0f}"
+            if "point" in c.fields and c.moved_m is None:
+                moved = "located" if c.new.get("lat") is not None else "no point now"
+            address = ("[redacted]" if redact or c.redacted
+                       else " / ".join(x for x in (c.new.get("line1"), c.new.get("line2")) if x) or "-")
+            parts.append(f"| {_cell(c.order_id)} | {_cell(c.batch_id)} | {_was_is(c, 'match_status')} | "
+                         f"{_was_is(c, 'action')} | {_was_is(c, 'precision')} | {moved} | "
+                         f"{_cell(', '.join(c.flags_added)) or '-'} | {_cell(', '.join(c.flags_removed)) or '-'} | "
+                         f"{_cell(address)} |")
+    if result.skipped:
+        parts += ["", "## Skipped", ""] + [f"- `{_cell(s.path)}`: {_cell(s.reason)}" for s in result.skipped]
+    return "\n".join(parts)
 
 
 def png_data_url(png: bytes) -> str:

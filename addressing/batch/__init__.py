@@ -9,9 +9,12 @@ machine) can clean any chunk:
     assemble    out-*.parquet -> cleaned batch + review queue           (batch-wide rules here)
     manifest    counts and checksums, checked to add up, written last
     run         the steps in order for the CLI and every flow: lock, output root, clean-up
+    recheck     after a gazetteer refresh: a finished output's review and hold orders cleaned
+                again; those whose result changed (``changes``) written beside it
 
 Modules: ``outputs`` (naming), ``lock``, ``plan``, ``chunks``, ``runners`` (this process, a
-process pool; a flow brings its own), ``assembly``, ``manifest``, ``run``.
+process pool; a flow brings its own), ``assembly``, ``manifest``, ``run``, ``recheck``,
+``changes``.
 """
 
 from __future__ import annotations
@@ -23,11 +26,16 @@ import importlib
 _OWNERS = {
     "assembly": ("CUSTOMER_COLUMN", "HIDDEN", "KEY_COLUMN", "apply_shared_address", "assemble", "load_chunks",
                  "shared_keys"),
+    "changes": ("Change", "MOVE_TOLERANCE_M", "changed_fields"),
     "chunks": ("ChunkJob", "chunk_columns", "chunk_stamp", "clean_chunk", "program_fingerprint"),
     "lock": ("BatchLock", "output_lock"),
     "manifest": ("Assembled", "Counts", "manifest_problems", "order_id_report", "write_manifest"),
-    "outputs": ("decisions_path", "output_for", "output_format", "output_paths", "stem"),
+    "outputs": ("decisions_path", "output_for", "output_format", "output_paths", "recheck_output",
+                "recheck_outputs", "stem"),
     "plan": ("Plan", "remove_work", "split_input", "work_root"),
+    # the function ``recheck`` is not listed: the package's attribute of that name is its module
+    # once imported (``from addressing.batch.recheck import recheck``)
+    "recheck": ("FileRecheck", "RecheckResult", "Skipped", "finished_outputs"),
     "run": ("BatchFile", "FileResult", "Settings", "assemble_file", "clean_file", "discard_work", "revise",
             "run_batch"),
     "runners": ("InProcess", "ProcessPool", "Runner", "local_runner"),

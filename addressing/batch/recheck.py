@@ -24,7 +24,8 @@ a separate hint). The passthrough columns are the output's either way: they are 
 exactly, by contract.
 
 Only Parquet outputs are re-checked (the default of every flow and of ``addressing clean``): the
-old results are read back from them exactly. Others are listed as skipped, with the reason.
+old results are read back from them exactly. Only outputs cleaned with this gazetteer file are
+(the manifest's gazetteer path names it). Others are listed as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -209,18 +210,15 @@ def finished_outputs(root: Path, since: float) -> tuple[list[Finished], list[Ski
 
 
 def _same_gazetteer(recorded: str | None, db: Path) -> bool:
-    """Whether a manifest's gazetteer path names ``db``: the same file when the recorded path
-    is found from here, else the same file name (a path recorded relative to the folder the
-    batch ran in)."""
+    """Whether a manifest's gazetteer path names the file ``db`` (a relative path is taken from
+    the current folder, as the batch took it from the folder it ran in). A path not found from
+    here is not guessed at: two gazetteers of one name in different folders are not one."""
     if not recorded:
         return False
-    path = Path(recorded)
     try:
-        if path.exists() and db.exists():
-            return os.path.samefile(path, db)
+        return os.path.samefile(recorded, db)
     except OSError:
-        pass
-    return path.name == db.name
+        return False
 
 
 def _recheck_output(f: Finished, gaz: Gazetteer, risk: RiskContext, root: Path, db: Path,
@@ -232,8 +230,10 @@ def _recheck_output(f: Finished, gaz: Gazetteer, risk: RiskContext, root: Path, 
     if m["outputs"]["cleaned"].get("format") != READABLE_FORMAT:
         return Skipped(f.output, f"a {m['outputs']['cleaned'].get('format')} output: the re-check reads its "
                                  f"old results back from {READABLE_FORMAT} outputs only")
-    if not _same_gazetteer((m.get("gazetteer") or {}).get("path"), db):
-        return Skipped(f.output, f"cleaned with another gazetteer ({m['gazetteer'].get('path')})")
+    recorded = (m.get("gazetteer") or {}).get("path")
+    if not _same_gazetteer(recorded, db):
+        return Skipped(f.output, f"cleaned with the gazetteer {recorded}, which is not {db} (a relative path is "
+                                 "taken from the current folder: run the re-check where the batches ran)")
     if not f.output.is_file():
         return Skipped(f.output, "its manifest is there but the output is not")
     try:
