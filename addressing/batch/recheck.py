@@ -369,12 +369,17 @@ def _input_rows(m: dict, rows: list[int], old: pa.Table) -> pa.Table | None:
 
 def _output_rows(old: pa.Table) -> pa.Table:
     """Rows to clean again made of an output's rows: its ``input`` line as the address (the text
-    the batch parsed) and, where the reader had found a line broken, that problem again."""
+    the batch parsed), its passthrough columns (a customer column among them: the batch-wide
+    rule counts customers) and, where the reader had found a line broken, that problem again."""
     problems = [r if isinstance(r, str) and r.startswith(FATAL_PROBLEMS) else None
                 for r in old.column("reason").to_pylist()]
-    return pa.table({"order_id": old.column("order_id").cast(pa.string()),
-                     "address": old.column("input").cast(pa.string()),
-                     aio.PROBLEM: pa.array(problems, pa.string())})
+    columns = {"order_id": old.column("order_id").cast(pa.string()),
+               "address": old.column("input").cast(pa.string())}
+    for name in old.column_names:
+        if name not in OUTPUT_NAMES and name.lower() not in ("address", *aio.ADDRESS_PARTS):
+            columns[name] = old.column(name)
+    columns[aio.PROBLEM] = pa.array(problems, pa.string())
+    return pa.table(columns)
 
 
 def _with_shared_address(new: pa.Table, output: pq.ParquetFile, rows: list[int], newest: dict[int, dict],
