@@ -148,7 +148,8 @@ def recheck(output_root: str | Path, db: str | Path, days: int = DEFAULT_DAYS,
     write those whose result changed beside each output (``outputs.recheck_output``).
 
     ``risk_policy`` must be the one the batches were cleaned with (a different one changes
-    results by itself). ``days`` 0 re-checks nothing. A missing or unreadable output root, a
+    results by itself). ``days`` 0 re-checks nothing; ``now`` (epoch seconds, default: now) is
+    where the window ends. A missing or unreadable output root, a
     broken gazetteer or policy raise; an output that cannot be re-checked (not Parquet, cleaned
     with another gazetteer, being rewritten, changed since its manifest) is skipped and listed
     with the reason.
@@ -257,8 +258,11 @@ def _recheck_locked(f: Finished, gaz: Gazetteer, risk: RiskContext, root: Path, 
     newest = _newest_results(f.output, sha, gaz.version)
     actions = output.read(columns=["action"]).column("action").to_numpy(zero_copy_only=False)
     waiting = set(np.flatnonzero(np.isin(actions, RECHECKED_ACTIONS)).tolist())
-    for row, r in newest.items():
-        (waiting.add if r["action"] in RECHECKED_ACTIONS else waiting.discard)(row)
+    for row, r in newest.items():  # an order a re-check changed waits (or not) by its newest result
+        if r["action"] in RECHECKED_ACTIONS:
+            waiting.add(row)
+        else:
+            waiting.discard(row)
     rows = sorted(waiting)
     if not rows:
         return done
