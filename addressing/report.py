@@ -98,11 +98,13 @@ LOOP_COUNTS = (("answered from an operator's confirmation", "corrections", "oper
                ("failed before at this address (failed_before)", "risk_flags", "failed_before"))
 
 
-def learning_markdown(manifests: list[dict], accuracy: list[dict], days: int, within_m: float) -> str:
+def learning_markdown(manifests: list[dict], accuracy: list[dict], days: int, within_m: float,
+                      rechecks: list[dict] | None = None) -> str:
     """The learning loop's figures for a run's summary: orders answered from operators'
-    decisions and placed from proof of delivery (from the manifests' counts), and the live
+    decisions and placed from proof of delivery (from the manifests' counts), the live
     accuracy of our geocodes against real drops (``accuracy``: rows of
-    ``deliveries.store.accuracy`` over the last ``days``)."""
+    ``deliveries.store.accuracy`` over the last ``days``) and the re-checks of waiting orders
+    since the last run (``rechecks``: their manifests)."""
     total = sum(m["input"]["rows"] for m in manifests)
     rows = []
     for label, section, code in LOOP_COUNTS:
@@ -116,6 +118,12 @@ def learning_markdown(manifests: list[dict], accuracy: list[dict], days: int, wi
                          ("our precision", "deliveries", "median m", "p90 m", f"within {within_m:g} m"))]
     else:
         parts += ["", f"No proof-of-delivery reports in the last {days} days (`addressing deliveries import`)."]
+    if rechecks:
+        checked = sum(m["recheck"]["checked"] for m in rechecks)
+        changed = sum(m["outputs"]["cleaned"]["rows"] for m in rechecks)
+        versions = ", ".join(f"`{v}`" for v in sorted({m["gazetteer"]["version"] for m in rechecks}))
+        parts += ["", f"Re-checked after a gazetteer refresh ({versions}): {checked:,} waiting orders, "
+                      f"{changed:,} changed (written for routing beside their batches, under `rechecks/`)."]
     return "\n".join(parts)
 
 

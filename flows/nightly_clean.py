@@ -92,6 +92,25 @@ def geocode_accuracy(db: str) -> list[dict]:
     return deliveries.accuracy(store_path(db), now() - dt.timedelta(days=ACCURACY_DAYS))
 
 
+#: re-checks the summary reports: those written since about the previous nightly run
+RECHECK_WINDOW_S = 24 * 3600
+
+
+@task(name="recent-rechecks", **IO_RETRIES)
+def recent_rechecks(out_dir: str) -> list[dict]:
+    """Manifests of the re-checks (``addressing recheck``, the refresh flow) written lately."""
+    import json
+
+    since = time.time() - RECHECK_WINDOW_S
+    found = []
+    for m in Path(out_dir).glob(f"*/{batch.RECHECK_FOLDER}/*/*.manifest.json"):
+        if m.stat().st_mtime >= since:
+            data = json.loads(m.read_text(encoding="utf-8"))
+            if "recheck" in data:
+                found.append(data)
+    return found
+
+
 @task(name="purge-decisions", **IO_RETRIES)
 def purge_decisions(db: str, risk_policy: str | None) -> dict:
     """Operator decisions older than the policy's ``retention_days`` leave the decisions store."""
@@ -213,7 +232,8 @@ def _nightly(orders: str, db: str, out_dir: str, batch_id: str | None, risk_poli
     wall = time.time() - started
     run_md = (f"## This run\n\n{chunks} chunk(s) of up to {chunk_rows:,} rows, {reused} reused from an earlier run; "
               f"cleaning {steps.clean_s:.1f} s, wall {wall:.1f} s (runner `{runner}`)\n\n"
-              + report.learning_markdown(manifests, geocode_accuracy(db), ACCURACY_DAYS, deliveries.WITHIN_M))
+              + report.learning_markdown(manifests, geocode_accuracy(db), ACCURACY_DAYS, deliveries.WITHIN_M,
+                                       recent_rechecks(out_dir)))
     publish_batch(manifests, batch_id, ARTIFACT_KEYS, risk, redact, extra_markdown=run_md)
     print(f"batch {batch_id}: {total:,} orders in {wall:.1f} s ({reused} of {chunks} chunks reused); "
           f"{purged['purged']} operator decision(s) older than {purged['retention_days']} days purged")

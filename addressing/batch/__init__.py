@@ -30,7 +30,7 @@ _OWNERS = {
     "chunks": ("ChunkJob", "chunk_columns", "chunk_stamp", "clean_chunk", "program_fingerprint"),
     "lock": ("BatchLock", "output_lock"),
     "manifest": ("Assembled", "Counts", "manifest_problems", "order_id_report", "write_manifest"),
-    "outputs": ("decisions_path", "output_for", "output_format", "output_paths", "recheck_output",
+    "outputs": ("RECHECK_FOLDER", "decisions_path", "output_for", "output_format", "output_paths", "recheck_output",
                 "recheck_outputs", "stem"),
     "plan": ("Plan", "remove_work", "split_input", "work_root"),
     # the function ``recheck`` is not listed: the package's attribute of that name is its module

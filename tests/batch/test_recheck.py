@@ -247,3 +247,19 @@ def test_the_command_prints_a_summary_and_bad_input_is_one_line(day, capsys):
 ])
 def test_what_counts_as_a_change(old, new, want):
     assert changed_fields(old, new) == want
+
+
+def test_the_nightly_summary_counts_the_recent_rechecks(day):
+    from addressing import report
+    from flows.nightly_clean import recent_rechecks
+
+    assert recent_rechecks.fn(str(day["out"])) == []
+    version = refresh(day, "v2")
+    result = recheck(day["out"], day["db"], risk_policy=POLICY)
+    found = recent_rechecks.fn(str(day["out"]))
+    assert len(found) == 1 and found[0]["gazetteer"]["version"] == version
+    text = report.learning_markdown([manifest_of(day["output"])], [], 30, 25.0, found)
+    checked = sum(f.checked for f in result.files)
+    changed = sum(len(f.changes) for f in result.files)
+    assert changed > 0
+    assert f"Re-checked after a gazetteer refresh (`{version}`): {checked:,} waiting orders, {changed:,} changed" in text
