@@ -27,7 +27,41 @@ STAGED = ("address_points", "segments")
 #: the temporary tables of a refresh: the changed sources' names, keys and states they touch,
 #: the streets' ids before and after
 CHANGED, TOUCHED, STATES, OLD, NEW = "_changed", "_touched_keys", "_touched_states", "_old_streets", "_new_streets"
-_STREET_COLUMNS = (f"street_id, {_KEY}, name, city, sound_key, lat, lon, n_points, n_segments, alt")
+#: seek columns of ``streets``: a single order asks for the streets of a name (or its sound) in
+#: a state; these columns, each with an ART index, find them without scanning the state's rows
+#: (``lookup_value``; ``match.sql.name_rows_sql`` reads them)
+LOOKUPS = {"name_lookup": "name_key", "sound_lookup": "sound_key"}
+#: every row of a street carries the street's own name parts (an alternate name's row too), so
+#: that a name row found gives the name the cleaned address is written with without a second read
+MAIN_NAME = {"main_predir": "predir", "main_name": "name", "main_type": "type", "main_postdir": "postdir"}
+_STREET_COLUMNS = (f"street_id, {_KEY}, name, city, sound_key, lat, lon, n_points, n_segments, alt, "
+                   f"{', '.join(LOOKUPS)}, {', '.join(MAIN_NAME)}")
+
+
+def lookup_value(state: str | None, key: str | None) -> str:
+    """What a seek column holds for a street of ``key`` (a name or sound key) in ``state``."""
+    return f"{state or ''}|{key or ''}"
+
+
+def lookup_sql(state: str, key: str) -> str:
+    """SQL of ``lookup_value``."""
+    return f"coalesce({state}, '') || '|' || coalesce({key}, '')"
+
+
+def _lookups(prefix: str = "", keys_from: str | None = None) -> str:
+    """The seek columns' values of a street row (its state from ``prefix``, its keys from
+    ``keys_from``, by default the same)."""
+    keys_from = prefix if keys_from is None else keys_from
+    return ", ".join(f"{lookup_sql(prefix + 'state', keys_from + key)} AS {col}" for col, key in LOOKUPS.items())
+
+
+def _main_name(prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{own} AS {col}" for col, own in MAIN_NAME.items())
+
+
+def index_sql() -> list[str]:
+    """The seek columns' indexes (a table made afresh has none)."""
+    return [f"CREATE INDEX IF NOT EXISTS streets_{col} ON streets ({col})" for col in LOOKUPS]
 
 
 def staged(table: str) -> str:
@@ -60,7 +94,8 @@ def _alt_streets(of: str) -> str:
     ``s``), beside its own row (``alt = true``, the same ``street_id``)."""
     return f"""INSERT INTO streets ({_STREET_COLUMNS})
         SELECT DISTINCT s.street_id, s.country, s.state, s.postal_code, a.predir, a.name_key, a.type, a.postdir,
-               a.name, s.city, a.sound_key, s.lat, s.lon, s.n_points, s.n_segments, true
+               a.name, s.city, a.sound_key, s.lat, s.lon, s.n_points, s.n_segments, true, {_lookups('s.', 'a.')},
+               {_main_name('s.')}
         FROM alt_names a JOIN streets s ON {same_street('s', 'a', 'of_')}
         WHERE NOT s.alt AND {of}
           AND (coalesce(a.predir, ''), a.name_key, coalesce(a.type, ''), coalesce(a.postdir, ''))
@@ -72,7 +107,8 @@ def _addresses(where: str) -> str:
                count(DISTINCT unit)::BIGINT AS n_units, bool_or(unit IS NULL) AS has_base,
                list(DISTINCT unit ORDER BY unit) FILTER (WHERE unit IS NOT NULL) AS units,
                avg(lat) AS lat, avg(lon) AS lon
-        FROM address_points WHERE {where} GROUP BY street_id, number"""
+        FROM address_points WHERE {where} GROUP BY street_id, number
+        ORDER BY street_id, number"""
 
 
 def _localities(states: str | None) -> str:
@@ -91,18 +127,34 @@ def _localities(states: str | None) -> str:
         FROM c {only} GROUP BY c.country, c.state, c.city"""
 
 
-def full_sql() -> list[str]:
-    """SQL that rebuilds every derived table from the loaded ones (a first build, a schema upgrade)."""
-    return [
-        f"""CREATE OR REPLACE TABLE streets AS
-        SELECT row_number() OVER (ORDER BY {_KEY}) AS street_id, *, false AS alt
-        FROM ({_streets_of('address_points', 'segments')})""",
-        f"UPDATE address_points p SET street_id = s.street_id FROM streets s WHERE {same_street('p', 's')}",
-        f"UPDATE segments g SET street_id = s.street_id FROM streets s WHERE {same_street('g', 's')}",
-        _alt_streets("true"),
-        f"CREATE OR REPLACE TABLE addresses AS {_addresses('true')}",
-        f"CREATE OR REPLACE TABLE localities AS {_localities(None)}",
-    ]
+#: street ids whose addresses one statement of a whole derive aggregates and sorts: the sort of
+#: a whole national ``addresses`` (9 million rows at 20 million points, with lists) does not fit
+#: the build's memory limit, a slice of this many streets (some 1.5 million rows) does
+ADDRESS_SLICE_STREETS = 200_000
+
+
+def full(con: duckdb.DuckDBPyConnection) -> None:
+    """Derive every table from the loaded ones (a first build, a schema upgrade). The points,
+    segments and ``addresses`` are written in street order (``addresses`` a slice of streets at
+    a time), so that the rows of a few streets (a single order's evidence) lie in a few row
+    groups that DuckDB's zone maps find without a scan. A refresh appends its streets' rows
+    at the end, together, so they stay found the same way."""
+    con.execute(f"""CREATE OR REPLACE TABLE streets AS
+        SELECT row_number() OVER (ORDER BY {_KEY}) AS street_id, *, false AS alt, {_lookups()}, {_main_name()}
+        FROM ({_streets_of('address_points', 'segments')}) ORDER BY street_id""")
+    con.execute(f"UPDATE address_points p SET street_id = s.street_id FROM streets s WHERE {same_street('p', 's')}")
+    con.execute(f"UPDATE segments g SET street_id = s.street_id FROM streets s WHERE {same_street('g', 's')}")
+    for table in STAGED:  # in street order, as ``addresses`` below
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS FROM {table} ORDER BY street_id")
+    con.execute(_alt_streets("true"))
+    con.execute(f"CREATE OR REPLACE TABLE addresses AS {_addresses('false')}")
+    top = con.execute("SELECT coalesce(max(street_id), 0) FROM streets").fetchone()[0]
+    for low in range(1, top + 1, ADDRESS_SLICE_STREETS):
+        con.execute(f"INSERT INTO addresses {_addresses('street_id BETWEEN ? AND ?')}",
+                    [low, low + ADDRESS_SLICE_STREETS - 1])
+    con.execute(f"CREATE OR REPLACE TABLE localities AS {_localities(None)}")
+    for stmt in index_sql():
+        con.execute(stmt)
 
 
 def _source_rows(table: str, columns: str) -> str:
@@ -157,7 +209,7 @@ def rederive(con: duckdb.DuckDBPyConnection) -> None:
                a.*
         FROM a LEFT JOIN {OLD} o ON {same_street('a', 'o')} CROSS JOIN top""")
     con.execute(f"DELETE FROM streets WHERE street_id IN (SELECT street_id FROM {OLD})")
-    con.execute(f"INSERT INTO streets ({_STREET_COLUMNS}) SELECT *, false FROM {NEW}")
+    con.execute(f"INSERT INTO streets ({_STREET_COLUMNS}) SELECT *, false, {_lookups()}, {_main_name()} FROM {NEW}")
     for table in STAGED:
         columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "street_id"]
         cols = ", ".join(columns)

@@ -54,8 +54,12 @@ from addressing.gazetteer.model import (
 )
 from addressing.gazetteer.sizes import estimate_rows
 
-SCHEMA_VERSION = "2"
-UPGRADABLE = ("1",)  # older schemas a build upgrades in place (readers ask for a rebuild)
+SCHEMA_VERSION = "3"
+UPGRADABLE = ("1", "2")  # older schemas a build upgrades in place (readers ask for a rebuild)
+#: older schemas whose loaded rows are as this one loads them: an upgrade derives the tables
+#: again (2 -> 3: seek columns and indexes on ``streets``, ``addresses`` in street order) and
+#: reloads only the sources that changed
+DERIVED_ONLY = ("2",)
 #: what the loaders make of a file, part of every source's identity (its ``options``): raised
 #: when a loader converts the same file into other rows, so that the next build reloads it.
 #: 2: every column is read as text, and ZIPs a source kept as numbers get their zeros back
@@ -400,7 +404,7 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
             schema, loaded, version = _existing_sources(db)
         changed = []
         # a file of an older schema was loaded by older loaders: reload what this build lists
-        upgrading = schema is not None and schema != SCHEMA_VERSION
+        upgrading = schema is not None and schema not in (SCHEMA_VERSION, *DERIVED_ONLY)
         for spec in todo:
             name = spec.source_name()
             checksum = spec.checksum()
@@ -445,17 +449,52 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             _load_all(con, changed, result, say, rows)
             result.version = _version(con)
             say("  deriving streets, addresses, localities")
-            for stmt in derive.full_sql():
-                con.execute(stmt)
+            derive.full(con)
             _set_meta(con, {"version": result.version, "schema": SCHEMA_VERSION,
                             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
             result.rows = table_counts(con)
             con.execute("CHECKPOINT")
+            free = _free_share(con)
         finally:
             con.close()
+        if free > COMPACT_FREE_SHARE:
+            say(f"  compacting ({free:.0%} of the file is blocks freed while deriving)")
+            _compact(tmp, memory_limit)
         _replace(tmp, db)
     finally:
         _remove_temporary(tmp)
+
+
+#: a whole build leaves the blocks of the tables it rewrote in street order free inside the file
+#: (DuckDB reuses free blocks but never gives them back); above this share of the file they are
+#: dropped by copying the database into a fresh file (a few seconds per million rows)
+COMPACT_FREE_SHARE = 0.10
+
+
+def _free_share(con: duckdb.DuckDBPyConnection) -> float:
+    total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchone()
+    return free / total if total else 0.0
+
+
+def _compact_path(tmp: Path) -> Path:
+    return tmp.with_name(tmp.name + ".compact")
+
+
+def _compact(tmp: Path, memory_limit: str) -> None:
+    """Copy the database at ``tmp`` (tables, indexes) into a fresh file and put that in its place."""
+    dest = _compact_path(tmp)
+    dest.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        _configure(con, memory_limit, tmp)
+        con.execute("ATTACH ? AS built (READ_ONLY)", [str(tmp)])
+        con.execute("ATTACH ? AS compact", [str(dest)])
+        con.execute("COPY FROM DATABASE built TO compact")
+        con.execute("DETACH compact")
+        con.execute("DETACH built")
+    finally:
+        con.close()
+    os.replace(dest, tmp)
 
 
 def _wal(db: Path) -> Path:
@@ -541,7 +580,7 @@ def _check_disk(folder: Path, need: int, what: str) -> None:
 
 
 def _remove_temporary(tmp: Path) -> None:
-    for leftover in (tmp, _wal(tmp)):
+    for leftover in (tmp, _wal(tmp), _compact_path(tmp), _wal(_compact_path(tmp))):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
 

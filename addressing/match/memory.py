@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from addressing.gazetteer import Gazetteer
+from addressing.gazetteer.derive import lookup_value
 from addressing.match import sql
 from addressing.match.row_cache import RowCache
 
@@ -114,7 +115,12 @@ def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]
         for *_, state, value in missing:
             by_state.setdefault(state, []).append(value)
         for state, values in by_state.items():
-            params = [values] if state is None else [values, state]
+            if state is None:
+                params = [values]
+            elif column in sql.SEEK_COLUMNS:
+                params = [[lookup_value(state, v) for v in values]]
+            else:
+                params = [values, state]
             for row in _select_names(gaz, params, column, in_state=state is not None):
                 found.setdefault((tag, column, state, row[at]), []).append(row)
         return found
@@ -285,7 +291,7 @@ def _fetch_streets(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[in
         ids = ranged if part == "segments" else pointed
         if not ids:
             continue
-        t = sql.run(gaz, text, None, [ids]).to_pydict()
+        t = sql.run(gaz, text, None, sql.street_rows_params(ids)).to_pydict()
         sids = t.pop("street_id")
         for i, sid in enumerate(sids):
             st = streets[sid]

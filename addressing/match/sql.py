@@ -13,6 +13,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from addressing.gazetteer import Gazetteer, query_arrow
+from addressing.gazetteer.derive import LOOKUPS
 
 # --------------------------------------------------------------------------- SQL builders
 
@@ -20,8 +21,8 @@ from addressing.gazetteer import Gazetteer, query_arrow
 #: scored; the street's own name (``m``) is what the result says
 STREET_COLS = ("s.street_id, s.postal_code, s.city, s.state, s.predir, s.name, s.type, s.postdir, s.name_key, "
                 "s.lat, s.lon, s.n_points, s.n_segments, "
-                "m.predir AS out_predir, m.name AS out_name, m.type AS out_type, m.postdir AS out_postdir")
-MAIN_JOIN = "JOIN streets m ON m.street_id = s.street_id AND NOT m.alt"
+                "s.main_predir AS out_predir, s.main_name AS out_name, s.main_type AS out_type, "
+                "s.main_postdir AS out_postdir")
 #: the names of those columns, as every candidate table has them after ``vix``
 CANDIDATE_COLUMNS = tuple(c.split(" AS ")[-1].split(".")[-1] for c in STREET_COLS.split(", "))
 _NUMERIC = {"vix": pa.int64(), "street_id": pa.int64(), "lat": pa.float64(), "lon": pa.float64(),
@@ -67,7 +68,7 @@ def exact_candidates_sql() -> str:
         )
         SELECT r.vix, {STREET_COLS}
         FROM r JOIN streets s ON s.rowid = r.srow
-        {MAIN_JOIN}
+       
         WHERE r.rn <= least(?, CASE WHEN r.n_local > 0 THEN r.n_local + 1 ELSE 1000 END)
         ORDER BY r.vix, r.rn
     """
@@ -91,13 +92,13 @@ def sound_candidates_sql() -> str:
     """Round two: streets with the spelling's sound key in its state."""
     return f"""
         SELECT q.vix, {STREET_COLS} FROM _r q JOIN streets s
-          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state) {MAIN_JOIN}
+          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state)
     """
 
 
 def pair_candidates_sql() -> str:
     """The streets of (spelling, street) pairs found in Python (``_p``), every name row."""
-    return f"SELECT p.vix, {STREET_COLS} FROM _p p JOIN streets s ON s.street_id = p.street_id {MAIN_JOIN}"
+    return f"SELECT p.vix, {STREET_COLS} FROM _p p JOIN streets s ON s.street_id = p.street_id"
 
 
 def fuzzy_candidates_sql() -> str:
@@ -124,7 +125,7 @@ def trigram_candidates_sql() -> str:
             GROUP BY qg.vix, sg.street_id HAVING count(*) >= 2
             QUALIFY row_number() OVER (PARTITION BY qg.vix ORDER BY count(*) DESC, sg.street_id) <= ?
         )
-        SELECT shared.vix, {STREET_COLS} FROM shared JOIN streets s USING (street_id) {MAIN_JOIN}
+        SELECT shared.vix, {STREET_COLS} FROM shared JOIN streets s USING (street_id)
         {CANDIDATE_ORDER}
     """
 
@@ -250,29 +251,45 @@ def state_sizes_sql() -> str:
     return "SELECT state, count(*) AS n FROM streets GROUP BY state"
 
 
+#: name-row columns a state's rows are sought by (``gazetteer.derive.LOOKUPS``): column -> seek column
+SEEK_COLUMNS = {key: col for col, key in LOOKUPS.items()}
+
+
 def name_rows_sql(column: str | None = None, in_state: bool = False) -> str:
     """Street name rows (``srow``, then ``STREET_COLS``, ``sound_key``): those whose ``column``
     (``name_key``, ``sound_key`` or ``street_id``) is in ``$1``, or all of them; in the state
-    ``$1`` (``$2`` after a ``column``) when ``in_state``."""
-    where = [f"s.{column} = ANY($1)"] if column else []
-    if in_state:
-        where.append(f"s.state = ${len(where) + 1}")
-    return (f"SELECT s.rowid AS srow, {STREET_COLS}, s.sound_key FROM streets s {MAIN_JOIN}"
+    ``$1`` (``$2`` after a ``column``) when ``in_state``. A name or sound key in a state is
+    sought through its seek column instead: ``$1`` then holds ``derive.lookup_value(state, key)``
+    of each key (and no state follows)."""
+    if column in SEEK_COLUMNS and in_state:
+        where = [f"s.{SEEK_COLUMNS[column]} = ANY($1)"]
+    else:
+        where = [f"s.{column} = ANY($1)"] if column else []
+        if in_state:
+            where.append(f"s.state = ${len(where) + 1}")
+    return (f"SELECT s.rowid AS srow, {STREET_COLS}, s.sound_key FROM streets s"
             + (" WHERE " + " AND ".join(where) if where else ""))
 
 
-#: the rows of streets (ids in ``$1``) the in-memory backend keeps, by kind
+#: the rows of streets (ids in ``$1``, between ``$2`` and ``$3``: the range lets DuckDB's zone maps
+#: skip the row groups of other streets, the tables being in street order) the in-memory backend
+#: keeps, by kind
 STREET_ROWS_SQL = {
     "addresses": "SELECT street_id, number, number_int, hash(number) AS nhash, n_units, has_base, lat, lon "
-                 "FROM addresses WHERE street_id = ANY($1)",
+                 "FROM addresses WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3",
     "base": "SELECT street_id, number, avg(lat) AS lat, avg(lon) AS lon FROM address_points "
-            "WHERE street_id = ANY($1) AND unit IS NULL GROUP BY street_id, number",
+            "WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3 AND unit IS NULL GROUP BY street_id, number",
     "units": f"SELECT street_id, number, {UNIT_HIT.format(unit='unit')} AS hit, min(unit) AS spelled, "
              "avg(lat) AS lat, avg(lon) AS lon FROM address_points "
-             "WHERE street_id = ANY($1) AND unit IS NOT NULL GROUP BY ALL",
+             "WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3 AND unit IS NOT NULL GROUP BY ALL",
     "segments": "SELECT street_id, rowid AS seg, from_left, to_left, from_right, to_right, parity_left, "
-                "parity_right, sided, geom FROM segments WHERE street_id = ANY($1)",
+                "parity_right, sided, geom FROM segments WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3",
 }
+
+
+def street_rows_params(ids: list[int]) -> list:
+    """The parameters of ``STREET_ROWS_SQL`` for streets ``ids``."""
+    return [ids, min(ids), max(ids)]
 
 
 def coverage_sql() -> str:

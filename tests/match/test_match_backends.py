@@ -24,7 +24,7 @@ from match_helpers import differences, same
 
 from addressing.demo import synth
 from addressing.demo.day import demo_orders
-from addressing.gazetteer import open_gazetteer, query_arrow
+from addressing.gazetteer import derive, open_gazetteer, query_arrow
 from addressing.match import backends, clear_caches, match_batch, memory, sql
 from addressing.match.backends import (
     CANDIDATE_COLUMNS,
@@ -60,16 +60,22 @@ def odd_db(demo_db, tmp_path_factory) -> Path:
     con = duckdb.connect(str(db))
     cols = "street_id, country, state, postal_code, predir, name_key, type, postdir, name, city, sound_key, " \
            "lat, lon, n_points, n_segments"
-    con.execute(f"""INSERT INTO streets ({cols}, alt)
+    main = ", ".join(derive.MAIN_NAME)
+    own = ", ".join(derive.MAIN_NAME.values())
+    con.execute(f"""INSERT INTO streets ({cols}, alt, {main})
         SELECT {cols.replace('predir', "CASE WHEN street_id % 2 = 0 THEN NULL ELSE 'N' END AS predir", 1)
-                     .replace(' type,', " CASE WHEN street_id % 3 = 0 THEN 'AVE' ELSE NULL END AS type,", 1)}, true
+                     .replace(' type,', " CASE WHEN street_id % 3 = 0 THEN 'AVE' ELSE NULL END AS type,", 1)}, true,
+               {own}
         FROM streets WHERE street_id % 5 = 0 AND NOT alt""")
-    con.execute(f"""INSERT INTO streets ({cols}, alt)
+    con.execute(f"""INSERT INTO streets ({cols}, alt, {main})
         SELECT s.street_id, s.country, s.state, s.postal_code, o.predir, o.name_key, o.type, o.postdir, o.name,
-               s.city, o.sound_key, s.lat, s.lon, s.n_points, s.n_segments, true
+               s.city, o.sound_key, s.lat, s.lon, s.n_points, s.n_segments, true, s.{own.replace(", ", ", s.")}
         FROM streets s JOIN streets o ON o.street_id = s.street_id + 1 AND NOT o.alt
         WHERE s.street_id % 7 = 0 AND NOT s.alt""")
     con.execute("UPDATE streets SET state = NULL WHERE street_id % 11 = 0")
+    # the seek columns follow the state and keys, as a build writes them (derive.lookup_value)
+    for col, key in derive.LOOKUPS.items():
+        con.execute(f"UPDATE streets SET {col} = {derive.lookup_sql('state', key)}")
     con.execute("UPDATE streets SET postal_code = NULL WHERE street_id % 13 = 0")
     con.execute("UPDATE streets SET city = NULL WHERE street_id % 4 = 0")
     con.execute("UPDATE addresses SET lat = NULL, lon = NULL WHERE (number_int % 17) = 3")
