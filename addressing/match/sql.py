@@ -68,7 +68,6 @@ def exact_candidates_sql() -> str:
         )
         SELECT r.vix, {STREET_COLS}
         FROM r JOIN streets s ON s.rowid = r.srow
-       
         WHERE r.rn <= least(?, CASE WHEN r.n_local > 0 THEN r.n_local + 1 ELSE 1000 END)
         ORDER BY r.vix, r.rn
     """
