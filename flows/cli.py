@@ -18,7 +18,7 @@ def _say(msg: str) -> None:
 
 
 def cmd_orders_import(args: argparse.Namespace) -> int:
-    from flows.events import emit, order_imported_event, read_rows
+    from flows.events import order_imported_event, read_rows
 
     extra = {"review_timeout_s": args.review_timeout} if args.review_timeout is not None else None
     if args.inline:
@@ -26,18 +26,12 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         event = order_imported_event(orders=rows, batch_id=args.batch_id, extra=extra)
     else:
         event = order_imported_event(Path(args.file), batch_id=args.batch_id, extra=extra)
-    if args.dry_run:
-        print(event.model_dump_json(indent=2))
-        return 0
-    event_id = emit(event)
-    _say(f"order.imported sent for batch {event.payload['batch_id']} (event {event_id})")
-    print(event_id)
-    return 0
+    return _send(event, args.dry_run, f"batch {event.payload['batch_id']}")
 
 
 def cmd_deliveries_report(args: argparse.Namespace) -> int:
     from addressing.deliveries.reports import read_reports
-    from flows.events import delivery_reported_event, emit
+    from flows.events import delivery_reported_event
 
     if args.inline:
         rows = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
@@ -45,11 +39,18 @@ def cmd_deliveries_report(args: argparse.Namespace) -> int:
         event = delivery_reported_event(reports=rows)
     else:
         event = delivery_reported_event(Path(args.file))
-    if args.dry_run:
+    return _send(event, args.dry_run, str(event.resource.get("prefect.resource.name")))
+
+
+def _send(event, dry_run: bool, what: str) -> int:
+    """Print the event (``--dry-run``), or send it and print its id."""
+    from flows.events import emit
+
+    if dry_run:
         print(event.model_dump_json(indent=2))
         return 0
     event_id = emit(event)
-    _say(f"delivery.reported sent for {event.resource.get('prefect.resource.name')} (event {event_id})")
+    _say(f"{event.event} sent for {what} (event {event_id})")
     print(event_id)
     return 0
 

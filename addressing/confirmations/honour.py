@@ -28,7 +28,6 @@ An ``edit`` that did not validate (held) answers nothing: the order is cleaned a
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,19 +128,10 @@ _copies_lock = threading.Lock()
 _NONE = Answers(pa.table({}))
 
 
-def _stamp(path: Path) -> tuple | None:
-    """What changes whenever the file does (a write renames nothing, a purge renames a new file in)."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
 def answers(path: Path) -> Answers:
     """The live decisions, from this process's copy of the store (read again when the file has
     changed since)."""
-    stamp = _stamp(path)
+    stamp = store.file_stamp(path)
     if stamp is None:
         return _NONE
     key = str(path)
@@ -153,7 +143,7 @@ def answers(path: Path) -> Answers:
         if got is not None and got[0] == stamp:
             return got[1]
         table = Answers(store.answers_table(path))
-        _copies[key] = (_stamp(path) or stamp, table)
+        _copies[key] = (store.file_stamp(path) or stamp, table)
         return table
 
 

@@ -128,6 +128,16 @@ def store_path(gazetteer: str | Path | None = None, given: str | Path | None = N
     return g.with_name(g.name.split(".")[0] + SUFFIX)
 
 
+def file_stamp(path: Path) -> tuple | None:
+    """What changes whenever the store's file does (a write renames nothing, a purge renames a
+    new file in), for the copies processes keep in memory; ``None`` when there is no file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def now() -> dt.datetime:
     """UTC now, without a zone (the store's times are all UTC)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -17,7 +17,6 @@ are counted in days), so a lookup is a dict get.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,18 +58,10 @@ _copies: dict[tuple, Learned] = {}
 _copies_lock = threading.Lock()
 
 
-def _stamp(path: Path) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
 def learned(path: Path, retention_days: int, failure_days: int) -> Learned:
     """The store's drop centres (from drops of the last ``retention_days``) and failures (of
     the last ``failure_days``), from this process's copy when the file has not changed."""
-    stamp = _stamp(path)
+    stamp = decisions_store.file_stamp(path)
     if stamp is None:
         return _NOTHING
     today = decisions_store.now().date()
