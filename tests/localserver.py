@@ -27,6 +27,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 POOL = "addressing"
 POOL_LIMIT = 4
+#: seconds to let in-process event and log workers send what they hold before the server stops
+DRAIN_S = 30
 
 
 def free_port() -> int:
@@ -181,6 +183,15 @@ class LocalPrefect:
             self.procs.remove(proc)
 
     def stop(self) -> None:
+        """Stop the server and what was started beside it. Flows run in this process (with
+        ``PREFECT_API_URL`` pointed here) leave Prefect's event and log workers bound to this
+        server: they are drained first, while it still answers; left behind, they would keep
+        retrying a dead address and a later ``prefect_test_harness`` would wait on them for ever."""
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for worker in (APILogWorker, EventsWorker):
+            worker.drain_all(timeout=DRAIN_S)
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 try:
