@@ -99,16 +99,9 @@ RECHECK_WINDOW_S = 24 * 3600
 @task(name="recent-rechecks", **IO_RETRIES)
 def recent_rechecks(out_dir: str) -> list[dict]:
     """Manifests of the re-checks (``addressing recheck``, the refresh flow) written lately."""
-    import json
+    from addressing.batch.recheck import written_since
 
-    since = time.time() - RECHECK_WINDOW_S
-    found = []
-    for m in Path(out_dir).glob(f"*/{batch.RECHECK_FOLDER}/*/*.manifest.json"):
-        if m.stat().st_mtime >= since:
-            data = json.loads(m.read_text(encoding="utf-8"))
-            if "recheck" in data:
-                found.append(data)
-    return found
+    return written_since(Path(out_dir), time.time() - RECHECK_WINDOW_S)
 
 
 @task(name="purge-decisions", **IO_RETRIES)

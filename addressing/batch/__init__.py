@@ -35,7 +35,7 @@ _OWNERS = {
     "plan": ("Plan", "remove_work", "split_input", "work_root"),
     # the function ``recheck`` is not listed: the package's attribute of that name is its module
     # once imported (``from addressing.batch.recheck import recheck``)
-    "recheck": ("FileRecheck", "RecheckResult", "Skipped", "finished_outputs"),
+    "recheck": ("FileRecheck", "RecheckResult", "Skipped", "finished_outputs", "written_since"),
     "run": ("BatchFile", "FileResult", "Settings", "assemble_file", "clean_file", "discard_work", "revise",
             "run_batch"),
     "runners": ("InProcess", "ProcessPool", "Runner", "local_runner"),

@@ -183,6 +183,18 @@ def recheck(output_root: str | Path, db: str | Path, days: int = DEFAULT_DAYS,
     return result
 
 
+def written_since(root: Path, since: float) -> list[dict]:
+    """The manifests of the re-checks under ``root`` (one batch folder deep, as the nightly
+    flow writes) whose manifest was written at or after ``since`` (a Unix time)."""
+    found = []
+    for m in sorted(root.glob(f"*/{RECHECK_FOLDER}/*/*.manifest.json")):
+        if m.stat().st_mtime >= since:
+            data = json.loads(m.read_text(encoding="utf-8"))
+            if "recheck" in data:
+                found.append(data)
+    return found
+
+
 def finished_outputs(root: Path, since: float) -> tuple[list[Finished], list[Skipped]]:
     """The finished outputs under ``root`` whose manifest was written at ``since`` or later,
     oldest first; and the manifests that cannot be read. Work folders, re-checks and symlinks
