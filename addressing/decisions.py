@@ -80,10 +80,12 @@ class Item:
 def review_items(tables: list[pa.Table]) -> list[Item]:
     """Rows whose action is ``review`` or ``hold``, hold first, worst level first, least confident first."""
     items = []
+    input_row: dict[tuple[int, int], int] = {}
     for c, t in enumerate(tables):
         cols = {n: t.column(n).to_pylist() for n in ("order_id", "input", "line1", "line2", "action", "risk_level",
                                                       "risk_flags", "risk_reasons", "confidence")}
         earlier = t.column("confirmation").to_pylist() if "confirmation" in t.column_names else [None] * t.num_rows
+        rows = t.column(aio.ROW).to_pylist() if aio.ROW in t.column_names else [None] * t.num_rows
         for r, action in enumerate(cols["action"]):
             if action == "deliver":
                 continue
@@ -92,8 +94,10 @@ def review_items(tables: list[pa.Table]) -> list[Item]:
             items.append(Item(c, r, None if oid is None else str(oid), cols["input"][r], suggestion, action,
                               cols["risk_level"][r], tuple(cols["risk_flags"][r] or ()),
                               tuple(cols["risk_reasons"][r] or ()), cols["confidence"][r], earlier[r]))
+            input_row[(c, r)] = rows[r] if rows[r] is not None else 0
+    # equal items in input order: chunks hold their rows in locality order (``batch.plan``)
     items.sort(key=lambda i: (_ACTION_RANK.get(i.action, 2), -SEVERITY_RANK.get(i.risk_level, -1),
-                              i.confidence if i.confidence is not None else 0.0))
+                              i.confidence if i.confidence is not None else 0.0, input_row[(i.chunk, i.row)]))
     return items
 
 

@@ -123,9 +123,9 @@ def assemble(plan: Plan, output: str | Path, fmt: str | None = None, risk_policy
     writer = aio.BatchWriter(paths["output"], fmt, schema)
     last_row = 0
     try:
-        for path in outs:
-            table = pq.read_table(path)
-            last_row = _check_order(table, last_row, path)
+        for window in plan.window_outputs():
+            table = _in_input_order([pq.read_table(p) for p in window])
+            last_row = _check_order(table, last_row, window[-1] if len(window) == 1 else window[0].parent)
             table = apply_shared_address(table, shared, rule, risk.policy.action_for)
             table = _conform(table.drop_columns([c for c in HIDDEN if c in table.column_names]), schema)
             writer.write(table)
@@ -164,6 +164,17 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         if f.name not in table.column_names:
             table = table.append_column(f, pa.nulls(table.num_rows, f.type))
     return table.select(schema.names)
+
+
+def _in_input_order(tables: list[pa.Table]) -> pa.Table:
+    """The cleaned chunks of one window as one table in input row order (a window's rows are
+    spread over its chunks by locality, ``plan.split_input``)."""
+    if len(tables) == 1:
+        return tables[0]
+    table = pa.concat_tables(tables, promote_options="default")
+    if aio.ROW not in table.column_names:
+        return table
+    return table.take(pc.sort_indices(table.column(aio.ROW)))
 
 
 def _check_order(table: pa.Table, last_row: int, path: Path) -> int:

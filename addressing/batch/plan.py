@@ -5,6 +5,11 @@ the input's name and checksum, the chunk size, the gazetteer version and the pac
 so a changed input, gazetteer or program never reuses stale chunks, and any run that writes the
 same output (the CLI, a flow) finds the chunks another run left. The split is written last
 (``split.json``): a complete earlier split is reused as it is.
+
+The input is read a window of ``CHUNKS_PER_WINDOW`` chunks at a time, and each window's rows
+are spread over its chunks in locality order (``locality``), so that a chunk's orders come from
+a few neighbouring states and ZIPs and its queries read only their part of the gazetteer.
+Assembly puts each window's rows back in input order.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from addressing import __version__
 from addressing import io as aio
+from addressing.batch.locality import locality_order
 from addressing.errors import InputError
 from addressing.gazetteer import open_gazetteer
 
@@ -32,6 +39,10 @@ CHUNK_SPREAD = 4
 #: files, the matcher's SQL set-up per query) outgrow what balance wins (``clean_table`` over
 #: the end-to-end benchmark's orders in chunks of 1,000 to 20,000 rows levels off from 5,000)
 MIN_CHUNK_ROWS = 5_000
+#: an input is ordered by locality (``locality``) a window of this many chunks at a time: the
+#: more chunks a window holds, the fewer streets each chunk touches, and assembling a window
+#: holds its cleaned rows in memory at once (16 chunks of 20,000 rows: about 300,000 rows)
+CHUNKS_PER_WINDOW = 16
 SPLIT_MARKER = "split.json"
 #: the longest part of an input's name kept in its work folder's name
 NAME_CHARS = 80
@@ -46,6 +57,17 @@ class Plan:
     chunks: list[Path]
     input_sha256: str
     rows: int
+    #: how many consecutive chunks share a window of input rows ordered by locality; the rows
+    #: of a window are spread over its chunks, those of different windows never mix (``None``:
+    #: every chunk its own window, in input order)
+    windows: list[int] | None = None
+
+    def window_outputs(self) -> list[list[Path]]:
+        """The cleaned chunks of each window, in input order of the windows."""
+        outs = self.outputs()
+        sizes = self.windows or [1] * len(outs)
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        return [outs[a:a + n] for a, n in zip(starts, sizes)]
 
     def outputs(self) -> list[Path]:
         """The cleaned chunk beside each input chunk (``in-00003`` -> ``out-00003``)."""
@@ -54,12 +76,12 @@ class Plan:
     def as_data(self) -> dict:
         """Plain data (for a task result read by a process without this library)."""
         return {"input": str(self.input), "work": str(self.work), "chunks": [str(c) for c in self.chunks],
-                "input_sha256": self.input_sha256, "rows": self.rows}
+                "input_sha256": self.input_sha256, "rows": self.rows, "windows": self.windows}
 
     @classmethod
     def from_data(cls, data: dict) -> Plan:
         return cls(Path(data["input"]), Path(data["work"]), [Path(c) for c in data["chunks"]],
-                   data["input_sha256"], data["rows"])
+                   data["input_sha256"], data["rows"], data.get("windows"))
 
 
 def work_root(output: Path) -> Path:
@@ -111,20 +133,24 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
         if all(c.exists() for c in chunks):
             if several and len(chunks) > 1:
                 several()
-            return Plan(input_path, work, chunks, sha, info["rows"])
-    chunks = []
+            return Plan(input_path, work, chunks, sha, info["rows"], info.get("windows"))
+    chunks: list[Path] = []
+    windows: list[int] = []
     rows = 0
     if several and estimate > size:
         several()  # the workers start (and load their models) while the input is cut
     try:
+        pending: list[pa.Table] = []
         for i, raw in enumerate(aio.read_orders(input_path, size)):
             if i == 1 and several and estimate <= size:
                 several()
-            path = work / f"in-{i:05d}.parquet"
-            with aio.atomic_path(path) as tmp:
-                pq.write_table(raw, tmp, compression="zstd")
-            chunks.append(path)
+            pending.append(raw)
             rows += raw.num_rows
+            if len(pending) == CHUNKS_PER_WINDOW:
+                windows.append(_write_window(pending, size, work, chunks))
+                pending = []
+        if pending:
+            windows.append(_write_window(pending, size, work, chunks))
         if not chunks:
             raise InputError("no rows", str(input_path))
     except BaseException:
@@ -133,8 +159,25 @@ def split_input(input_path: str | Path, work_root: str | Path, db: str | Path, c
             Path(work_root).rmdir()
         raise
     aio.write_json_atomic({"input": str(input_path), "sha256": sha, "rows": rows,
-                           "chunks": [c.name for c in chunks]}, marker)
-    return Plan(input_path, work, chunks, sha, rows)
+                           "chunks": [c.name for c in chunks], "windows": windows}, marker)
+    return Plan(input_path, work, chunks, sha, rows, windows)
+
+
+def _write_window(pieces: list[pa.Table], size: int, work: Path, chunks: list[Path]) -> int:
+    """Write one window's rows as chunks of ``size`` rows in locality order (one piece: as it
+    is), appending their paths to ``chunks``; the number of chunks written."""
+    if len(pieces) == 1:
+        parts = pieces
+    else:
+        window = pa.concat_tables(pieces, promote_options="default")
+        ordered = window.take(pa.array(locality_order(window)))
+        parts = [ordered.slice(start, size) for start in range(0, ordered.num_rows, size)]
+    for part in parts:
+        path = work / f"in-{len(chunks):05d}.parquet"
+        with aio.atomic_path(path) as tmp:
+            pq.write_table(part, tmp, compression="zstd")
+        chunks.append(path)
+    return len(parts)
 
 
 def remove_work(plan: Plan) -> None:

@@ -230,26 +230,37 @@ class _GramIndex:
         return self.n_rows
 
 
-_grams = RowCache()       # (gazetteer, "grams", state or None for every street) -> _GramIndex
+_grams = RowCache()       # (gazetteer, "grams", state, None) or (gazetteer, "grams", None, head) -> _GramIndex
+
+
+def _gram_index(st: str | None, key: str) -> tuple[str | None, str | None]:
+    """Which trigram index a spelling is looked up in: its state's, or without a state the
+    country's streets whose name key begins as its does (``sql.STATELESS_HEAD``)."""
+    return (st, None) if st is not None else (None, key[:sql.STATELESS_HEAD])
 
 
 def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Table:
     """``sql.trigram_candidates_sql`` for a few spellings (whose states ``fits``)."""
     q = sub.select(["vix", "state", "name_key"]).to_pydict()
     tag = gaz.key
+    at_key, at_id = _COL["name_key"], _COL["street_id"]
 
     def fetch(missing: list[tuple]) -> dict[tuple, _GramIndex]:
-        tables = _name_tables(gaz, [st for *_, st in missing])
-        return {(tag, "grams", st): _GramIndex([r[_COL["street_id"]] for r in tables[st].rows],
-                                               [r[_COL["name_key"]] for r in tables[st].rows]) for *_, st in missing}
+        tables = _name_tables(gaz, list(dict.fromkeys(st for *_, st, _ in missing)))
+        out = {}
+        for *_, st, head in missing:
+            rows = tables[st].rows
+            if head is not None:
+                rows = [r for r in rows if r[at_key] is not None and r[at_key][:len(head)] == head]
+            out[(tag, "grams", st, head)] = _GramIndex([r[at_id] for r in rows], [r[at_key] for r in rows])
+        return out
 
-    got = _grams.get_many([(tag, "grams", st) for st in q["state"]], fetch)
-    indexes = {st: got[(tag, "grams", st)] for st in q["state"]}
+    asked = [(v, st, key) for v, st, key in zip(q["vix"], q["state"], q["name_key"]) if key is not None and len(key) >= 3]
+    wanted = list(dict.fromkeys(_gram_index(st, key) for _, st, key in asked))
+    got = _grams.get_many([(tag, "grams", *w) for w in wanted], fetch)
     picked: list[tuple[int, int]] = []
-    for v, st, key in zip(q["vix"], q["state"], q["name_key"]):
-        if key is None or len(key) < 3:
-            continue
-        index = indexes[st].ids
+    for v, st, key in asked:
+        index = got[(tag, "grams", *_gram_index(st, key))].ids
         hits = [index[g] for g in grams(key) if g in index]
         if not hits:
             continue

@@ -61,3 +61,49 @@ def test_a_file_smaller_than_one_chunk_is_spread_over_the_pool(tmp_path, demo_db
     assert calls == [1]  # the pool is told before the input is cut, so its workers start meanwhile
     again = split_input(path, tmp_path / "work", demo_db, 20_000)
     assert again.work == plan.work and again.chunks == plan.chunks
+
+
+# ----------------------------------------------------------------------------- locality order
+
+MIXED = ["906 Circle Willow Ave, Guys Mills, Pa 16327", "11 Van Ness Ave, San Francisco CA 94102",
+         "1 Main St, Springfield, Texas", "5 K St NW Washington DC 20001-1234", "Calle 1, San Juan PR 00901",
+         "10 Rue de Rivoli, Paris", "25 Oak St, Boston, MA 02108", "300 Broadway Oakland CA 94607"]
+
+
+def test_locality_keys_read_the_zip_its_state_or_a_trailing_state():
+    from addressing.batch.locality import UNKNOWN, locality_keys
+    raw = pa.table({"address": [*MIXED, None]})
+    assert locality_keys(raw) == ["PA|16327", "CA|94102", "TX|", "DC|20001", "PR|00901", UNKNOWN, "MA|02108",
+                                  "CA|94607", UNKNOWN]
+    columns = pa.table({"address1": ["1 A St", "2 B St"], "state": ["ma", None], "postal_code": ["02139-4307", None]})
+    assert locality_keys(columns) == ["MA|02139", UNKNOWN]   # a ZIP kept as text: its leading zero stays
+
+
+def test_a_window_spreads_its_rows_over_its_chunks_by_locality(tmp_path, demo_db):
+    path = tmp_path / "day.csv"
+    rows = 60
+    path.write_text("order_id,address\n" + "".join(f'O{i},"{i} {MIXED[i % len(MIXED)]}"\n' for i in range(rows)))
+    plan = split_input(path, tmp_path / "work", demo_db, 10)
+    assert plan.windows == [6]                       # 6 chunks of 10 rows, one window
+    got = [pq.read_table(c) for c in plan.chunks]
+    assert sorted(r for t in got for r in t.column(aio.ROW).to_pylist()) == [i + 2 for i in range(rows)]
+    states = [s.split(",")[-1].split()[-2 if s[-1].isdigit() else -1] for t in got for s in t["address"].to_pylist()]
+    firsts = [t["address"][0].as_py() for t in got]
+    assert "Pa 16327" not in firsts[0] and "CA" in firsts[0]   # California first, not the input's first row
+    assert states == sorted(states, key=states.index)          # each locality in one run of rows
+    again = split_input(path, tmp_path / "work", demo_db, 10)   # a complete split is reused, windows included
+    assert again.windows == plan.windows and again.chunks == plan.chunks
+
+
+def test_locality_order_changes_no_byte_of_the_outputs(tmp_path, demo_db):
+    from addressing.batch import clean_file
+    src = tmp_path / "day.csv"
+    lines = [*MIXED, "7 Octavia St, San Francisco, CA 94102", "650 Turk St Apt 201, San Francisco CA 94102",
+             "342 hayes st #0A 94102", "P.O. Box 12, Prattville, AL 36067", "1050 Sprng Street Prattville AL", ""]
+    src.write_text("order_id,customer_id,address\n" + "".join(f'S{i:04d},C{i % 7},"{lines[(i * 5) % len(lines)]}"\n'
+                                                              for i in range(600)))
+    whole = clean_file(src, tmp_path / "whole" / "day.parquet", demo_db, chunk_rows=1_000_000, risk_policy="")
+    spread = clean_file(src, tmp_path / "spread" / "day.parquet", demo_db, chunk_rows=40, risk_policy="")
+    assert whole["chunks"]["count"] == 1 and spread["chunks"]["count"] == 15
+    for name in ("day.parquet", "day.review.csv"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "spread" / name).read_bytes(), name
