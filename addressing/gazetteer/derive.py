@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import duckdb
 
+from addressing.gazetteer.keys import UNIT_HIT
+
 #: what makes a street: rows with equal values here (NULL equal to NULL) are one street
 STREET_KEY = ("country", "state", "postal_code", "predir", "name_key", "type", "postdir")
 _NAME_PARTS = ("predir", "name_key", "type", "postdir")
@@ -103,11 +105,27 @@ def _alt_streets(of: str) -> str:
 
 
 def _addresses(where: str) -> str:
-    return f"""SELECT street_id, number, any_value(number_int) AS number_int,
-               count(DISTINCT unit)::BIGINT AS n_units, bool_or(unit IS NULL) AS has_base,
-               list(DISTINCT unit ORDER BY unit) FILTER (WHERE unit IS NOT NULL) AS units,
-               avg(lat) AS lat, avg(lon) AS lon
-        FROM address_points WHERE {where} GROUP BY street_id, number
+    """One row per (street, number): its units, where all its points are (``lat``/``lon``),
+    where those without a unit are (``base_*``, set when ``has_base``), and where each unit is
+    (``unit_points``: per unit as compared, ``UNIT_HIT``, the first spelling and the points'
+    centre), so that a number's evidence is one row, not an aggregate over its points."""
+    hit = UNIT_HIT.format(unit="unit")
+    return f"""WITH p AS (FROM address_points WHERE {where}),
+        u AS (
+            SELECT street_id, number, list(struct_pack(hit := hit, spelled := spelled, lat := lat, lon := lon)
+                                           ORDER BY hit) AS unit_points
+            FROM (SELECT street_id, number, {hit} AS hit, min(unit) AS spelled, avg(lat) AS lat, avg(lon) AS lon
+                  FROM p WHERE unit IS NOT NULL GROUP BY ALL)
+            GROUP BY street_id, number
+        ), a AS (
+            SELECT street_id, number, any_value(number_int) AS number_int,
+                   count(DISTINCT unit)::BIGINT AS n_units, bool_or(unit IS NULL) AS has_base,
+                   list(DISTINCT unit ORDER BY unit) FILTER (WHERE unit IS NOT NULL) AS units,
+                   avg(lat) AS lat, avg(lon) AS lon,
+                   avg(lat) FILTER (WHERE unit IS NULL) AS base_lat, avg(lon) FILTER (WHERE unit IS NULL) AS base_lon
+            FROM p GROUP BY street_id, number
+        )
+        SELECT a.*, u.unit_points FROM a LEFT JOIN u USING (street_id, number)
         ORDER BY street_id, number"""
 
 

@@ -20,6 +20,9 @@ from functools import lru_cache
 
 from addressing.parse.standardize import name_tokens, split_street, tokens_of
 
+#: a unit as compared (SQL over the column ``{unit}``): no punctuation, no leading zeros (``#04``
+#: and ``4`` are one unit; ``0`` stays ``0``), as ``match.queries.unit_norm`` writes it
+UNIT_HIT = "coalesce(nullif(ltrim(regexp_replace(upper({unit}), '[^A-Z0-9]', '', 'g'), '0'), ''), '0')"
 _FOLD = {"SAINT": "ST", "MOUNT": "MT", "FORT": "FT", "SAINTE": "STE", "CENTER": "CTR", "CENTRE": "CTR"}
 _NON_ALNUM = re.compile(r"[^A-Z0-9]")
 _VOWELS = re.compile(r"(?<=.)[AEIOUYHW]")

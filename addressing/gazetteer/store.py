@@ -54,12 +54,12 @@ from addressing.gazetteer.model import (
 )
 from addressing.gazetteer.sizes import estimate_rows
 
-SCHEMA_VERSION = "3"
-UPGRADABLE = ("1", "2")  # older schemas a build upgrades in place (readers ask for a rebuild)
+SCHEMA_VERSION = "4"
+UPGRADABLE = ("1", "2", "3")  # older schemas a build upgrades in place (readers ask for a rebuild)
 #: older schemas whose loaded rows are as this one loads them: an upgrade derives the tables
-#: again (2 -> 3: seek columns and indexes on ``streets``, ``addresses`` in street order) and
-#: reloads only the sources that changed
-DERIVED_ONLY = ("2",)
+#: again (2 -> 3: seek columns and indexes on ``streets``, ``addresses`` in street order; 3 -> 4:
+#: each address's base and unit points in ``addresses``) and reloads only the sources that changed
+DERIVED_ONLY = ("2", "3")
 #: what the loaders make of a file, part of every source's identity (its ``options``): raised
 #: when a loader converts the same file into other rows, so that the next build reloads it.
 #: 2: every column is read as text, and ZIPs a source kept as numbers get their zeros back

@@ -308,11 +308,12 @@ def _fetch_streets(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[in
             st = streets[sid]
             st.n_rows += 1
             if part == "addresses":
-                st.addresses[t["number"][i]] = (t["n_units"][i], t["has_base"][i], t["lat"][i], t["lon"][i])
-            elif part == "base":
-                st.base[t["number"][i]] = (t["lat"][i], t["lon"][i])
-            elif part == "units":
-                st.units.setdefault(t["number"][i], []).append((t["hit"][i], t["spelled"][i], t["lat"][i], t["lon"][i]))
+                number = t["number"][i]
+                st.addresses[number] = (t["n_units"][i], t["has_base"][i], t["lat"][i], t["lon"][i])
+                if t["has_base"][i]:
+                    st.base[number] = (t["base_lat"][i], t["base_lon"][i])
+                if t["unit_points"][i]:
+                    st.units[number] = [(u["hit"], u["spelled"], u["lat"], u["lon"]) for u in t["unit_points"][i]]
             else:
                 st.segments.append(tuple(t[k][i] for k in ("seg", "from_left", "to_left", "from_right", "to_right",
                                                             "parity_left", "parity_right", "sided", "geom")))

@@ -35,10 +35,6 @@ CANDIDATE_SCHEMA = pa.schema([(c, _NUMERIC.get(c, pa.string())) for c in ("vix",
 #: must not depend on what else is in the batch (a hash join's output order does)
 CANDIDATE_ORDER = "ORDER BY vix, street_id, name_key, predir, type, postdir"
 
-#: a unit as compared: no punctuation, no leading zeros (``#04`` and ``4`` are one unit; ``0``
-#: stays ``0``), as ``queries.unit_norm`` writes it
-UNIT_HIT = "coalesce(nullif(ltrim(regexp_replace(upper({unit}), '[^A-Z0-9]', '', 'g'), '0'), ''), '0')"
-_P_HIT = UNIT_HIT.format(unit="p.unit")
 #: the order of a street's addresses for the neighbour search: the integer, then ``hash(number)``
 NUMBER_ORDER = "(a.number_int::HUGEINT * 18446744073709551616 + hash(a.number))"
 
@@ -160,26 +156,27 @@ def point_evidence_sql() -> str:
 
 
 def base_point_sql() -> str:
+    """Where the points without a unit at the query's number are (``addresses.base_*``)."""
     return """
-        SELECT c.cid, avg(p.lat) AS lat, avg(p.lon) AS lon
-        FROM _c c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.number AND p.unit IS NULL
-        GROUP BY c.cid
+        SELECT c.cid, a.base_lat AS lat, a.base_lon AS lon
+        FROM _c c JOIN addresses a ON a.street_id = c.street_id AND a.number = c.number AND a.has_base
     """
 
 
 def unit_point_sql() -> str:
     """The points of the units a query may mean (``units_try``), at its number or at the
-    integer part of the number; units compared without punctuation or leading zeros, and
-    ``spelled`` as the source writes the one found (``04`` -> ``4``, ``1A2`` -> ``1A-2``)."""
+    integer part of the number; units compared without punctuation or leading zeros
+    (``keys.UNIT_HIT``), and ``spelled`` as the source writes the one found (``04`` -> ``4``,
+    ``1A2`` -> ``1A-2``): ``addresses.unit_points``."""
     return f"""
-        WITH c AS ({_NUMBER_SPELLINGS})
-        SELECT c.cid, c.exact,
-               {_P_HIT} AS hit,
-               min(p.unit) AS spelled, avg(p.lat) AS lat, avg(p.lon) AS lon
-        FROM c JOIN address_points p ON p.street_id = c.street_id AND p.number = c.num
-        WHERE p.unit IS NOT NULL
-          AND list_contains(c.units_try, {_P_HIT})
-        GROUP BY ALL
+        WITH c AS ({_NUMBER_SPELLINGS}),
+        u AS (
+            SELECT c.cid, c.exact, c.units_try, unnest(a.unit_points) AS p
+            FROM c JOIN addresses a ON a.street_id = c.street_id AND a.number = c.num
+            WHERE a.unit_points IS NOT NULL
+        )
+        SELECT cid, exact, p.hit AS hit, p.spelled AS spelled, p.lat AS lat, p.lon AS lon
+        FROM u WHERE list_contains(units_try, p.hit)
     """
 
 
@@ -283,13 +280,9 @@ def name_rows_sql(column: str | None = None, in_state: bool = False) -> str:
 #: skip the row groups of other streets, the tables being in street order) the in-memory backend
 #: keeps, by kind
 STREET_ROWS_SQL = {
-    "addresses": "SELECT street_id, number, number_int, hash(number) AS nhash, n_units, has_base, lat, lon "
+    "addresses": "SELECT street_id, number, number_int, hash(number) AS nhash, n_units, has_base, lat, lon, "
+                 "base_lat, base_lon, unit_points "
                  "FROM addresses WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3",
-    "base": "SELECT street_id, number, avg(lat) AS lat, avg(lon) AS lon FROM address_points "
-            "WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3 AND unit IS NULL GROUP BY street_id, number",
-    "units": f"SELECT street_id, number, {UNIT_HIT.format(unit='unit')} AS hit, min(unit) AS spelled, "
-             "avg(lat) AS lat, avg(lon) AS lon FROM address_points "
-             "WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3 AND unit IS NOT NULL GROUP BY ALL",
     "segments": "SELECT street_id, rowid AS seg, from_left, to_left, from_right, to_right, parity_left, "
                 "parity_right, sided, geom FROM segments WHERE street_id = ANY($1) AND street_id BETWEEN $2 AND $3",
 }
