@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache, wraps
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,26 @@ def default_source_name(kind: str, path: Path) -> str:
     if not base:
         base = path.parent.name
     return f"{kind}:{base}"
+
+
+#: distinct arguments a ``memoized`` function keeps results for (house numbers and ZIPs of a
+#: state's worth of sources; a few MB)
+MEMO_SIZE = 200_000
+
+
+def memoized(fn: Callable) -> Callable:
+    """``fn`` with its result kept per distinct arguments, told apart by type (``1``, ``1.0``
+    and ``True`` are three arguments); arguments that cannot be keys are computed each time."""
+    cached = lru_cache(maxsize=MEMO_SIZE, typed=True)(fn)
+
+    @wraps(fn)
+    def call(*args):
+        try:
+            return cached(*args)
+        except TypeError:
+            return fn(*args)
+
+    return call
 
 
 def plausible_us(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
