@@ -172,9 +172,9 @@ def default_source_name(kind: str, path: Path) -> str:
     return f"{kind}:{base}"
 
 
-#: distinct arguments a ``memoized`` function keeps results for (house numbers and ZIPs of a
-#: state's worth of sources; a few MB)
-MEMO_SIZE = 200_000
+#: distinct arguments a ``memoized`` function keeps results for (the house numbers and ZIPs of
+#: a few counties; some 10 MB each, whatever the size of the build)
+MEMO_SIZE = 65_536
 
 
 def memoized(fn: Callable) -> Callable:

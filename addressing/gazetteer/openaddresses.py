@@ -194,24 +194,35 @@ def _gather(get, fields: dict[str, list[str]], constants: dict[str, str], n: int
     return rows
 
 
-#: text ``_text`` keeps as it is: printable ASCII at both ends (no blank to strip), not empty
-_PLAIN = r"(?s)^[!-~](.*[!-~])?$"
-
-
 def _texts(values: pa.Array | list) -> pa.Array:
     """``_text`` of every value. An Arrow column's plain values (most of them: ids, numbers,
     names) stay as they are, ``_text`` runs once per distinct other value; a list's values
     (feature properties: numbers or anything else JSON holds) go one by one."""
     if not isinstance(values, pa.Array):
         return pa.array([_text(v) for v in values], type=pa.string())
-    plain = pc.and_(pc.match_substring_regex(values, _PLAIN),
-                    pc.invert(pc.match_substring_regex(values, _FLOAT_INT.pattern)))
-    todo = pc.fill_null(pc.invert(plain), False)
-    if not pc.any(todo).as_py():
+    todo = _not_plain(values)
+    if not todo.any():
         return values
-    at = pa.array(np.flatnonzero(todo.to_numpy(zero_copy_only=False)))
-    [fixed] = per_distinct(lambda v: (_text(v),), [values.take(at)], [pa.string()])
-    return pc.replace_with_mask(values, todo, fixed)
+    [fixed] = per_distinct(lambda v: (_text(v),), [values.take(pa.array(np.flatnonzero(todo)))], [pa.string()])
+    return pc.replace_with_mask(values, pa.array(todo), fixed)
+
+
+def _not_plain(values: pa.Array) -> np.ndarray:
+    """Rows ``_text`` may change: empty, not printable ASCII at either end (a blank to strip,
+    or any other character: Python's ``strip`` knows more blanks than ASCII), or a whole
+    number written as a float (``12.0``). Null rows are left as they are."""
+    raw = values.cast(pa.binary())
+    ends = [pc.binary_slice(raw, 0, 1), pc.binary_slice(raw, -1, _LONGEST)]
+    plain = pc.and_(*(pc.and_(pc.greater_equal(e, b"!"), pc.less_equal(e, b"~")) for e in ends))
+    todo = pc.fill_null(pc.invert(plain), False).to_numpy(zero_copy_only=False)
+    zero = np.flatnonzero(pc.fill_null(pc.ends_with(values, "0"), False).to_numpy(zero_copy_only=False))
+    if zero.size:
+        todo[zero] |= pc.match_substring_regex(values.take(pa.array(zero)), _FLOAT_INT.pattern).to_numpy(
+            zero_copy_only=False)
+    return todo
+
+
+_LONGEST = 2**31 - 1  # a slice's end: to the end of the value
 
 
 def _joined(*parts: str | None) -> tuple[str | None]:
