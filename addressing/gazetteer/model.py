@@ -281,6 +281,14 @@ def street_parts(full: str | None) -> tuple[str | None, str | None, str | None, 
     return a, b, c, d, name_key(b), sound_key(b)
 
 
+def forget_street_names() -> None:
+    """Empty the street-name caches of ``keys``. A build calls it after each source, so that
+    they hold one source's names, not every name of the build (83,000 names of a national
+    build's first 80 sources took 46 MB; they keep up to 500,000)."""
+    for fn in (split_full_name, name_key, sound_key):
+        fn.cache_clear()
+
+
 def street_columns(full_names: list[str | None] | pa.Array) -> dict[str, pa.Array]:
     """Split source street names into standardized parts and keys, once per distinct name."""
     names = full_names if isinstance(full_names, pa.Array) else pa.array(full_names, type=pa.string())

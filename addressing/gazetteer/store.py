@@ -27,12 +27,10 @@ import json
 import os
 import re
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Full, Queue
 
 import duckdb
 import pyarrow as pa
@@ -52,6 +50,7 @@ from addressing.gazetteer.model import (
     SqlSelect,
     default_source_name,
     file_checksum,
+    forget_street_names,
     vintage_of,
 )
 from addressing.gazetteer.sizes import estimate_rows
@@ -230,98 +229,9 @@ def _delete_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DELETE FROM {table} WHERE source_name = ?", [name])
 
 
-#: batches (of at most 50,000 rows) the loaders may read ahead of the inserts: the next batch
-#: is parsed in Python while DuckDB stores this one, and memory stays bounded
-READ_AHEAD = 4
-
-
-def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
-    """``items``, produced by a thread up to ``depth`` ahead; its error is raised where it came.
-
-    Only the caller's thread touches the database: the thread runs the loaders (Python, Arrow)
-    while the caller's inserts run in DuckDB, which releases the GIL.
-    """
-    queue: Queue = Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except BaseException as exc:  # handed to the caller, raised there
-            put((done, exc))
-            return
-        finally:
-            close = getattr(items, "close", None)
-            if close:
-                close()  # the loaders' files, when the caller stopped early
-        put((done, None))
-
-    worker = threading.Thread(target=produce, name="gazetteer-loader", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, exc = queue.get()
-            if exc is not None:
-                raise exc
-            if item is done:
-                return
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
-#: the loaders that convert rows in Python, read ahead; the others hand DuckDB a SELECT over a
-#: file that may only exist while their loader runs (GeoNames unzipped into a temporary folder)
-READ_AHEAD_KINDS = ("tiger", "openaddresses")
-#: in ``_source_batches``: this source is read by the caller itself
-_IN_CALLER = "in the caller"
-
-
-def _source_batches(changed: list[tuple[SourceSpec, str]], reports: list[LoadReport]) -> Iterator[tuple]:
-    """``(source index, table, batch)`` of every changed source in turn, and ``(index, None,
-    None)`` after each source's last batch; ``(index, _IN_CALLER, None)`` stands for the
-    batches of a source that is not read ahead."""
-    for i, (spec, _) in enumerate(changed):
-        if spec.kind in READ_AHEAD_KINDS:
-            for table, item in _stream(spec, reports[i]):
-                yield i, table, item
-        else:
-            yield i, _IN_CALLER, None
-        yield i, None, None
-
-
-def _batches_of(batches: Iterator[tuple], index: int, spec: SourceSpec, report: LoadReport,
-                ) -> Iterator[tuple[str, pa.RecordBatch | SqlSelect]]:
-    """The ``(table, batch)`` pairs of source ``index``, taken from ``_source_batches``."""
-    for i, table, item in batches:
-        if i != index:
-            raise RuntimeError(f"batch of source {i} while loading source {index}")
-        if table is None:
-            return
-        if table is _IN_CALLER:
-            yield from _stream(spec, report)
-        else:
-            yield table, item
-
-
 def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable,
-                 batches: Iterator[tuple[str, pa.RecordBatch | SqlSelect]], report: LoadReport,
                  loaded: Callable[[int], None] | None = None, into: dict[str, str] | None = None) -> int:
-    """Load one source's ``batches`` (its old rows are already deleted) and record it in
-    ``sources``; ``report`` is the one its loader fills.
+    """Load one source's rows (its old ones are already deleted) and record it in ``sources``.
 
     ``into`` sends a table's rows to another table (a refresh's staging tables). Rows go in
     batch by batch; in a refresh's open transaction DuckDB writes each full row group of a
@@ -329,15 +239,17 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
     temporary folder past the memory limit, so memory does not grow with the source.
     """
     name = spec.source_name()
+    report = LoadReport()
     start = time.perf_counter()
     total = 0
-    for table, item in batches:
+    for table, item in _stream(spec, report):
         n = _insert(con, (into or {}).get(table, table), name, item, spec.path)
         report.rows[table] = report.rows.get(table, 0) + n
         if table != "alt_names":
             total += n
             if loaded:
                 loaded(total)
+    forget_street_names()
     if total == 0:
         why = f"skipped: {report.skipped}" if report.skipped else "the file holds no rows"
         raise GazetteerError(f"no usable rows ({why})", str(spec.path))
@@ -360,26 +272,23 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
 def _load_all(con: duckdb.DuckDBPyConnection, changed: list[tuple[SourceSpec, str]], result: BuildResult,
               say: Callable[[str], None], rows: Callable[[BuildProgress], None] | None,
               into: dict[str, str] | None = None, empty: bool = False) -> None:
-    """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``; the
-    loaders read ahead of the inserts (``_read_ahead``). ``empty``: the file holds no rows
-    yet, there is nothing to delete."""
+    """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``.
+    ``empty``: the file holds no rows yet, there is nothing to delete (a delete scans the
+    tables loaded so far)."""
     estimates = [estimate_rows(spec.kind, spec.files()) for spec, _ in changed] if rows else []
-    reports = [LoadReport() for _ in changed]
     done = 0
-    with contextlib.closing(_read_ahead(_source_batches(changed, reports))) as batches:
-        for i, (spec, checksum) in enumerate(changed):
-            if not empty:
-                _delete_source(con, spec.source_name())
-            tick = None
-            if rows:
-                later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
-                tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
-            n = _load_source(con, spec, checksum, say, _batches_of(batches, i, spec, reports[i]), reports[i], tick,
-                             into)
-            if tick:
-                tick(n, exact=True)
-            done += n
-            result.loaded.append(spec.source_name())
+    for i, (spec, checksum) in enumerate(changed):
+        if not empty:
+            _delete_source(con, spec.source_name())
+        tick = None
+        if rows:
+            later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
+            tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
+        n = _load_source(con, spec, checksum, say, tick, into)
+        if tick:
+            tick(n, exact=True)
+        done += n
+        result.loaded.append(spec.source_name())
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> str:

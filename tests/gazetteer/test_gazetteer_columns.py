@@ -4,14 +4,13 @@ row: the same values in the same rows, None kept, whatever the order of distinct
 from __future__ import annotations
 
 import io
-import threading
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from addressing.errors import GazetteerError
-from addressing.gazetteer import geojson, store
+from addressing.gazetteer import geojson
 from addressing.gazetteer.model import memoized, per_distinct, present, street_columns, street_parts
 from addressing.gazetteer.openaddresses import _floats, _text, _texts
 
@@ -119,29 +118,12 @@ def test_broken_line_is_named_with_or_without_orjson(monkeypatch):
     assert "line 2" in str(fast.value)
 
 
-def test_read_ahead_keeps_order_and_raises_where_the_error_came():
-    def items():
-        yield from range(10)
-        raise GazetteerError("broken at 10")
+def test_a_build_leaves_no_street_names_cached(tmp_path):
+    from addressing.gazetteer.keys import split_full_name
+    from addressing.gazetteer.store import SourceSpec, build
 
-    got = []
-    with pytest.raises(GazetteerError, match="broken at 10"):
-        for x in store._read_ahead(items(), depth=2):
-            got.append(x)
-    assert got == list(range(10))
-
-
-def test_read_ahead_stopped_early_stops_its_thread():
-    closed = threading.Event()
-
-    def items():
-        try:
-            yield from range(1000)
-        finally:
-            closed.set()
-
-    reader = store._read_ahead(items(), depth=2)
-    assert next(reader) == 0
-    reader.close()
-    assert closed.wait(5)
-    assert not any(t.name == "gazetteer-loader" and t.is_alive() for t in threading.enumerate())
+    csv = tmp_path / "us-nj-hoboken.csv"
+    csv.write_text("LON,LAT,NUMBER,STREET,UNIT,CITY,DISTRICT,REGION,POSTCODE,ID,HASH\n"
+                   "-74.0310957,40.7498567,1016,Willow Avenue,,Hoboken,,NJ,07030,,\n", encoding="utf-8")
+    build(tmp_path / "g.duckdb", [SourceSpec("openaddresses", csv)], with_zipcodes=False)
+    assert split_full_name.cache_info().currsize == 0
