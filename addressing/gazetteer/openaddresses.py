@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import shapely
 import shapely.geometry
@@ -43,10 +44,12 @@ from addressing.gazetteer.model import (
     batches_from_rows,
     check_swapped,
     chunked,
-    number_columns,
+    per_distinct,
     plausible_us,
+    present,
+    standard_number,
+    standard_unit,
     street_columns,
-    unit_columns,
 )
 from addressing.gazetteer.shapefiles import read_shapes
 from addressing.parse import places
@@ -171,27 +174,81 @@ def _text(v) -> str | None:
     return s[: s.index(".")] if _FLOAT_INT.match(s) else s
 
 
-def _gather(get, fields: dict[str, list[str]], constants: dict[str, str], n: int) -> dict[str, list]:
-    """The OA fields of ``n`` rows; ``get(column)`` returns a column's values."""
-    rows: dict[str, list] = {}
+def _gather(get, fields: dict[str, list[str]], constants: dict[str, str], n: int) -> dict[str, pa.Array]:
+    """The OA fields of ``n`` rows as text columns (``lon``/``lat`` as the source gives them);
+    ``get(column)`` returns a column's values, an Arrow array or a list."""
+    rows: dict[str, pa.Array] = {}
     for key in FIELDS:
         if key in fields:
             parts = [get(c) for c in fields[key]]
             if key in ("lon", "lat"):
                 rows[key] = parts[0]
             elif len(parts) == 1:
-                rows[key] = [_text(v) for v in parts[0]]
+                rows[key] = _texts(parts[0])
             else:
-                cleaned = [[_text(v) for v in p] for p in parts]
-                rows[key] = [" ".join(p[i] for p in cleaned if p[i]) or None for i in range(n)]
+                rows[key] = per_distinct(_joined, [_texts(p) for p in parts], [pa.string()])[0]
         elif key in constants:
-            rows[key] = [constants[key]] * n
+            rows[key] = pa.array([constants[key]] * n, type=pa.string())
         else:
-            rows[key] = [None] * n
+            rows[key] = pa.nulls(n, type=pa.string())
     return rows
 
 
-def _split_numbers(rows: dict[str, list]) -> None:
+def _texts(values: pa.Array | list) -> pa.Array:
+    """``_text`` of every value. An Arrow column's plain values (most of them: ids, numbers,
+    names) stay as they are, ``_text`` runs once per distinct other value; a list's values
+    (feature properties: numbers or anything else JSON holds) go one by one."""
+    if not isinstance(values, pa.Array):
+        return pa.array([_text(v) for v in values], type=pa.string())
+    todo = _not_plain(values)
+    if not todo.any():
+        return values
+    [fixed] = per_distinct(lambda v: (_text(v),), [values.take(pa.array(np.flatnonzero(todo)))], [pa.string()])
+    return pc.replace_with_mask(values, pa.array(todo), fixed)
+
+
+def _not_plain(values: pa.Array) -> np.ndarray:
+    """Rows ``_text`` may change: empty, not printable ASCII at either end (a blank to strip,
+    or any other character: Python's ``strip`` knows more blanks than ASCII), or a whole
+    number written as a float (``12.0``). Null rows are left as they are."""
+    raw = values.cast(pa.binary())
+    ends = [pc.binary_slice(raw, 0, 1), pc.binary_slice(raw, -1, _LONGEST)]
+    plain = pc.and_(*(pc.and_(pc.greater_equal(e, b"!"), pc.less_equal(e, b"~")) for e in ends))
+    todo = pc.fill_null(pc.invert(plain), False).to_numpy(zero_copy_only=False)
+    zero = np.flatnonzero(pc.fill_null(pc.ends_with(values, "0"), False).to_numpy(zero_copy_only=False))
+    if zero.size:
+        todo[zero] |= pc.match_substring_regex(values.take(pa.array(zero)), _FLOAT_INT.pattern).to_numpy(
+            zero_copy_only=False)
+    return todo
+
+
+_LONGEST = 2**31 - 1  # a slice's end: to the end of the value
+
+
+def _joined(*parts: str | None) -> tuple[str | None]:
+    return (" ".join(p for p in parts if p) or None,)
+
+
+_SPLIT_FIELDS = ("address", "number", "street", "unit", "unit_type")
+
+
+def _split_numbers(rows: dict[str, pa.Array]) -> None:
+    """``_split_lines`` on the rows that need it: those with an address line and no number or
+    street, and those whose number holds a space."""
+    number, street = present(rows["number"]), present(rows["street"])
+    spaced = pc.fill_null(pc.match_substring(rows["number"], " "), False).to_numpy(zero_copy_only=False)
+    todo = (present(rows["address"]) & ~(number & street)) | (number & street & spaced)
+    if not todo.any():
+        return
+    at = pa.array(np.flatnonzero(todo))
+    sub = {k: rows[k].take(at).to_pylist() for k in _SPLIT_FIELDS}
+    _split_lines(sub)
+    mask = pa.array(todo)
+    for k in ("number", "street", "unit", "unit_type"):
+        rows[k] = pc.replace_with_mask(rows[k], mask, pa.array(sub[k], type=pa.string()))
+
+
+def _split_lines(rows: dict[str, list]) -> None:
     """Numbers and streets from an ``address`` line, and the malformed rows real OA files hold
     (NUMBER ``1016-18 WILLOW AVE``, STREET the full line)."""
     numbers, streets, units, utypes = rows["number"], rows["street"], rows["unit"], rows["unit_type"]
@@ -212,8 +269,14 @@ def _split_numbers(rows: dict[str, list]) -> None:
                 streets[i] = sm.group(2) if sm and sm.group(1) == m.group(1) else m.group(2)
 
 
-def _floats(values: list) -> np.ndarray:
-    """Numbers from text; blanks and non-numbers become NaN."""
+def _floats(values: pa.Array | list) -> np.ndarray:
+    """Numbers from text; blanks and non-numbers become NaN. A text column Arrow reads whole is
+    read by Arrow; one with a value it refuses (``" 1.5"``, ``1_000``) goes value by value."""
+    if isinstance(values, pa.Array):
+        try:
+            return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = values.to_pylist()
     try:
         return np.array(["nan" if v is None or v == "" else v for v in values], dtype=float)
     except (TypeError, ValueError):
@@ -224,41 +287,56 @@ def _floats(values: list) -> np.ndarray:
         return out
 
 
-def _countries(rows: dict[str, list], lon: np.ndarray, lat: np.ndarray) -> tuple[list, list, list]:
-    """(country, state, postcode) per row. US when the file says so, when the region is a US
+def _countries(rows: dict[str, pa.Array], lon: np.ndarray, lat: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(country, state, postcode) columns, ``_place`` once per distinct (country, region,
+    postcode, whether the point can lie in the US either way round)."""
+    us_either = plausible_us(lon, lat) | plausible_us(lat, lon)
+    country, state, postcode = per_distinct(_place, [rows["country"], rows["region"], rows["postcode"], us_either],
+                                            [pa.string()] * 3)
+    return country, state, postcode
+
+
+def _place(country: str | None, region: str | None, postcode: str | None, us_either: bool,
+           ) -> tuple[str | None, str | None, str | None]:
+    """(country, state, postcode) of a row. US when the file says so, when the region is a US
     state, or when the postcode is a US ZIP and the point lies in the US either way round (a
     Berlin ``10117`` is not New York's ``10117``). A US ZIP the source kept as a number
     (``6042``, ``601``) gets its zeros back where the row's state, if any, agrees; postcodes of
     other countries stay as written."""
-    us_either = plausible_us(lon, lat) | plausible_us(lat, lon)
-    country, state, postcode = [], [], []
-    for i in range(len(lon)):
-        c = rows["country"][i]
-        c = _COUNTRY_NAMES.get(c.upper(), c.upper()) if c else None
-        region = rows["region"][i]
-        st = state_code(region) if region else None
-        raw_pc = postal_text(rows["postcode"][i])
-        z = us_zip(raw_pc, st)
-        if c is None and (st or (z and places.zip_info(z) and us_either[i])):
-            c = "US"
-        if c == "US":
-            info = places.zip_info(z)
-            state.append(st or (info.state if info else (region.upper() if region else None)))
-            postcode.append(z or (raw_pc.upper() if raw_pc else None))
-        else:
-            state.append(region.upper() if region else None)
-            postcode.append(" ".join(raw_pc.upper().split()) if raw_pc else None)
-        country.append(c)
-    return country, state, postcode
+    c = _COUNTRY_NAMES.get(country.upper(), country.upper()) if country else None
+    st = state_code(region) if region else None
+    raw_pc = postal_text(postcode)
+    z = us_zip(raw_pc, st)
+    if c is None and (st or (z and places.zip_info(z) and us_either)):
+        c = "US"
+    if c == "US":
+        info = places.zip_info(z)
+        return c, st or (info.state if info else (region.upper() if region else None)), \
+            z or (raw_pc.upper() if raw_pc else None)
+    return c, region.upper() if region else None, " ".join(raw_pc.upper().split()) if raw_pc else None
 
 
-def _rows_to_batches(rows: dict[str, list], report: LoadReport, path: Path, offset: int,
+def _city(city: str | None, country: str | None, postcode: str | None) -> tuple[str | None]:
+    """The city as written, upper case; a US row without one gets its ZIP's."""
+    out = " ".join(city.upper().split()) if city else None
+    if country == "US" and not out:
+        info = places.zip_info(postcode)
+        out = info.city if info else None
+    return (out,)
+
+
+def _numbered(number: str | None) -> tuple[bool]:
+    # placeholders such as "-9" or "N/A" are not house numbers
+    return (bool(number) and any(ch.isdigit() for ch in number) and not number.startswith("-"),)
+
+
+def _rows_to_batches(rows: dict[str, pa.Array], report: LoadReport, path: Path, offset: int,
                      ) -> Iterator[tuple[str, pa.RecordBatch]]:
-    n = len(rows["lon"])
+    n = len(rows["number"])
     lon, lat = _floats(rows["lon"]), _floats(rows["lat"])
     _split_numbers(rows)
     country, state, postcode = _countries(rows, lon, lat)
-    us = np.asarray([c == "US" for c in country])
+    us = pc.fill_null(pc.equal(country, "US"), False).to_numpy(zero_copy_only=False)
     where = f"rows {offset + 2:,}..{offset + n + 1:,}"
     ok = check_swapped(lon, lat, us, path, where)
     have = ~(np.isnan(lon) | np.isnan(lat))
@@ -266,29 +344,26 @@ def _rows_to_batches(rows: dict[str, list], report: LoadReport, path: Path, offs
         report.skip("no coordinates", int((~have).sum()))
     if (have & ~ok).any():
         report.skip("coordinates off the map", int((have & ~ok).sum()))
-    named = np.asarray([bool(a and b) for a, b in zip(rows["number"], rows["street"])])
+    named = present(rows["number"]) & present(rows["street"])
     if (ok & ~named).any():
         report.skip("no number or street", int((ok & ~named).sum()))
-    # placeholders such as "-9" or "N/A" are not house numbers
-    numbered = np.asarray([bool(a) and any(ch.isdigit() for ch in a) and not a.startswith("-") for a in rows["number"]])
+    numbered = per_distinct(_numbered, [rows["number"]], [pa.bool_()])[0].to_numpy(zero_copy_only=False)
     if (ok & named & ~numbered).any():
         report.skip("house number without digits", int((ok & named & ~numbered).sum()))
     keep = np.flatnonzero(ok & named & numbered)
     if keep.size == 0:
         return
+    at = pa.array(keep)
 
-    def pick(col: list) -> list:
-        return [col[i] for i in keep]
+    def pick(col: pa.Array) -> pa.Array:
+        return col.take(at)
 
-    city = [" ".join(v.upper().split()) if v else None for v in pick(rows["city"])]
     kept_state, kept_pc, kept_country = pick(state), pick(postcode), pick(country)
-    for i, (c, z) in enumerate(zip(kept_country, kept_pc)):
-        if c == "US" and not city[i]:
-            info = places.zip_info(z)
-            city[i] = info.city if info else None
-    std_numbers, number_ints = number_columns(pick(rows["number"]))
-    utypes, units = unit_columns(pick(rows["unit"]), pick(rows["unit_type"]))
-    keys = [v or str(offset + int(i) + 2) for v, i in zip(pick(rows["id"]), keep)]
+    [city] = per_distinct(_city, [pick(rows["city"]), kept_country, kept_pc], [pa.string()])
+    std_numbers, number_ints = per_distinct(standard_number, [pick(rows["number"])], [pa.string(), pa.int64()])
+    utypes, units = per_distinct(standard_unit, [pick(rows["unit"]), pick(rows["unit_type"])], [pa.string()] * 2)
+    ids = pick(rows["id"])
+    keys = pc.if_else(present(ids), ids, pa.array(keep + offset + 2).cast(pa.string()))
     streets = street_columns(pick(rows["street"]))
     cols = {
         "source_key": keys,
@@ -300,26 +375,33 @@ def _rows_to_batches(rows: dict[str, list], report: LoadReport, path: Path, offs
         "number_int": number_ints,
         "unit_type": utypes,
         "unit": units,
-        "lat": lat[keep].tolist(),
-        "lon": lon[keep].tolist(),
+        "lat": lat[keep],
+        "lon": lon[keep],
         **streets,
     }
     yield "address_points", batches_from_rows(cols, POINT_SCHEMA)
     alts = pick(rows["alt_street"])
-    has_alt = [j for j, a in enumerate(alts) if a]
-    if has_alt:
-        alt = street_columns([alts[j] for j in has_alt])
-        acols = {"source_key": [keys[j] for j in has_alt], **alt}
-        for k in ("country", "state", "postal_code"):
-            acols[k] = [cols[k][j] for j in has_alt]
-        for k in ("predir", "name_key", "type", "postdir"):
-            acols[f"of_{k}"] = [streets[k][j] for j in has_alt]
-        same = [all(acols[k][j] == acols[f"of_{k}"][j] for k in ("predir", "name_key", "type", "postdir"))
-                for j in range(len(has_alt))]
-        if any(same):
-            acols = {k: [v for v, s in zip(vals, same) if not s] for k, vals in acols.items()}
-        if acols["source_key"]:
-            yield "alt_names", batches_from_rows(acols, ALT_NAME_SCHEMA)
+    has_alt = np.flatnonzero(present(alts))
+    if has_alt.size:
+        yield from _alt_names(alts, has_alt, cols, streets)
+
+
+def _alt_names(alts: pa.Array, has_alt: np.ndarray, cols: dict[str, pa.Array], streets: dict[str, pa.Array],
+               ) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """The ``alt_street`` names of the points at ``has_alt``, but those equal to the point's street."""
+    at = pa.array(has_alt)
+    alt = street_columns(alts.take(at))
+    acols = {"source_key": cols["source_key"].take(at).to_pylist(), **{k: v.to_pylist() for k, v in alt.items()}}
+    for k in ("country", "state", "postal_code"):
+        acols[k] = cols[k].take(at).to_pylist()
+    for k in ("predir", "name_key", "type", "postdir"):
+        acols[f"of_{k}"] = streets[k].take(at).to_pylist()
+    same = [all(acols[k][j] == acols[f"of_{k}"][j] for k in ("predir", "name_key", "type", "postdir"))
+            for j in range(len(has_alt))]
+    if any(same):
+        acols = {k: [v for v, s in zip(vals, same) if not s] for k, vals in acols.items()}
+    if acols["source_key"]:
+        yield "alt_names", batches_from_rows(acols, ALT_NAME_SCHEMA)
 
 
 # ----------------------------------------------------------------------------- file formats
@@ -376,7 +458,7 @@ def read_oa_csv(path: Path, columns: ColumnMap, report: LoadReport) -> Iterator[
             for start in range(0, batch.num_rows, BATCH_ROWS):
                 part = batch.slice(start, BATCH_ROWS)
                 n = part.num_rows
-                rows = _gather(lambda c, b=part: b.column(c).to_pylist(), fields, columns.constants, n)
+                rows = _gather(lambda c, b=part: b.column(c), fields, columns.constants, n)
                 yield from _rows_to_batches(rows, report, path, offset)
                 offset += n
     except pa.ArrowInvalid as exc:

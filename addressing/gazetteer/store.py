@@ -50,6 +50,7 @@ from addressing.gazetteer.model import (
     SqlSelect,
     default_source_name,
     file_checksum,
+    forget_street_names,
     vintage_of,
 )
 from addressing.gazetteer.sizes import estimate_rows
@@ -248,6 +249,7 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
             total += n
             if loaded:
                 loaded(total)
+    forget_street_names()
     if total == 0:
         why = f"skipped: {report.skipped}" if report.skipped else "the file holds no rows"
         raise GazetteerError(f"no usable rows ({why})", str(spec.path))
@@ -269,12 +271,15 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
 
 def _load_all(con: duckdb.DuckDBPyConnection, changed: list[tuple[SourceSpec, str]], result: BuildResult,
               say: Callable[[str], None], rows: Callable[[BuildProgress], None] | None,
-              into: dict[str, str] | None = None) -> None:
-    """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``."""
+              into: dict[str, str] | None = None, empty: bool = False) -> None:
+    """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``.
+    ``empty``: the file holds no rows yet, there is nothing to delete (a delete scans the
+    tables loaded so far)."""
     estimates = [estimate_rows(spec.kind, spec.files()) for spec, _ in changed] if rows else []
     done = 0
     for i, (spec, checksum) in enumerate(changed):
-        _delete_source(con, spec.source_name())
+        if not empty:
+            _delete_source(con, spec.source_name())
         tick = None
         if rows:
             later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
@@ -437,8 +442,9 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
     derive every table from scratch, rename it over ``db``. Rows are committed batch by batch:
     until the rename no reader sees the file, so there is no transaction to keep open."""
     tmp = _tmp_path(db)
+    upgrade = db.exists()
     try:
-        if db.exists():
+        if upgrade:
             _check_disk(db.parent, db.stat().st_size + _bytes(changed), "a copy of the gazetteer to upgrade")
             _copy_with_wal(db, tmp)
         con = duckdb.connect(str(tmp))
@@ -446,7 +452,7 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             _configure(con, memory_limit, tmp)
             for stmt in DDL + MIGRATIONS:
                 con.execute(stmt)
-            _load_all(con, changed, result, say, rows)
+            _load_all(con, changed, result, say, rows, empty=not upgrade)
             result.version = _version(con)
             say("  deriving streets, addresses, localities")
             derive.full(con)

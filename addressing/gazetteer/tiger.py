@@ -26,6 +26,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -41,6 +42,7 @@ from addressing.gazetteer.model import (
     check_swapped,
     chunked,
     county_fips,
+    memoized,
     street_columns,
 )
 from addressing.gazetteer.shapefiles import read_shapes
@@ -60,6 +62,7 @@ STATE_FIPS = {
 # segments carry their vertices as Python tuples until shapely takes them: smaller batches
 SEGMENT_BATCH_ROWS = 10_000
 REQUIRED = ("TLID", "FULLNAME", "LFROMHN", "LTOHN", "RFROMHN", "RTOHN", "ZIPL", "ZIPR")
+_NEEDED = {"FULLNAME", "LFROMHN", "RFROMHN"}  # without them a feature is no ADDRFEAT record
 
 
 def _int(v) -> int | None:
@@ -125,16 +128,63 @@ def _addrfeat_records(path: Path) -> Iterator[tuple[dict, list]]:
                          str(path))
 
 
+@memoized
+def _ends(lfrom, lto, rfrom, rto) -> tuple[int | None, int | None, int | None, int | None]:
+    """``_int`` of an ADDRFEAT record's four range ends (they repeat: one call per distinct four)."""
+    return _int(lfrom), _int(lto), _int(rfrom), _int(rto)
+
+
+@memoized
+def _zips(left, right, fallback_state: str | None) -> tuple[str | None, str | None, str | None, str | None]:
+    """(ZIPL, ZIPR, state, city) of an ADDRFEAT record: the state and city of its left ZIP, else
+    its right one, else the county's state."""
+    zl, zr = _zip(left, fallback_state), _zip(right, fallback_state)
+    state, city = _state_of(zl or zr, fallback_state)
+    return zl, zr, state, city
+
+
 def _fips_state(path: Path) -> str | None:
     fips = county_fips(path)
     return STATE_FIPS.get(fips[:2]) if fips else None
 
 
-def _segment_batch(rows: list[dict], report: LoadReport, path: Path, where: str) -> pa.RecordBatch | None:
-    """Rows (with ``coords`` and ``full_name``) -> one segment batch; lines with any vertex off the
-    map are skipped, and a batch mostly valid only with lon/lat swapped is an error."""
-    lengths = np.fromiter((len(r["coords"]) for r in rows), dtype=np.int64, count=len(rows))
-    flat = np.array([xy[:2] for r in rows for xy in r["coords"]], dtype=float).reshape(-1, 2)
+class Segment(NamedTuple):
+    """One address range as ``_segment_batch`` takes it."""
+
+    source_key: str
+    country: str
+    state: str | None
+    city: str | None
+    postal_code: str | None
+    zip_left: str | None
+    zip_right: str | None
+    from_left: int | None
+    to_left: int | None
+    from_right: int | None
+    to_right: int | None
+    parity_left: str | None
+    parity_right: str | None
+    sided: bool
+    full_name: str
+    coords: list | np.ndarray
+
+
+class AltName(NamedTuple):
+    """A range repeated under another name: ``full_name`` is another name of ``of_full_name``."""
+
+    source_key: str
+    full_name: str
+    of_full_name: str
+    country: str
+    state: str | None
+    postal_code: str | None
+
+
+def _segment_batch(rows: list[Segment], report: LoadReport, path: Path, where: str) -> pa.RecordBatch | None:
+    """Segments -> one segment batch; lines with any vertex off the map are skipped, and a batch
+    mostly valid only with lon/lat swapped is an error."""
+    lengths = np.fromiter((len(r.coords) for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.array([xy[:2] for r in rows for xy in r.coords], dtype=float).reshape(-1, 2)
     ok_vertex = check_swapped(flat[:, 0], flat[:, 1], np.ones(len(flat), bool), path, where)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     ok = np.logical_and.reduceat(ok_vertex, starts) if len(flat) else np.zeros(len(rows), bool)
@@ -148,32 +198,31 @@ def _segment_batch(rows: list[dict], report: LoadReport, path: Path, where: str)
         flat, lengths = flat[vmask], lengths[keep]
     geoms = shapely.linestrings(flat, indices=np.repeat(np.arange(len(rows)), lengths))
     mids = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
-    cols: dict[str, list] = {f.name: [r.get(f.name) for r in rows] for f in SEGMENT_SCHEMA
-                             if f.name not in ("geom", "lon", "lat")}
-    cols["geom"] = list(shapely.to_wkb(geoms))
-    cols["lon"] = list(shapely.get_x(mids))
-    cols["lat"] = list(shapely.get_y(mids))
-    cols.update(street_columns([r["full_name"] for r in rows]))
+    cols: dict = dict(zip(Segment._fields, zip(*rows)))
+    cols["geom"] = shapely.to_wkb(geoms)
+    cols["lon"] = shapely.get_x(mids)
+    cols["lat"] = shapely.get_y(mids)
+    cols.update(street_columns(list(cols["full_name"])))
     return batches_from_rows(cols, SEGMENT_SCHEMA)
 
 
-def _alt_batch(rows: list[dict]) -> pa.RecordBatch:
+def _alt_batch(rows: list[AltName]) -> pa.RecordBatch:
     """Other names of an edge (ADDRFEAT repeats an edge's record once per name of its street)."""
-    cols: dict[str, list] = {"source_key": [r["source_key"] for r in rows]}
-    cols.update(street_columns([r["full_name"] for r in rows]))
-    of = street_columns([r["of_full_name"] for r in rows])
+    given = dict(zip(AltName._fields, zip(*rows)))
+    cols: dict = {k: given[k] for k in ("source_key", "country", "state", "postal_code")}
+    cols.update(street_columns(list(given["full_name"])))
+    of = street_columns(list(given["of_full_name"]))
     for k in ("predir", "name_key", "type", "postdir"):
         cols[f"of_{k}"] = of[k]
-    for k in ("country", "state", "postal_code"):
-        cols[k] = [r[k] for r in rows]
     return batches_from_rows(cols, ALT_NAME_SCHEMA)
 
 
-def _batches(rows: Iterator[dict], report: LoadReport, path: Path) -> Iterator[tuple[str, pa.RecordBatch]]:
+def _batches(rows: Iterator[Segment | AltName], report: LoadReport, path: Path,
+             ) -> Iterator[tuple[str, pa.RecordBatch]]:
     done = 0
     for chunk in chunked(rows, SEGMENT_BATCH_ROWS):
-        segs = [r for r in chunk if "of_full_name" not in r]
-        alts = [r for r in chunk if "of_full_name" in r]
+        segs = [r for r in chunk if isinstance(r, Segment)]
+        alts = [r for r in chunk if isinstance(r, AltName)]
         if segs:
             batch = _segment_batch(segs, report, path, f"records {done + 1:,}..{done + len(chunk):,}")
             if batch is not None:
@@ -189,12 +238,12 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.Reco
     alternate name of the first."""
     fallback_state = _fips_state(path)
 
-    def rows() -> Iterator[dict]:
+    def rows() -> Iterator[Segment | AltName]:
         prev: dict | None = None
         for attrs, pts in _addrfeat_records(path):
-            if any(k not in attrs for k in ("FULLNAME", "LFROMHN", "RFROMHN")):
+            if not attrs.keys() >= _NEEDED:
                 raise GazetteerError("not ADDRFEAT data: features lack FULLNAME / LFROMHN / RFROMHN", str(path))
-            lf, lt, rf, rt = (_int(attrs.get(k)) for k in ("LFROMHN", "LTOHN", "RFROMHN", "RTOHN"))
+            lf, lt, rf, rt = _ends(attrs.get("LFROMHN"), attrs.get("LTOHN"), attrs.get("RFROMHN"), attrs.get("RTOHN"))
             if (lf is None or lt is None) and (rf is None or rt is None):
                 report.skip("no address range")
                 continue
@@ -204,35 +253,22 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.Reco
             if len(pts) < 2:
                 report.skip("bad geometry")
                 continue
-            zl, zr = _zip(attrs.get("ZIPL"), fallback_state), _zip(attrs.get("ZIPR"), fallback_state)
+            zl, zr, state, city = _zips(attrs.get("ZIPL"), attrs.get("ZIPR"), fallback_state)
             zip_code = zl or zr
             tlid = str(attrs.get("TLID"))
             ranges = (tlid, lf, lt, rf, rt, zl, zr)
             if prev is not None and prev["ranges"] == ranges and prev["full_name"] != attrs["FULLNAME"]:
                 # the same edge and ranges again under another name: a name variant, not a segment
-                yield {"source_key": tlid, "full_name": attrs["FULLNAME"], "of_full_name": prev["full_name"],
-                       "country": "US", "state": prev["state"], "postal_code": zip_code}
+                yield AltName(tlid, attrs["FULLNAME"], prev["full_name"], "US", prev["state"], zip_code)
                 continue
-            state, city = _state_of(zip_code, fallback_state)
             prev = {"ranges": ranges, "full_name": attrs["FULLNAME"], "state": state}
-            yield {
-                "source_key": tlid,
-                "country": "US",
-                "state": state,
-                "city": city,
-                "postal_code": zip_code,
-                "zip_left": zl,
-                "zip_right": zr,
-                "from_left": lf if lt is not None else None,
-                "to_left": lt if lf is not None else None,
-                "from_right": rf if rt is not None else None,
-                "to_right": rt if rf is not None else None,
-                "parity_left": _parity(attrs.get("PARITYL"), lf, lt),
-                "parity_right": _parity(attrs.get("PARITYR"), rf, rt),
-                "sided": True,
-                "full_name": attrs.get("FULLNAME"),
-                "coords": pts,
-            }
+            yield Segment(
+                tlid, "US", state, city, zip_code, zl, zr,
+                lf if lt is not None else None, lt if lf is not None else None,
+                rf if rt is not None else None, rt if rf is not None else None,
+                _parity(attrs.get("PARITYL"), lf, lt), _parity(attrs.get("PARITYR"), rf, rt),
+                True, attrs.get("FULLNAME"), pts,
+            )
 
     yield from _batches(rows(), report, path)
 
@@ -243,7 +279,7 @@ NOMINATIM_COLUMNS = ["from", "to", "interpolation", "street", "city", "state", "
 def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Stream Nominatim's TIGER CSV as segment batches (each row is one side of a range)."""
 
-    def rows() -> Iterator[dict]:
+    def rows() -> Iterator[Segment | AltName]:
         try:
             with open(path, encoding="utf-8", newline="") as f:
                 reader = csv.reader(f, delimiter=";")
@@ -276,24 +312,8 @@ def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[tuple[str, pa
                     written_state = rec[at["state"]].strip().upper() or None
                     zip_code = _zip(rec[at["postcode"]], written_state)
                     state, city = _state_of(zip_code, written_state)
-                    yield {
-                        "source_key": f"{n}",
-                        "country": "US",
-                        "state": state,
-                        "city": city,
-                        "postal_code": zip_code,
-                        "zip_left": zip_code,
-                        "zip_right": None,
-                        "from_left": lo,
-                        "to_left": hi,
-                        "from_right": None,
-                        "to_right": None,
-                        "parity_left": parity,
-                        "parity_right": None,
-                        "sided": False,
-                        "full_name": rec[at["street"]],
-                        "coords": shapely.get_coordinates(geom),
-                    }
+                    yield Segment(f"{n}", "US", state, city, zip_code, zip_code, None, lo, hi, None, None, parity,
+                                  None, False, rec[at["street"]], shapely.get_coordinates(geom))
         except UnicodeDecodeError as exc:
             raise GazetteerError(f"not UTF-8 text ({exc.reason})", str(path)) from exc
         except csv.Error as exc:
