@@ -8,11 +8,14 @@ need whatever the size of the gazetteer.
 
 The key is read from the raw text without parsing: the last five-digit group of the address
 (or the ``postal_code`` column) and the state that ZIP belongs to, else the ``state`` column or
-a trailing state name. It only decides which chunk an order is cleaned in, never its answer;
-rows without either sort last, in input order.
+the last state name or abbreviation on the line (notes, phone numbers and units often follow
+it). It only decides which chunk an order is cleaned in, never its answer; rows without either
+sort last, in input order.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -23,8 +26,9 @@ from addressing.parse.standardize import state_code
 
 #: the last ZIP-like group of a line: five digits, optionally ``-`` and four more
 _LAST_ZIP = r".*\b(?P<zip>\d{5})(?:-\d{4})?\b"
-#: the last word of a line that may be a state (``TX``, ``Texas``): letters after a space or comma
-_LAST_WORD = r".*[\s,](?P<word>[A-Za-z]+)\W*$"
+_WORDS = re.compile(r"[A-Za-z]+")
+#: the longest state name in words (``District of Columbia``)
+_STATE_WORDS = 3
 #: sorts after every ``STATE|ZIP`` key
 UNKNOWN = "~"
 
@@ -46,15 +50,28 @@ def locality_keys(raw: pa.Table) -> list[str]:
     if zips is None:
         zips = _captured(lines, _LAST_ZIP, "zip") if lines is not None else [None] * n
     states = _column(raw, "state")
-    if states is None:
-        states = _captured(lines, _LAST_WORD, "word") if lines is not None else [None] * n
+    texts = lines.cast(pa.string()).to_pylist() if states is None and lines is not None else [None] * n
     keys = []
-    for z, s in zip(zips, states):
+    for i, z in enumerate(zips):
         z = z.strip()[:5] if z else None
         info = places.zip_info(z) if z and z.isdigit() else None
-        state = info.state if info else state_code(s)
+        state = info.state if info else state_code(states[i]) if states is not None else _last_state(texts[i])
         keys.append(f"{state}|{z if info else ''}" if state else UNKNOWN)
     return keys
+
+
+def _last_state(line: str | None) -> str | None:
+    """The state named last on a line: the last run of one to three words that is a state's
+    name or abbreviation (``TX``, ``Texas``, ``North Carolina``)."""
+    if not line:
+        return None
+    words = _WORDS.findall(line)
+    for end in range(len(words), 0, -1):
+        for size in range(min(_STATE_WORDS, end), 0, -1):
+            state = state_code(" ".join(words[end - size:end]))
+            if state:
+                return state
+    return None
 
 
 def locality_order(raw: pa.Table) -> np.ndarray:

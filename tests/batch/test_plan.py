@@ -67,14 +67,15 @@ def test_a_file_smaller_than_one_chunk_is_spread_over_the_pool(tmp_path, demo_db
 
 MIXED = ["906 Circle Willow Ave, Guys Mills, Pa 16327", "11 Van Ness Ave, San Francisco CA 94102",
          "1 Main St, Springfield, Texas", "5 K St NW Washington DC 20001-1234", "Calle 1, San Juan PR 00901",
-         "10 Rue de Rivoli, Paris", "25 Oak St, Boston, MA 02108", "300 Broadway Oakland CA 94607"]
+         "Calle Mayor 1, Madrid", "25 Oak St, Boston, MA 02108", "300 Broadway Oakland CA 94607"]
 
 
-def test_locality_keys_read_the_zip_its_state_or_a_trailing_state():
+def test_locality_keys_read_the_zip_its_state_or_the_last_state_named():
     from addressing.batch.locality import UNKNOWN, locality_keys
-    raw = pa.table({"address": [*MIXED, None]})
+    raw = pa.table({"address": [*MIXED, None, "2005 Trina Rd, Varnville, sc please leave it at the porch",
+                                "1115 Allen Willow Lowland North Carolina, # 3"]})
     assert locality_keys(raw) == ["PA|16327", "CA|94102", "TX|", "DC|20001", "PR|00901", UNKNOWN, "MA|02108",
-                                  "CA|94607", UNKNOWN]
+                                  "CA|94607", UNKNOWN, "SC|", "NC|"]
     columns = pa.table({"address1": ["1 A St", "2 B St"], "state": ["ma", None], "postal_code": ["02139-4307", None]})
     assert locality_keys(columns) == ["MA|02139", UNKNOWN]   # a ZIP kept as text: its leading zero stays
 
