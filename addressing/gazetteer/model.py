@@ -308,12 +308,6 @@ def standard_number(number: str | None) -> tuple[str | None, int | None]:
     return std, house_number_int(std)
 
 
-def number_columns(numbers: list[str | None]) -> tuple[list[str | None], list[int | None]]:
-    """``standard_number`` of each number: the numbers, and their integers."""
-    pairs = [standard_number(n) for n in numbers]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
 def _clean_number(n: str | None) -> str | None:
     if n is None:
         return None
@@ -336,11 +330,6 @@ def standard_unit(unit: str | None, kind: str | None = None) -> tuple[str | None
         if m and unit_type(m.group(1)):
             t, u = m.group(1), m.group(2)
     return ((unit_type(t) or "#") if u else None), (unit_value(u) if u else None)
-
-
-def unit_columns(units: list[str | None], types: list[str | None] | None = None) -> tuple[list, list]:
-    pairs = [standard_unit(u, types[i] if types else None) for i, u in enumerate(units)]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def batches_from_rows(rows: dict[str, list], schema: pa.Schema) -> pa.RecordBatch:
