@@ -22,6 +22,10 @@ ADDRFEAT-like newline GeoJSON, one pair per county-sized chunk of a state, cache
 
     ADDRESSING_REALDATA=../shared/data .venv/bin/python benchmarks/national.py [--sizes 1M 5M 20M]
         [--work /tmp/national] [--orders 200000] [--quick]
+
+One step again on a run's files (its gazetteers and orders in ``--work``), each printing one
+JSON line: ``--child batch DB ORDERS.csv OUT_DIR`` (the batch step), ``--child latency DB
+latency-1M.json`` (single orders), ``--child build DB SPECS.json`` (a build).
 """
 
 from __future__ import annotations
@@ -229,6 +233,12 @@ def child_latency(db: str, orders_file: str) -> None:
     print(json.dumps(out))
 
 
+def child_batch(db: str, orders: str, out_dir: str) -> None:
+    r = measure_batch(Path(orders), Path(db), Path(out_dir))
+    print(json.dumps({"orders_s": r["orders_s"], "wall": r["wall"], "statuses": r["statuses"],
+                      "timings_s": r["timings_s"]}))
+
+
 def run_child(args: list[str], log: Path) -> dict:
     with open(log, "w") as sink:
         r = subprocess.run([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, stderr=sink,
@@ -388,7 +398,7 @@ def targets(results: dict[int, dict], base_points: int) -> list[tuple[str, bool,
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        {"build": child_build, "latency": child_latency}[sys.argv[2]](*sys.argv[3:])
+        {"build": child_build, "latency": child_latency, "batch": child_batch}[sys.argv[2]](*sys.argv[3:])
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="address points per gazetteer")
