@@ -30,3 +30,15 @@ def differences(one: list, other: list, texts: list[str]) -> list[str]:
         if bad:
             out.append(f"{text!r}: {bad}")
     return out
+
+
+def spy_sql(monkeypatch) -> list[str]:
+    """The text of every query the matcher sends from now on (``sql.run`` and
+    ``sql.run_columns``), in order."""
+    from addressing.match import sql
+
+    asked: list[str] = []
+    for name in ("run", "run_columns"):
+        real = getattr(sql, name)
+        monkeypatch.setattr(sql, name, lambda *a, real=real, **k: asked.append(a[1]) or real(*a, **k))
+    return asked

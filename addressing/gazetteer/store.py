@@ -40,7 +40,9 @@ from addressing.gazetteer import derive, openaddresses, postal_codes, tiger
 from addressing.gazetteer.access import (
     REFRESH_WAIT_ENV,
     REFRESH_WAIT_SECONDS,
+    ROW_GROUP_ROWS,
     connect_reader,
+    connect_writable,
     connect_writer,
     seconds_from_env,
 )
@@ -447,7 +449,7 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
         if upgrade:
             _check_disk(db.parent, db.stat().st_size + _bytes(changed), "a copy of the gazetteer to upgrade")
             _copy_with_wal(db, tmp)
-        con = duckdb.connect(str(tmp))
+        con = connect_writable(tmp)
         try:
             _configure(con, memory_limit, tmp)
             for stmt in DDL + MIGRATIONS:
@@ -478,7 +480,8 @@ COMPACT_FREE_SHARE = 0.10
 
 
 def _free_share(con: duckdb.DuckDBPyConnection) -> float:
-    total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchone()
+    total, free = con.execute("SELECT total_blocks, free_blocks FROM pragma_database_size() "
+                              "WHERE database_name = current_database()").fetchone()
     return free / total if total else 0.0
 
 
@@ -494,7 +497,7 @@ def _compact(tmp: Path, memory_limit: str) -> None:
     try:
         _configure(con, memory_limit, tmp)
         con.execute("ATTACH ? AS built (READ_ONLY)", [str(tmp)])
-        con.execute("ATTACH ? AS compact", [str(dest)])
+        con.execute(f"ATTACH ? AS compact (ROW_GROUP_SIZE {ROW_GROUP_ROWS})", [str(dest)])
         con.execute("COPY FROM DATABASE built TO compact")
         con.execute("DETACH compact")
         con.execute("DETACH built")
@@ -539,7 +542,7 @@ def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             say(f"  {held}: refreshing a copy ({size / 1e6:,.0f} MB) that replaces it")
             _check_disk(db.parent, size + _bytes(changed), "a copy of the gazetteer (readers have it open)")
             _copy_with_wal(db, tmp)
-            con = duckdb.connect(str(tmp))
+            con = connect_writable(tmp)
         else:
             say("  refreshing in place, in one transaction")
         try:

@@ -67,7 +67,7 @@ def blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str
         ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
                         "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),
                         "city": pa.array([None] * len(zips) + [c[1] for c in cities], pa.string())})
-        members = sql.run(gaz, sql.block_members_sql(), {"_r": ask}).to_pydict()
+        members = sql.run_columns(gaz, sql.block_members_sql(), {"_r": ask})
         found: dict[tuple, dict[str, list[int]]] = {k: {} for k in missing}
         for kind, block, sid, key in zip(members["kind"], members["block"], members["street_id"], members["name_key"]):
             if (tag, kind, block) in found:

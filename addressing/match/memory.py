@@ -71,7 +71,7 @@ def state_sizes(gaz: Gazetteer) -> dict[str | None, int]:
     tag = gaz.key
 
     def fetch(_missing: list) -> dict:
-        t = sql.run(gaz, sql.state_sizes_sql()).to_pydict()
+        t = sql.run_columns(gaz, sql.state_sizes_sql())
         return {(tag, "sizes", None): [dict(zip(t["state"], t["n"]))]}
 
     return _tables.get_many([(tag, "sizes", None)], fetch)[(tag, "sizes", None)][0]
@@ -84,7 +84,7 @@ def fits(gaz: Gazetteer, states: Iterable[str | None]) -> bool:
 
 
 def _select_names(gaz: Gazetteer, params: list, column: str | None = None, in_state: bool = False) -> list[tuple]:
-    cols = sql.run(gaz, sql.name_rows_sql(column, in_state), None, params).to_pydict()
+    cols = sql.run_columns(gaz, sql.name_rows_sql(column, in_state), None, params)
     return list(zip(*(cols[c] for c in ["srow", *_NAME_COLS, "sound_key"])))
 
 
@@ -302,7 +302,7 @@ def _fetch_streets(gaz: Gazetteer, sizes: dict[int, tuple[int, int]]) -> dict[in
         ids = ranged if part == "segments" else pointed
         if not ids:
             continue
-        t = sql.run(gaz, text, None, sql.street_rows_params(ids)).to_pydict()
+        t = sql.run_columns(gaz, text, None, sql.street_rows_params(ids))
         sids = t.pop("street_id")
         for i, sid in enumerate(sids):
             st = streets[sid]

@@ -1,5 +1,6 @@
 """The matcher's SQL: builders return text (values go in as parameters, batches as registered
-Arrow tables ``_q``, ``_r``, ``_p``, ``_c``, ``_l``), and ``run`` is the one place it meets DuckDB.
+Arrow tables ``_q``, ``_r``, ``_p``, ``_c``, ``_l``), and ``run`` / ``run_columns`` are the one
+place it meets DuckDB.
 
 Owns every query the matcher sends: the candidate and evidence queries of the SQL backend
 (``backends.SqlBackend``), the row fetches of the in-memory backend (``memory``), and the block,
@@ -10,9 +11,13 @@ alternate name of it, ``alt``), ``addresses``, ``address_points``, ``segments``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
 import pyarrow as pa
 
-from addressing.gazetteer import Gazetteer, query_arrow
+from addressing.gazetteer import Gazetteer, query_arrow, query_columns
 from addressing.gazetteer.derive import LOOKUPS
 
 # --------------------------------------------------------------------------- SQL builders
@@ -304,13 +309,27 @@ def coverage_sql() -> str:
 
 def run(gaz: Gazetteer, sql: str, tables: dict[str, pa.Table] | None = None, params: list | None = None) -> pa.Table:
     """The one place SQL meets DuckDB: register the batch tables, run, return Arrow."""
+    with _registered(gaz, tables) as cur:
+        return query_arrow(cur, sql, params)
+
+
+def run_columns(gaz: Gazetteer, sql: str, tables: dict[str, pa.Table] | None = None,
+                params: list | None = None) -> dict[str, list]:
+    """``run`` for a small result read in Python: column name -> values (``query_columns``)."""
+    with _registered(gaz, tables) as cur:
+        return query_columns(cur, sql, params)
+
+
+@contextmanager
+def _registered(gaz: Gazetteer, tables: dict[str, pa.Table] | None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The gazetteer's cursor with ``tables`` registered under their names while it is used."""
     cur = gaz.cursor()
     names = []
     try:
         for name, table in (tables or {}).items():
             cur.register(name, table)
             names.append(name)
-        return query_arrow(cur, sql, params)
+        yield cur
     finally:
         for name in names:
             cur.unregister(name)

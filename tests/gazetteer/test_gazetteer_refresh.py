@@ -29,6 +29,7 @@ from refresh_helpers import (
 
 from addressing.errors import GazetteerReadError
 from addressing.gazetteer import Gazetteer, open_gazetteer
+from addressing.gazetteer.access import ROW_GROUP_ROWS
 from addressing.gazetteer.store import SourceSpec, build
 
 #: the seconds a helper process may take to start and reach the moment a test waits for
@@ -127,9 +128,32 @@ def test_refresh_keeps_the_ids_of_streets_it_does_not_touch(tmp_path, real):
     assert mislabelled_rows(db) == 0
 
 
+def largest_row_group(db: Path, table: str) -> tuple[int, int]:
+    """(rows in the largest row group of ``table``, number of row groups)."""
+    sizes = q(db, f"""SELECT row_group_id, sum(count) FROM pragma_storage_info('{table}')
+                      WHERE column_name = 'street_id' AND segment_type <> 'VALIDITY' GROUP BY ALL""")
+    return max(n for _, n in sizes), len(sizes)
+
+
+def test_builds_and_refreshes_write_small_row_groups(tmp_path, real):
+    """A single order's seeks read whole row groups: a build writes them ROW_GROUP_ROWS long and
+    a refresh in place appends rows the same way."""
+    db = tmp_path / "g.duckdb"
+    build(db, base_sources(real) + [tiger(real, "2016")], with_zipcodes=False)
+    found = {t: largest_row_group(db, t) for t in ("streets", "addresses", "address_points", "segments")}
+    assert all(largest <= ROW_GROUP_ROWS for largest, _ in found.values()), found
+    assert max(groups for _, groups in found.values()) > 1          # a table larger than one group is cut
+    lines: list[str] = []
+    build(db, base_sources(real) + [tiger(real, "2021")], with_zipcodes=False, progress=lines.append)
+    assert "  refreshing in place, in one transaction" in lines
+    for table in ("streets", "addresses", "segments"):
+        assert largest_row_group(db, table)[0] <= ROW_GROUP_ROWS, table
+
+
 KILL_CHILD = r"""
 import sys, time
 from pathlib import Path
+from addressing.gazetteer.access import ROW_GROUP_ROWS
 from addressing.gazetteer.store import SourceSpec, build
 
 db, moment, source = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])

@@ -13,10 +13,11 @@ from importlib import resources
 import numpy as np
 import pytest
 import shapely
+from match_helpers import spy_sql
 
 from addressing.gazetteer import query_arrow
 from addressing.geocode import distance_m
-from addressing.match import MatchResult, backends, blocking, decision, match_batch, places, scoring, sql
+from addressing.match import MatchResult, backends, blocking, decision, match_batch, places, scoring
 from addressing.match.calibration import RANGE, STRATA, calibrate, calibration, raw_score
 from addressing.match.queries import Queries, street_variants, unit_norm, unit_tries
 from addressing.parse import parse_batch
@@ -349,9 +350,7 @@ def test_places_without_street_data_are_not_searched(gaz, monkeypatch):
     the coverage reason and costs no street query; a covered ZIP is searched whatever the state says."""
     cov = places.coverage(gaz)
     state = next(s for s in ("ID", "WY", "VT", "ND") if s not in cov.states)
-    asked = []
-    real_run = sql.run
-    monkeypatch.setattr(sql, "run", lambda *a, **k: asked.append(a[1]) or real_run(*a, **k))
+    asked = spy_sql(monkeypatch)
     far = run(gaz, f"12 Main St, Springfield, {state} 00000")[0]
     assert far.status == "unmatched" and "outside gazetteer coverage" in far.reason
     assert all("FROM _l q JOIN localities" in text for text in asked)      # placed by its town only

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from match_helpers import differences, same
+from match_helpers import differences, same, spy_sql
 
 from addressing.demo import synth
 from addressing.demo.day import demo_orders
@@ -406,9 +406,7 @@ def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(g
     assert not memory.fits(gaz, {None}) and memory.fits(gaz, {"CA"}) == (hold != "nothing")
     parsed = parse_batch(texts)
     batch = match_batch(parsed, gaz)
-    asked = []
-    real_run = sql.run
-    monkeypatch.setattr(sql, "run", lambda *a, **k: asked.append(a[1]) or real_run(*a, **k))
+    asked = spy_sql(monkeypatch)
     clear_caches()
     assert not differences(batch, one_at_a_time(parsed, gaz), texts)
     assert any("s.name_key = ANY($1)" in text for text in asked)                 # asked key by key
@@ -446,9 +444,7 @@ def test_row_cache_forgets_the_least_recently_used_and_counts_rows():
 def test_small_batches_get_the_memory_backend_and_large_ones_the_sql(gaz, texts, monkeypatch):
     assert backend_for(gaz, MEMORY_MAX_QUERIES).name == "memory"
     assert backend_for(gaz, MEMORY_MAX_QUERIES + 1).name == "sql"
-    asked = []
-    real_run = sql.run
-    monkeypatch.setattr(sql, "run", lambda *a, **k: asked.append(a[1]) or real_run(*a, **k))
+    asked = spy_sql(monkeypatch)
     parsed = [p for p in parse_batch(texts) if p.street_name and p.country in (None, "US")]
     clear_caches()
     match_batch(parsed[:3], gaz)
