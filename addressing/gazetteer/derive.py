@@ -157,9 +157,7 @@ def full(con: duckdb.DuckDBPyConnection) -> None:
     a time), so that the rows of a few streets (a single order's evidence) lie in a few row
     groups that DuckDB's zone maps find without a scan. A refresh appends its streets' rows
     at the end, together, so they stay found the same way."""
-    con.execute(f"""CREATE OR REPLACE TABLE streets AS
-        SELECT row_number() OVER (ORDER BY {_KEY}) AS street_id, *, false AS alt, {_lookups()}, {_main_name()}
-        FROM ({_streets_of('address_points', 'segments')}) ORDER BY street_id""")
+    number_streets(con)
     con.execute(f"UPDATE address_points p SET street_id = s.street_id FROM streets s WHERE {same_street('p', 's')}")
     con.execute(f"UPDATE segments g SET street_id = s.street_id FROM streets s WHERE {same_street('g', 's')}")
     for table in STAGED:  # in street order, as ``addresses`` below
@@ -173,6 +171,25 @@ def full(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE OR REPLACE TABLE localities AS {_localities(None)}")
     for stmt in index_sql():
         con.execute(stmt)
+
+
+def number_streets(con: duckdb.DuckDBPyConnection) -> None:
+    """``streets`` made afresh, numbered in ``STREET_KEY`` order, one (country, state) at a time:
+    a street's most common name and city are ordered aggregates, which DuckDB keeps in memory for
+    the whole statement, and the whole country's at 60 M points did not fit a build's 512 MB
+    (``benchmarks/national.py``); the streets of one state do. The areas come in the key's own
+    order (NULLs last), so the ids are those one statement over the country would give."""
+    street = f"SELECT $1 + row_number() OVER (ORDER BY {_KEY}) AS street_id, *, false AS alt, {_lookups()}, {_main_name()}"
+    area = "country IS NOT DISTINCT FROM $2 AND state IS NOT DISTINCT FROM $3"
+    of_area = _streets_of(f"(FROM address_points WHERE {area})", f"(FROM segments WHERE {area})")
+    con.execute(f"CREATE OR REPLACE TABLE streets AS {street} FROM ({of_area}) LIMIT 0", [0, None, None])
+    areas = con.execute("""SELECT DISTINCT country, state FROM (
+        SELECT country, state FROM address_points UNION SELECT country, state FROM segments)
+        ORDER BY country, state""").fetchall()
+    top = 0
+    for country, state in areas:
+        con.execute(f"INSERT INTO streets {street} FROM ({of_area}) ORDER BY street_id", [top, country, state])
+        top = con.execute("SELECT coalesce(max(street_id), 0) FROM streets").fetchall()[0][0]
 
 
 def _source_rows(table: str, columns: str) -> str:

@@ -67,7 +67,8 @@ DERIVED_ONLY = ("2", "3")
 #: when a loader converts the same file into other rows, so that the next build reloads it.
 #: 2: every column is read as text, and ZIPs a source kept as numbers get their zeros back
 LOADERS_REVISION = "2"
-DEFAULT_MEMORY = os.environ.get("ADDRESSING_BUILD_MEMORY", "512MB")
+MEMORY_ENV = "ADDRESSING_BUILD_MEMORY"
+DEFAULT_MEMORY = os.environ.get(MEMORY_ENV, "512MB")
 #: a refresh's WAL size past which its COMMIT checkpoints: none, so it always does, and DuckDB
 #: then writes the transaction's rows straight into the file instead of first into the WAL too
 #: (measured on a county of 11 MB of source files: 18 MB of WAL at the commit, none this way)
@@ -186,7 +187,7 @@ def insert_select_sql(table: str, columns: list[str], select: str) -> str:
 
 _NOISE = ("original line", "possible solution", "file =", "delimiter =", "quote =", "escape =", "new_line =",
           "header =", "skip_rows =", "comment =", "date_format =", "timestamp_format =", "null_padding",
-          "sample_size", "ignore_errors", "all_varchar", "strict_mode", "encoding")
+          "sample_size", "ignore_errors", "all_varchar", "strict_mode", "encoding", "* ", "see also")
 
 
 def _duck_message(exc: duckdb.Error) -> str:
@@ -206,6 +207,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: 
             raise GazetteerError(f"SQL loads into {table} are not supported")
         try:
             n = con.execute(insert_select_sql(table, cols, item.sql), [source_name, *item.params]).fetchone()[0]
+        except duckdb.OutOfMemoryException:
+            raise  # the build's memory, not this file: ``build`` says what to set
         except duckdb.Error as exc:
             msg = _duck_message(exc)
             if "unicode" in msg.lower() or "utf-8" in msg.lower() or "utf8" in msg.lower():
@@ -219,6 +222,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: 
     con.register("_incoming", item)
     try:
         con.execute(insert_batch_sql(table, item.schema.names), [source_name])
+    except duckdb.OutOfMemoryException:
+        raise  # the build's memory, not this file: ``build`` says what to set
     except duckdb.Error as exc:
         raise GazetteerError(f"cannot store rows in {table} ({_duck_message(exc)})", str(path)) from exc
     finally:
@@ -430,10 +435,15 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
             result.rows = info(db)["tables"]
             result.seconds = time.perf_counter() - start
             return result
-        if schema == SCHEMA_VERSION:
-            _refresh(db, changed, result, say, rows, memory_limit, wait)
-        else:
-            _rebuild(db, changed, result, say, rows, memory_limit)
+        try:
+            if schema == SCHEMA_VERSION:
+                _refresh(db, changed, result, say, rows, memory_limit, wait)
+            else:
+                _rebuild(db, changed, result, say, rows, memory_limit)
+        except duckdb.OutOfMemoryException as exc:
+            raise GazetteerError(f"the build needed more than its memory limit of {memory_limit} "
+                                 f"({_duck_message(exc)}); the gazetteer is as it was. Set {MEMORY_ENV} "
+                                 "higher (e.g. 2GB) and build again", str(db)) from exc
     result.seconds = time.perf_counter() - start
     return result
 

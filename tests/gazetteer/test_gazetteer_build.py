@@ -372,3 +372,41 @@ path = "{real / 'tiger/meagher_mt_30059/2021.geojsonl'}"
     toml.write_text('[[source]]\nkind = "openaddresses"\npath = "x.csv"\nencoding = "klingon"\n')
     with pytest.raises(ConfigError, match="unknown text encoding"):
         read_sources_toml(toml)
+
+
+def test_streets_numbered_state_by_state_as_one_statement_would():
+    """``derive.number_streets`` aggregates one (country, state) at a time (memory) and numbers
+    the streets as one statement over every row would, NULL countries and states included."""
+    con = duckdb.connect()
+    cols = "country VARCHAR, state VARCHAR, postal_code VARCHAR, predir VARCHAR, name_key VARCHAR, type VARCHAR, " \
+           "postdir VARCHAR, name VARCHAR, city VARCHAR, sound_key VARCHAR, lat DOUBLE, lon DOUBLE"
+    for table in ("address_points", "segments"):
+        con.execute(f"CREATE TABLE {table} ({cols})")
+    areas = [("US", "CA"), ("US", "WY"), ("US", None), (None, None), ("CA", "ON"), ("US", "AK")]
+    rows = [(c, s, z, p, k, t, None, k.title(), "TOWN", k[:3], 1.0 + i, 2.0 - i)
+            for i, (c, s) in enumerate(areas) for z in ("00601", "99501", None) for p in (None, "N")
+            for k, t in (("MAIN", "ST"), ("OAK", None), ("ELM", "AVE"))]
+    con.executemany("INSERT INTO address_points VALUES (" + ", ".join("?" * 12) + ")", rows[::2])
+    con.executemany("INSERT INTO segments VALUES (" + ", ".join("?" * 12) + ")", rows[1::3])
+    derive.number_streets(con)
+    key = ", ".join(derive.STREET_KEY)
+    got = con.execute(f"SELECT street_id, {key} FROM streets ORDER BY street_id").fetchall()
+    one = con.execute(f"""SELECT row_number() OVER (ORDER BY {key}) AS street_id, {key} FROM (
+        SELECT DISTINCT {key} FROM (FROM address_points UNION ALL FROM segments)) ORDER BY street_id""").fetchall()
+    assert len(got) > 50 and got == one
+    assert {r[2] for r in got} >= {None, "CA", "WY"}
+
+
+@pytest.mark.parametrize("kind", ["first build", "refresh"])
+def test_a_build_out_of_memory_says_what_to_set_and_keeps_the_gazetteer(tmp_path, meagher, sf, kind):
+    db = tmp_path / "g.duckdb"
+    sources = [SourceSpec("tiger", meagher / "2016.geojsonl")]
+    if kind == "refresh":
+        build(db, sources, with_zipcodes=False)
+        sources = [SourceSpec("tiger", meagher / "2021.geojsonl")]
+    before = sha(db) if db.exists() else None
+    with pytest.raises(GazetteerError) as err:
+        build(db, sources + [sf], with_zipcodes=False, memory_limit="2MB")
+    assert "memory limit of 2MB" in str(err.value) and "ADDRESSING_BUILD_MEMORY" in str(err.value)
+    assert str(db) in str(err.value)
+    assert (sha(db) if db.exists() else None) == before and leftovers(db) == []
