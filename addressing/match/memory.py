@@ -84,7 +84,7 @@ def fits(gaz: Gazetteer, states: Iterable[str | None]) -> bool:
 
 
 def _select_names(gaz: Gazetteer, params: list, column: str | None = None, in_state: bool = False) -> list[tuple]:
-    cols = sql.run_columns(gaz, sql.name_rows_sql(column, in_state), None, params)
+    cols = sql.run_columns(gaz, sql.name_rows_sql(column, in_state, len(params)), None, params)
     return list(zip(*(cols[c] for c in ["srow", *_NAME_COLS, "sound_key"])))
 
 
@@ -118,7 +118,7 @@ def _name_rows(gaz: Gazetteer, column: str, wanted: list[tuple[str | None, Any]]
             if state is None:
                 params = [values]
             elif column in sql.SEEK_COLUMNS:
-                params = [[lookup_value(state, v) for v in values]]
+                params = [lookup_value(state, v) for v in values]
             else:
                 params = [values, state]
             for row in _select_names(gaz, params, column, in_state=state is not None):

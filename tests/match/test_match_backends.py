@@ -414,6 +414,7 @@ def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(g
     whole_states = [text for text in asked if text.endswith("WHERE s.state = $1")]
     if hold == "nothing":
         assert trigram_sql and not whole_states
+        assert any("s.name_lookup IN ($1" in text for text in asked)            # in a state, by its seek column
     else:
         assert whole_states                                                       # states held whole
 
