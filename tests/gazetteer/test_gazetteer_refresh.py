@@ -29,7 +29,7 @@ from refresh_helpers import (
 
 from addressing.errors import GazetteerReadError
 from addressing.gazetteer import Gazetteer, open_gazetteer
-from addressing.gazetteer.access import ROW_GROUP_ROWS
+from addressing.gazetteer.access import ROW_GROUP_ROWS, connect_writable
 from addressing.gazetteer.store import SourceSpec, build
 
 #: the seconds a helper process may take to start and reach the moment a test waits for
@@ -128,32 +128,37 @@ def test_refresh_keeps_the_ids_of_streets_it_does_not_touch(tmp_path, real):
     assert mislabelled_rows(db) == 0
 
 
-def largest_row_group(db: Path, table: str) -> tuple[int, int]:
-    """(rows in the largest row group of ``table``, number of row groups)."""
-    sizes = q(db, f"""SELECT row_group_id, sum(count) FROM pragma_storage_info('{table}')
-                      WHERE column_name = 'street_id' AND segment_type <> 'VALIDITY' GROUP BY ALL""")
-    return max(n for _, n in sizes), len(sizes)
+def row_groups(db: Path, table: str, column: str) -> list[int]:
+    """The number of rows in each row group of ``table``."""
+    return [n for (n,) in q(db, f"""SELECT sum(count) FROM pragma_storage_info('{table}')
+                                 WHERE column_name = '{column}' AND segment_type <> 'VALIDITY'
+                                 GROUP BY row_group_id ORDER BY row_group_id""")]
 
 
-def test_builds_and_refreshes_write_small_row_groups(tmp_path, real):
-    """A single order's seeks read whole row groups: a build writes them ROW_GROUP_ROWS long and
-    a refresh in place appends rows the same way."""
+def test_the_gazetteer_is_written_in_small_row_groups(tmp_path, real):
+    """A single order's seeks read whole row groups: the file is written (built, then refreshed
+    in place) ROW_GROUP_ROWS rows to a group, not DuckDB's default 122,880."""
     db = tmp_path / "g.duckdb"
-    build(db, base_sources(real) + [tiger(real, "2016")], with_zipcodes=False)
-    found = {t: largest_row_group(db, t) for t in ("streets", "addresses", "address_points", "segments")}
-    assert all(largest <= ROW_GROUP_ROWS for largest, _ in found.values()), found
-    assert max(groups for _, groups in found.values()) > 1          # a table larger than one group is cut
+    build(db, base_sources(real) + [tiger(real, "2016")])
+    sizes = row_groups(db, "postal_codes", "postal_code")       # every US ZIP: 42,000 rows
+    assert len(sizes) > 1 and max(sizes) <= ROW_GROUP_ROWS
+    con = connect_writable(db)                                   # what a refresh in place writes with
+    con.execute(f"CREATE TABLE probe AS SELECT range AS i FROM range({2 * ROW_GROUP_ROWS + 5})")
+    con.execute(f"INSERT INTO probe SELECT range FROM range({ROW_GROUP_ROWS})")
+    con.close()
+    probe = row_groups(db, "probe", "i")
+    assert sum(probe) == 3 * ROW_GROUP_ROWS + 5 and max(probe) <= ROW_GROUP_ROWS
     lines: list[str] = []
-    build(db, base_sources(real) + [tiger(real, "2021")], with_zipcodes=False, progress=lines.append)
+    build(db, base_sources(real) + [tiger(real, "2021")], progress=lines.append)
     assert "  refreshing in place, in one transaction" in lines
-    for table in ("streets", "addresses", "segments"):
-        assert largest_row_group(db, table)[0] <= ROW_GROUP_ROWS, table
+    for table in ("streets", "addresses", "address_points", "segments"):
+        assert max(row_groups(db, table, "street_id")) <= ROW_GROUP_ROWS, table
 
 
 KILL_CHILD = r"""
 import sys, time
 from pathlib import Path
-from addressing.gazetteer.access import ROW_GROUP_ROWS
+from addressing.gazetteer.access import ROW_GROUP_ROWS, connect_writable
 from addressing.gazetteer.store import SourceSpec, build
 
 db, moment, source = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
