@@ -38,10 +38,10 @@ _ATTACHED_HERE = "already attached"  # its error for attaching a file this proce
 #: rows per row group of the tables a build writes (DuckDB's default is 122,880). DuckDB reads a
 #: whole row group's column segments for any of its rows, so a single order's seeks (a street's
 #: name rows, addresses and ranges, a ZIP's streets) cost what their row groups hold: at 20 M
-#: points (``benchmarks/national.py``'s gazetteer copied at each size) a seek took 3.4-4 ms at
-#: 16,384 rows against 9-11 ms at the default. Smaller groups seek faster still (1.5-2 ms at
-#: 4,096) but a build holds per-row-group state for every table it writes: at 4,096 the 20 M
-#: build peaked at 1.6 GB against 0.94 GB, at 16,384 a 5 M build at 852 MB against 808 MB
+#: points (``benchmarks/national.py``'s gazetteer copied at each size) a seek took 3.4-4.8 ms at
+#: 16,384 rows against 9-11 ms at the default. Smaller groups seek faster still (1.5-2.3 ms at
+#: 4,096) but a build holds per-row-group state for every table it writes: its 20 M build peaked
+#: at 1.6 GB at 4,096, 1.09 GB at 16,384 and 0.94 GB at the default
 ROW_GROUP_ROWS = 16384
 #: the catalog name of the gazetteer in a connection from ``connect_writable``
 WRITE_CATALOG = "gazetteer"
