@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -22,6 +24,8 @@ from addressing.errors import GazetteerError, GazetteerReadError
 from addressing.gazetteer import replicas
 from addressing.gazetteer.access import connect_reader
 from addressing.gazetteer.store import SourceSpec, build, check_gazetteer, info
+
+_T = TypeVar("_T")
 
 __all__ = ["Gazetteer", "open_gazetteer", "build", "info", "SourceSpec", "PostalInfo", "PostalCodes", "query_arrow", "query_columns",
            "database_error"]
@@ -47,38 +51,38 @@ def database_error(exc: duckdb.Error, path: str | Path | None = None) -> Gazette
     return kind(f"query failed ({first})", None if path is None else str(path))
 
 
-def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
-    """Run one query on the gazetteer and return its whole result as Arrow (DuckDB 1.x and 2.x
-    names). A failure is a ``GazetteerError`` (without the file's name: the caller that holds
-    the ``Gazetteer`` adds it with ``naming``)."""
+def _query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None, fetch: Callable[[duckdb.DuckDBPyConnection], _T],
+           empty: _T) -> _T:
+    """Run one query and ``fetch`` its whole result (``empty`` for a statement without one). A
+    failure is a ``GazetteerError`` (without the file's name: the caller that holds the
+    ``Gazetteer`` adds it with ``naming``)."""
     try:
         cur = con.execute(sql, params or None)
-        if cur.description is None:
-            return pa.table({})
-        fetch = getattr(cur, "to_arrow_table", None) or cur.fetch_arrow_table
-        return fetch()
+        return empty if cur.description is None else fetch(cur)
     except VALUE_ERRORS:
         raise
     except duckdb.Error as exc:
         raise database_error(exc) from exc
+
+
+def query_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
+    """Run one query on the gazetteer and return its whole result as Arrow (DuckDB 1.x and 2.x
+    names)."""
+    return _query(con, sql, params, lambda cur: (getattr(cur, "to_arrow_table", None) or cur.fetch_arrow_table)(),
+                  pa.table({}))
 
 
 def query_columns(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict[str, list]:
     """``query_arrow`` as Python lists, column by column, for the small results a single order
     asks for: fetched as rows, not through Arrow, whose conversion costs more than the rows of
     a seek (``benchmarks/national.py``'s single orders)."""
-    try:
-        cur = con.execute(sql, params or None)
-        if cur.description is None:
-            return {}
+    def columns(cur: duckdb.DuckDBPyConnection) -> dict[str, list]:
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()
-    except VALUE_ERRORS:
-        raise
-    except duckdb.Error as exc:
-        raise database_error(exc) from exc
-    cols = list(zip(*rows)) if rows else [() for _ in names]
-    return {name: list(col) for name, col in zip(names, cols)}
+        cols = list(zip(*rows)) if rows else [() for _ in names]
+        return {name: list(col) for name, col in zip(names, cols)}
+
+    return _query(con, sql, params, columns, {})
 
 
 @dataclass(frozen=True, slots=True)
