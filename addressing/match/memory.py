@@ -183,16 +183,28 @@ def _left_eq(a: str | None, b: str | None, n: int) -> bool:
 def pair_and_sound_candidates(gaz: Gazetteer, pairs: pa.Table, sub: pa.Table) -> pa.Table:
     """``sql.fuzzy_candidates_sql`` for a few spellings."""
     p = pairs.to_pydict()
-    s = sub.select(["vix", "state", "sound_key"]).to_pydict()
+    s = sub.select(["vix", "state", "postal_code", "city", "sound_key"]).to_pydict()
+    asked = [(v, st, z, c, k) for v, st, z, c, k in zip(s["vix"], s["state"], s["postal_code"], s["city"],
+                                                          s["sound_key"]) if k is not None and placed(st, z, c)]
     by_id = _name_rows(gaz, "street_id", [(None, sid) for sid in dict.fromkeys(p["street_id"])])
-    by_sound = _name_rows(gaz, "sound_key", [(st, k) for st, k in zip(s["state"], s["sound_key"]) if k is not None])
+    by_sound = _name_rows(gaz, "sound_key", [(st, k) for _, st, _, _, k in asked])
     out: list[tuple[int, tuple]] = []
     for v, sid in zip(p["vix"], p["street_id"]):
         out += [(v, row) for row in by_id[(None, sid)]]
-    for v, st, k in zip(s["vix"], s["state"], s["sound_key"]):
-        if k is not None:
-            out += [(v, row) for row in by_sound[(st, k)]]
+    for v, st, z, c, k in asked:
+        out += [(v, row) for row in by_sound[(st, k)] if st is not None or in_place(row, z, c)]
     return _ordered(out)
+
+
+def placed(state: str | None, postal_code: str | None, city: str | None) -> bool:
+    """Whether a spelling has a locality to look for look-alikes in (``sql.IN_LOCALITY``)."""
+    return state is not None or postal_code is not None or city is not None
+
+
+def in_place(row: tuple, postal_code: str | None, city: str | None) -> bool:
+    """``sql.IN_LOCALITY`` for a spelling without a state: the name row is in its postcode or city."""
+    return ((postal_code is not None and row[_COL["postal_code"]] == postal_code)
+            or (city is not None and row[_COL["city"]] == city))
 
 
 _ORDER = [_COL[c] for c in ("street_id", "name_key", "predir", "type", "postdir")]
@@ -230,37 +242,37 @@ class _GramIndex:
         return self.n_rows
 
 
-_grams = RowCache()       # (gazetteer, "grams", state, None) or (gazetteer, "grams", None, head) -> _GramIndex
+_grams = RowCache()       # (gazetteer, "grams", state, None) or (gazetteer, "grams", None, (postcode, city)) -> _GramIndex
 
 
-def _gram_index(st: str | None, key: str) -> tuple[str | None, str | None]:
-    """Which trigram index a spelling is looked up in: its state's, or without a state the
-    country's streets whose name key begins as its does (``sql.STATELESS_HEAD``)."""
-    return (st, None) if st is not None else (None, key[:sql.STATELESS_HEAD])
+def _gram_index(st: str | None, z: str | None, c: str | None) -> tuple[str | None, tuple | None]:
+    """Which trigram index a spelling is looked up in: its state's, or without a state that of
+    its postcode's and city's streets (``sql.IN_LOCALITY``)."""
+    return (st, None) if st is not None else (None, (z, c))
 
 
 def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Table:
     """``sql.trigram_candidates_sql`` for a few spellings (whose states ``fits``)."""
-    q = sub.select(["vix", "state", "name_key"]).to_pydict()
+    q = sub.select(["vix", "state", "postal_code", "city", "name_key"]).to_pydict()
     tag = gaz.key
     at_key, at_id = _COL["name_key"], _COL["street_id"]
 
     def fetch(missing: list[tuple]) -> dict[tuple, _GramIndex]:
         tables = _name_tables(gaz, list(dict.fromkeys(st for *_, st, _ in missing)))
         out = {}
-        for *_, st, head in missing:
-            rows = tables[st].rows
-            if head is not None:
-                rows = [r for r in rows if r[at_key] is not None and r[at_key][:len(head)] == head]
-            out[(tag, "grams", st, head)] = _GramIndex([r[at_id] for r in rows], [r[at_key] for r in rows])
+        for *_, st, place in missing:
+            rows = tables[st].rows if place is None else [r for r in tables[st].rows if in_place(r, *place)]
+            out[(tag, "grams", st, place)] = _GramIndex([r[at_id] for r in rows], [r[at_key] for r in rows])
         return out
 
-    asked = [(v, st, key) for v, st, key in zip(q["vix"], q["state"], q["name_key"]) if key is not None and len(key) >= 3]
-    wanted = list(dict.fromkeys(_gram_index(st, key) for _, st, key in asked))
+    asked = [(v, _gram_index(st, z, c), key) for v, st, z, c, key in zip(
+        q["vix"], q["state"], q["postal_code"], q["city"], q["name_key"])
+        if key is not None and len(key) >= 3 and placed(st, z, c)]
+    wanted = list(dict.fromkeys(index for _, index, _ in asked))
     got = _grams.get_many([(tag, "grams", *w) for w in wanted], fetch)
     picked: list[tuple[int, int]] = []
-    for v, st, key in asked:
-        index = got[(tag, "grams", *_gram_index(st, key))].ids
+    for v, at, key in asked:
+        index = got[(tag, "grams", *at)].ids
         hits = [index[g] for g in grams(key) if g in index]
         if not hits:
             continue

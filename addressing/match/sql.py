@@ -88,11 +88,21 @@ def block_members_sql() -> str:
     """
 
 
+#: where round two looks for a spelling's look-alikes (sound key, trigrams): its state; without
+#: a state (none written and no known ZIP: a foreign postcode, a misparse such as ``262 OAK OH``),
+#: its postcode or city in any state, and nowhere when it has neither. A spelling with no place
+#: at all would be compared with every street of the country (seconds per batch at national
+#: size, and every far look-alike a query on its own part of the file), and no match found so
+#: could be trusted; the exact name key is still looked for everywhere (round one)
+IN_LOCALITY = ("(s.state = q.state OR (q.state IS NULL AND (s.postal_code = q.postal_code "
+               "OR s.city = q.city)))")
+
+
 def sound_candidates_sql() -> str:
-    """Round two: streets with the spelling's sound key in its state."""
+    """Round two: streets with the spelling's sound key in its locality (``IN_LOCALITY``)."""
     return f"""
         SELECT q.vix, {STREET_COLS} FROM _r q JOIN streets s
-          ON s.sound_key = q.sound_key AND (q.state IS NULL OR s.state = q.state)
+          ON s.sound_key = q.sound_key AND {IN_LOCALITY}
     """
 
 
@@ -106,33 +116,26 @@ def fuzzy_candidates_sql() -> str:
     return f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()} {CANDIDATE_ORDER}"
 
 
-#: a spelling without a state is compared by trigrams only with the streets, in any state, whose
-#: name key begins with its first this many letters: every street of the country would cost
-#: seconds per batch at national size (7 s of a 17,000-order chunk at 20 M points), for orders
-#: that name neither a state nor a ZIP
-STATELESS_HEAD = 2
-
-
 def trigram_candidates_sql() -> str:
-    """Round two: the streets of the state sharing the most name-key trigrams with the
-    spelling (a typo that changes consonants defeats the sound key, not most trigrams);
-    ``?`` = how many per spelling; in ``CANDIDATE_ORDER``. Without a state: the streets
-    whose name key begins as the spelling's does (``STATELESS_HEAD``)."""
+    """Round two: the streets of the spelling's locality (``IN_LOCALITY``) sharing the most
+    name-key trigrams with it (a typo that changes consonants defeats the sound key, not most
+    trigrams); ``?`` = how many per spelling; in ``CANDIDATE_ORDER``."""
     grams = ("list_distinct(list_transform(range(1, length(name_key) + 1), "
              "lambda i: substr('^' || name_key || '$', i, 3)))")
-    head = f"left(name_key, {STATELESS_HEAD})"
+    placeless = "FROM _r WHERE state IS NULL"
     return f"""
-        WITH qg AS (
-            SELECT vix, state, {head} AS head, unnest({grams}) AS g FROM _r WHERE length(name_key) >= 3
-        ), sg AS (
-            SELECT street_id, state, {head} AS head, unnest({grams}) AS g FROM streets
+        WITH q AS (
+            SELECT vix, state, postal_code, city, unnest({grams}) AS g FROM _r WHERE length(name_key) >= 3
+        ), s AS (
+            SELECT street_id, state, postal_code, city, unnest({grams}) AS g FROM streets
             WHERE state IN (SELECT DISTINCT state FROM _r WHERE state IS NOT NULL)
-               OR {head} IN (SELECT DISTINCT {head} FROM _r WHERE state IS NULL)
+               OR postal_code IN (SELECT DISTINCT postal_code {placeless})
+               OR city IN (SELECT DISTINCT city {placeless})
         ), shared AS (
-            SELECT qg.vix, sg.street_id, count(*) AS n
-            FROM qg JOIN sg ON sg.g = qg.g AND (sg.state = qg.state OR (qg.state IS NULL AND sg.head = qg.head))
-            GROUP BY qg.vix, sg.street_id HAVING count(*) >= 2
-            QUALIFY row_number() OVER (PARTITION BY qg.vix ORDER BY count(*) DESC, sg.street_id) <= ?
+            SELECT q.vix, s.street_id, count(*) AS n
+            FROM q JOIN s ON s.g = q.g AND {IN_LOCALITY}
+            GROUP BY q.vix, s.street_id HAVING count(*) >= 2
+            QUALIFY row_number() OVER (PARTITION BY q.vix ORDER BY count(*) DESC, s.street_id) <= ?
         )
         SELECT shared.vix, {STREET_COLS} FROM shared JOIN streets s USING (street_id)
         {CANDIDATE_ORDER}

@@ -39,7 +39,6 @@ from addressing.match.blocking import EXACT_PER_QUERY, TRIGRAM_PER_QUERY, block_
 from addressing.match.evidence import number_ints
 from addressing.match.queries import Queries, unit_norm
 from addressing.match.row_cache import RowCache, every_cache
-from addressing.match.sql import STATELESS_HEAD
 from addressing.parse import parse_batch
 
 
@@ -136,6 +135,27 @@ def in_state(row: dict, state: str | None) -> bool:
     return state is None or row["state"] == state
 
 
+def some_without_state(q: pa.Table) -> pa.Table:
+    """The spellings with every fourth one's state taken away (a foreign postcode, a city with
+    no state written), and every eighth one's postcode and city too (no place at all)."""
+    i = np.arange(q.num_rows)
+    stateless, placeless = i % 4 == 1, i % 8 == 1
+    blank = {"state": stateless, "postal_code": placeless, "city": placeless}
+    for name, mask in blank.items():
+        col = q.column(name).combine_chunks()
+        q = q.set_column(q.schema.get_field_index(name), name,
+                         pa.array([None if m else v for v, m in zip(col.to_pylist(), mask)], pa.string()))
+    return q
+
+
+def in_locality(row: dict, q: dict) -> bool:
+    """Where round two looks for look-alikes: the state; without one, the postcode or city."""
+    if q["state"] is not None:
+        return row["state"] == q["state"]
+    return ((q["postal_code"] is not None and row["postal_code"] == q["postal_code"])
+            or (q["city"] is not None and row["city"] == q["city"]))
+
+
 # --------------------------------------------------------------------------- the contract, per backend
 
 
@@ -166,9 +186,10 @@ def test_exact_candidates(backend, queries, name_rows):
 
 def test_fuzzy_candidates(backend, gaz, queries, name_rows):
     """Every name row of the paired streets, and of the streets with a spelling's sound key in
-    its state, in CANDIDATE_ORDER."""
-    pairs = block_pairs(gaz, queries.table)
-    found = backend.fuzzy_candidates(pairs, queries.table)
+    its locality (its state; without one its postcode or city), in CANDIDATE_ORDER."""
+    spellings = some_without_state(queries.table)
+    pairs = block_pairs(gaz, spellings)
+    found = backend.fuzzy_candidates(pairs, spellings)
     assert found.column_names == ["vix", *CANDIDATE_COLUMNS]
     rows = found.to_pylist()
     assert in_candidate_order(rows)
@@ -176,11 +197,14 @@ def test_fuzzy_candidates(backend, gaz, queries, name_rows):
     expected = Counter()
     for v, sid in zip(pairs["vix"].to_pylist(), pairs["street_id"].to_pylist()):
         expected[(v, sid)] += n_names[sid]
-    for q in queries.table.to_pylist():
+    sounded_without_state = 0
+    for q in spellings.to_pylist():
         for r in name_rows:
-            if q["sound_key"] is not None and r["sound_key"] == q["sound_key"] and in_state(r, q["state"]):
+            if q["sound_key"] is not None and r["sound_key"] == q["sound_key"] and in_locality(r, q):
                 expected[(q["vix"], r["street_id"])] += 1
+                sounded_without_state += q["state"] is None
     assert Counter((r["vix"], r["street_id"]) for r in rows) == expected
+    assert sounded_without_state        # spellings without a state find look-alikes in their postcode or city
     assert pairs.num_rows and len(rows) > len(queries.table)
 
 
@@ -189,15 +213,11 @@ def _grams(key: str) -> set[str]:
     return {padded[i:i + 3] for i in range(len(key))}
 
 
-def begins_alike(a: str, b: str) -> bool:
-    return a[:STATELESS_HEAD] == b[:STATELESS_HEAD]
-
-
 def test_trigram_candidates(backend, queries, name_rows):
     """Per spelling: every name row of the TRIGRAM_PER_QUERY streets of its state sharing the
     most name-key trigrams (summed over a street's name rows, at least two), ties by street id;
-    without a state, the name rows of any state that begin as the spelling does."""
-    sample = queries.table.take(pa.array(range(0, queries.table.num_rows, 3)))
+    without a state, of its postcode or city in any state; with no place at all, none."""
+    sample = some_without_state(queries.table.take(pa.array(range(0, queries.table.num_rows, 3))))
     found = backend.trigram_candidates(sample, TRIGRAM_PER_QUERY)
     assert found.column_names == ["vix", *CANDIDATE_COLUMNS]
     rows = found.to_pylist()
@@ -211,15 +231,17 @@ def test_trigram_candidates(backend, queries, name_rows):
         mine = _grams(q["name_key"])
         shared = Counter()
         for r, g in grams:
-            if in_state(r, q["state"]) and (q["state"] is not None or begins_alike(r["name_key"], q["name_key"])):
+            if in_locality(r, q):
                 shared[r["street_id"]] += len(mine & g)
         top = sorted((sid for sid, n in shared.items() if n >= 2), key=lambda sid: (-shared[sid], sid))
         for sid in top[:TRIGRAM_PER_QUERY]:
             expected[(q["vix"], sid)] += n_names[sid]
     assert Counter((r["vix"], r["street_id"]) for r in rows) == expected
     assert len(rows) > sample.num_rows
-    stateless = {q["vix"] for q in sample.to_pylist() if q["state"] is None}
-    assert any(vix in stateless for vix, _ in expected)     # the spellings without a state are asked too
+    stateless = [q for q in sample.to_pylist() if q["state"] is None]
+    placed = {q["vix"] for q in stateless if q["postal_code"] is not None or q["city"] is not None}
+    assert any(vix in placed for vix, _ in expected)     # spellings without a state but with a place are asked
+    assert len(placed) < len(stateless)                  # and some with no place at all, which find nothing
 
 
 def questions(gaz, n: int, seed: int) -> tuple[pa.Table, np.ndarray, np.ndarray]:
@@ -410,7 +432,7 @@ def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(g
     clear_caches()
     assert not differences(batch, one_at_a_time(parsed, gaz), texts)
     assert any("s.name_key = ANY($1)" in text for text in asked)                 # asked key by key
-    trigram_sql = any("WITH qg" in text for text in asked)
+    trigram_sql = any("unnest(list_distinct" in text for text in asked)
     whole_states = [text for text in asked if text.endswith("WHERE s.state = $1")]
     if hold == "nothing":
         assert trigram_sql and not whole_states
