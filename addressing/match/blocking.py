@@ -5,9 +5,10 @@ Round one (``round_one``): the exact name key within the state, nearest ZIP and 
 few per spelling. Round two (``round_two``), only for queries round one did not settle: every
 street of the query's ZIP or city whose name is close (``block_pairs``: one
 ``rapidfuzz.process.cdist`` per block), or with its sound key in the state; and, for queries
-none of those found, the streets of the state sharing the most name trigrams (without a state,
-those of the country whose names begin as the spelling does). So a misspelt
-street, a wrong ZIP or a missing city still finds candidates.
+none of those found, the streets of the state sharing the most name trigrams. Without a state,
+sound keys and trigrams are looked for in the query's postcode or city, and nowhere when it
+has neither (``sql.IN_LOCALITY``). So a misspelt street, a wrong ZIP or a missing city still
+finds candidates.
 
 Owns the rounds, their bounds (``EXACT_PER_QUERY``, ``TRIGRAM_PER_QUERY``) and the cache of
 ZIP and city blocks; the candidate rows themselves come from the batch's backend.
