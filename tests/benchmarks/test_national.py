@@ -16,11 +16,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "national.py"
 QUICK_LABEL = "200k"
-#: columns of the two tables' rows (national.BUILD_HEAD, national.USE_HEAD)
+#: columns of the three tables' rows (national.BUILD_HEAD, national.USE_HEAD, national.REGION_HEAD)
 BUILD_COLUMNS = 10
 USE_COLUMNS = 12
-#: the issue's targets: build rate, flat memory, batch ratio, warm p95, first order, refresh time and disk
-TARGETS = 7
+REGION_COLUMNS = 9
+#: the issue's targets: build rate, flat memory, batch ratio, warm p95, first order, refresh time and
+#: disk; and the batch ratio against the region alone
+TARGETS = 8
 #: a whole quick run takes about a minute on the 2-core development machine; this is ample
 TIMEOUT_S = 1800
 #: ZIPs with leading zeros: Agawam, MA and Adjuntas, PR
@@ -64,6 +66,8 @@ def test_tables_have_one_row_per_size_and_every_target(quick):
     use = _table(lines, "size orders/s")
     assert [r[0] for r in build] == [QUICK_LABEL] and len(build[0]) == BUILD_COLUMNS
     assert [r[0] for r in use] == [QUICK_LABEL] and len(use[0]) == USE_COLUMNS
+    region = _table(lines, "size states")
+    assert [r[0] for r in region] == [QUICK_LABEL] and len(region[0]) == REGION_COLUMNS
     verdicts = _table(lines, "targets")
     assert len(verdicts) == TARGETS
     assert all(r[0] in ("PASS", "FAIL") for r in verdicts)
@@ -107,3 +111,24 @@ def test_a_state_is_not_one_repeated_town(con):
         SELECT (SELECT count(DISTINCT postal_code) FROM s),
                (SELECT max(n) FROM (SELECT count(*) AS n FROM s GROUP BY name_key))""").fetchone()
     assert most * 2 < zips
+
+
+def test_the_region_holds_its_two_states_at_the_national_density(con, quick):
+    """The region gazetteer is built from the national sources of the two states timed, and
+    holds their rows: all of the small state's; of the big one's, as many as the national file
+    held before its refresh (which drops a row in 50 of one chunk)."""
+    work, out = quick
+    big, small = next(r for r in _table(out.splitlines(), "size states"))[1].split("+")
+    region = duckdb.connect(str(work / f"n{QUICK_LABEL}" / "region" / "db" / "gazetteer.duckdb"), read_only=True)
+    per_state = "SELECT state, count(*) FROM address_points GROUP BY state"
+    try:
+        got = dict(region.execute(per_state).fetchall())
+        paths = [Path(r[0]).name for r in region.execute("SELECT path FROM sources WHERE kind <> 'zipcodes'").fetchall()]
+    finally:
+        region.close()
+    national = dict(con.execute(per_state).fetchall())
+    assert set(got) == {big, small}
+    assert got[small] == national[small]
+    assert national[big] < got[big] <= national[big] * 51 / 50
+    tags = (f"-{big.lower()}-", f"_{big.lower()}_", f"-{small.lower()}-", f"_{small.lower()}_")
+    assert paths and all(any(t in name for t in tags) for name in paths)
