@@ -65,10 +65,13 @@ def blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str
     def fetch(missing: list[tuple]) -> dict[tuple, dict[str, list[int]]]:
         zips = [z for _, k, z in missing if k == "zip"]
         cities = [c.split("|", 1) for _, k, c in missing if k == "city"]
-        ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
-                        "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),
-                        "city": pa.array([None] * len(zips) + [c[1] for c in cities], pa.string())})
-        members = sql.run_columns(gaz, sql.block_members_sql(), {"_r": ask})
+        if len(zips) <= 1 and len(cities) <= 1:
+            members = sql.run_columns(gaz, sql.one_block_sql(), None, [*(zips or [None]), *(cities or [[None, None]])[0]])
+        else:
+            ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
+                            "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),
+                            "city": pa.array([None] * len(zips) + [c[1] for c in cities], pa.string())})
+            members = sql.run_columns(gaz, sql.block_members_sql(), {"_r": ask})
         found: dict[tuple, dict[str, list[int]]] = {k: {} for k in missing}
         for kind, block, sid, key in zip(members["kind"], members["block"], members["street_id"], members["name_key"]):
             if (tag, kind, block) in found:

@@ -25,7 +25,7 @@ from match_helpers import differences, same, spy_sql
 from addressing.demo import synth
 from addressing.demo.day import demo_orders
 from addressing.gazetteer import derive, open_gazetteer, query_arrow
-from addressing.match import backends, clear_caches, match_batch, memory, sql
+from addressing.match import backends, blocking, clear_caches, match_batch, memory, sql
 from addressing.match.backends import (
     CANDIDATE_COLUMNS,
     EVIDENCE_COLUMNS,
@@ -476,3 +476,35 @@ def test_small_batches_get_the_memory_backend_and_large_ones_the_sql(gaz, texts,
     match_batch(parsed[: 3 * MEMORY_MAX_QUERIES], gaz)
     assert any("AS ev" in text for text in asked)
     assert not any(text in sql.STREET_ROWS_SQL.values() for text in asked)        # no rows fetched to memory
+
+
+def test_blocks_asked_one_order_at_a_time_equal_those_asked_together(gaz, name_rows, monkeypatch):
+    """A ZIP and a city asked alone (``sql.one_block_sql``, what one order asks) hold the same
+    streets by name key as when many are asked at once (``sql.block_members_sql``), and both are
+    the name rows of that ZIP (of that city in that state)."""
+    rng = random.Random(45)
+    zips = sorted({r["postal_code"] for r in name_rows if r["postal_code"]})
+    cities = sorted({f"{r['state']}|{r['city']}" for r in name_rows if r["state"] and r["city"]})
+    pairs = [(("zip", z), ("city", c)) for z, c in zip(rng.sample(zips, 6), rng.sample(cities, 6))]
+    pairs += [(("zip", "00000"),), (("city", "ZZ|NOWHERE"),)]
+    asked = spy_sql(monkeypatch)
+    clear_caches()
+    together = blocking.blocks(gaz, [b for p in pairs for b in p])
+    assert sum("FROM _r" in text for text in asked) == 1
+    clear_caches()
+    alone = {}
+    for p in pairs:
+        alone.update(blocking.blocks(gaz, list(p)))
+    assert sum(text.strip() == sql.one_block_sql().strip() for text in asked) == len(pairs)
+
+    def by_key(block: dict) -> dict:
+        return {k: sorted(v) for k, v in block.items()}
+
+    assert {b: by_key(v) for b, v in alone.items()} == {b: by_key(v) for b, v in together.items()}
+    for (kind, block), members in together.items():
+        expected: dict = {}
+        for r in name_rows:
+            if (r["postal_code"] if kind == "zip" else f"{r['state']}|{r['city']}") == block:
+                expected.setdefault(r["name_key"] or "", []).append(r["street_id"])
+        assert by_key(members) == by_key(expected), block
+    assert all(together[b] for p in pairs[:-2] for b in p)
