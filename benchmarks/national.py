@@ -80,8 +80,8 @@ LATENCY_WARMUP = 200
 #: state; about 150 standard ZIPs against Texas's 1,745)
 SMALL_STATE = "WY"
 SEED = 16
-#: orders of the region step (from the two states timed, in proportion to their points): three
-#: chunks of ``CHUNK_ROWS``, so that both workers have work to the end
+#: orders of the region step (from the two states timed, in proportion to their points): as
+#: ``addressing clean`` cuts them, four chunks of 15,000 (``batch.plan.chunk_size``), two per worker
 REGION_ORDERS = 60_000
 #: ``--quick`` (the test): one small size, fewer orders
 QUICK_SIZE = "200k"

@@ -225,7 +225,8 @@ def grams(key: str) -> set[str]:
 
 
 class _GramIndex:
-    """A state's street name rows by trigram: gram -> street ids, one per name row that has it."""
+    """The street name rows of a state (or, for spellings without one, of a postcode and city) by
+    trigram: gram -> street ids, one per name row that has it."""
 
     __slots__ = ("ids", "n_rows")
 
@@ -420,7 +421,11 @@ class MemoryBackend:
         return pair_and_sound_candidates(self.gaz, pairs, q)
 
     def trigram_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
-        """From the states' trigram indexes where their name tables ``fits``, else the SQL."""
+        """From the states' trigram indexes where their name tables ``fits``, else the SQL.
+        Spellings with no place at all find nothing either way, and are not asked."""
+        cols = q.select(["state", "postal_code", "city"]).to_pydict()
+        q = q.filter(pa.array([placed(*row) for row in zip(cols["state"], cols["postal_code"], cols["city"])],
+                              pa.bool_()))
         if fits(self.gaz, set(q["state"].to_pylist())):
             return trigram_candidates(self.gaz, q, per_query)
         return sql.run(self.gaz, sql.trigram_candidates_sql(), {"_r": q}, [per_query])

@@ -92,8 +92,8 @@ def one_block_sql() -> str:
     """``block_members_sql`` for one ZIP (``$1``) and one city (``$2`` state, ``$3`` city), either
     NULL: what one order asks. Constants let DuckDB skip the row groups of other ZIPs and states
     before it reads a row (the streets lie in state and ZIP order): at 20 M points a TX ZIP and
-    city took 2.3-2.6 ms against 4.9-5.6 ms through a registered table; for two or more blocks
-    the join is the faster (a one-off timing over sampled TX blocks)."""
+    city took 2.3-2.6 ms against 4.9-5.6 ms through a registered table; for two ZIPs or two
+    cities and more the join is the faster (a one-off timing over sampled TX blocks)."""
     return """
         SELECT 'zip' AS kind, s.postal_code AS block, s.street_id, s.name_key
         FROM streets s WHERE s.country = 'US' AND s.postal_code = $1

@@ -1,6 +1,7 @@
 """``benchmarks/national.py --quick`` runs end to end on the real files (ADDRESSING_REALDATA): it
-prints one build row and one use row for its size and a verdict per target, and the sources it
-generates put every state of the ZIP table in the gazetteer, with real ZIPs kept as text."""
+prints one build row, one use row and one region row for its size and a verdict per target; the
+sources it generates put every state of the ZIP table in the gazetteer, with real ZIPs kept as
+text, and the region holds its two states' rows."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ REGION_COLUMNS = 9
 #: the issue's targets: build rate, flat memory, batch ratio, warm p95, first order, refresh time and
 #: disk; and the batch ratio against the region alone
 TARGETS = 8
-#: a whole quick run takes about a minute on the 2-core development machine; this is ample
+#: a whole quick run takes about a minute and a half on the 2-core development machine; this is ample
 TIMEOUT_S = 1800
 #: ZIPs with leading zeros: Agawam, MA and Adjuntas, PR
 LEADING_ZERO_ZIPS = ("01001", "00601")
