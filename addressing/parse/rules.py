@@ -252,6 +252,8 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
             best = (code, n)
             if info is None or code == info.state:
                 break
+    if best and info and best[0] != info.state and _names_zip_city(toks[-best[1]:], info):
+        best = None          # "..., Washington 20500": the ZIP's own city, not Washington State
     sep_before_state = False
     if best:
         p.state = best[0]
@@ -270,6 +272,13 @@ def _last_line(tokens: list[str], p: ParsedAddress) -> tuple[list[str], bool]:
     if p.country is None:
         p.country = "US"
     return toks + moved, loose
+
+
+def _names_zip_city(words: list[str], info: places.ZipInfo) -> bool:
+    """Whether ``words``, read as a state other than the ZIP's, name the ZIP's own city:
+    ``WASHINGTON`` before a DC ZIP (``..., Washington 20500``), where the state is left out."""
+    written = " ".join(words)
+    return any(written in places.city_variants(c) for c in (info.city, *info.acceptable_cities))
 
 
 def _zero_zip_state(toks: list[str], states: dict[str, str]) -> str | None:

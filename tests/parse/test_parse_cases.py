@@ -38,6 +38,12 @@ CASES = [
     ("1233 HOWARD STREET APT. 2C CALIFORNIA", dict(parser="rules", street_name="HOWARD", unit_type="APT", unit="2C",
                                                    city=None, state="CA")),
     ("104 West 26 ST NEW YORK New York", dict(street_name="26TH", city="NEW YORK", state="NY")),
+    # a state's name that is the city of a ZIP in another state: the city, the state from the ZIP
+    ("1600 Pennsylvania Ave NW, Washington 20500", dict(parser="rules", street_name="PENNSYLVANIA",
+                                                      postdirectional="NW", city="WASHINGTON", state="DC",
+                                                      postal_code="20500")),
+    ("12 Elm St Nevada 64772", dict(parser="rules", street_name="ELM", city="NEVADA", state="MO")),
+    ("400 Broad St Seattle Washington 98109", dict(city="SEATTLE", state="WA")),
     ("W1234 County Rd K, Random Lake WI 53075", dict(house_number="W1234", street_name="COUNTY ROAD K")),
     ("N89W16785 Main St, Menomonee Falls WI 53051", dict(house_number="N89W16785", street_name="MAIN")),
     ("1016-18 Willow Ave Hoboken NJ 07030", dict(house_number="1016-18", street_name="WILLOW", street_type="AVE")),
