@@ -88,7 +88,7 @@ QUICK_SIZE = "200k"
 QUICK_ORDERS = 20_000
 QUICK_LATENCY_ORDERS = 100
 QUICK_LATENCY_WARMUP = 50
-QUICK_REGION_ORDERS = 5_000
+QUICK_REGION_ORDERS = 2_000
 #: targets, from issue 16
 TARGET_BUILD_ROWS_S = 100_000
 #: "memory flat across sizes": the largest size's peak RSS at most this much above the smallest's
