@@ -119,8 +119,10 @@ def projection(parts: dict[str, Part]) -> str | None:
     return wkt if wkt.upper().startswith("PROJCS") else None
 
 
-def read_shapes(path: Path) -> Iterator[tuple[dict, shapefile.Shape]]:
-    """``(attributes, shape)`` per record of a ``.shp`` (set) or ``.zip``.
+def read_shapes(path: Path, fields: tuple[str, ...] | None = None) -> Iterator[tuple[dict, shapefile.Shape]]:
+    """``(attributes, shape)`` per record of a ``.shp`` (set) or ``.zip``; only the attributes
+    ``fields`` names that the file has, when given (decoding every attribute of every record is
+    most of the reading: an ADDRFEAT file has 25, a loader reads 10).
 
     Raises ``GazetteerError`` for a missing part, a truncated or inconsistent file, a
     projected coordinate system (reproject to WGS84 lon/lat first), or a reader failure.
@@ -140,7 +142,9 @@ def read_shapes(path: Path) -> Iterator[tuple[dict, shapefile.Shape]]:
         except Exception as exc:  # pyshp raises ShapefileException, struct.error, OSError...
             raise GazetteerError(f"not a readable shapefile ({exc})", str(path)) from exc
         try:
-            for rec in reader.iterShapeRecords():
+            names = {f[0] for f in reader.fields}
+            wanted = None if fields is None else [f for f in fields if f in names]
+            for rec in reader.iterShapeRecords(fields=wanted):
                 count += 1
                 yield rec.record.as_dict(), rec.shape
         except GazetteerError:

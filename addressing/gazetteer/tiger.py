@@ -63,6 +63,8 @@ STATE_FIPS = {
 SEGMENT_BATCH_ROWS = 10_000
 REQUIRED = ("TLID", "FULLNAME", "LFROMHN", "LTOHN", "RFROMHN", "RTOHN", "ZIPL", "ZIPR")
 _NEEDED = {"FULLNAME", "LFROMHN", "RFROMHN"}  # without them a feature is no ADDRFEAT record
+#: the attributes ``read_addrfeat`` reads
+FIELDS = (*REQUIRED, "PARITYL", "PARITYR")
 
 
 def _int(v) -> int | None:
@@ -104,7 +106,7 @@ def _addrfeat_records(path: Path) -> Iterator[tuple[dict, list]]:
     name = path.name.lower()
     if suffix in (".zip", ".shp"):
         checked = False
-        for attrs, shape in read_shapes(path):
+        for attrs, shape in read_shapes(path, FIELDS):
             if not checked:
                 missing = [c for c in REQUIRED if c not in attrs]
                 if missing:

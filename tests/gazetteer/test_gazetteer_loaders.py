@@ -512,3 +512,22 @@ def test_shapefile_set_without_dbf(tmp_path, meagher):
     with pytest.raises(GazetteerError, match=r"\.dbf file is missing"):
         build(tmp_path / "x.duckdb", [SourceSpec("tiger", tmp_path / "tl_2021_30059_addrfeat.shp")],
               with_zipcodes=False)
+
+
+def test_addrfeat_shapefile_without_a_field_it_needs_names_it(tmp_path, meagher):
+    """A shapefile's attributes are read only where the loader needs them; one lacking a field it
+    needs (here ZIPR) is still refused, naming the field."""
+    from addressing.errors import GazetteerError
+
+    out = tmp_path / "tl_2021_30059_addrfeat.shp"
+    with shapefile.Reader(str(meagher / "tl_2021_30059_addrfeat.shp")) as src:
+        keep = [f for f in src.fields[1:] if f[0] != "ZIPR"]
+        with shapefile.Writer(str(out), shapeType=src.shapeType) as w:
+            for f in keep:
+                w.field(*f)
+            for rec in src.iterShapeRecords():
+                w.shape(rec.shape)
+                w.record(*(rec.record[f[0]] for f in keep))
+    shutil.copy(meagher / "tl_2021_30059_addrfeat.prj", tmp_path / "tl_2021_30059_addrfeat.prj")
+    with pytest.raises(GazetteerError, match="missing fields ZIPR"):
+        build(tmp_path / "x.duckdb", [SourceSpec("tiger", out)], with_zipcodes=False)
