@@ -66,7 +66,8 @@ def blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str
         zips = [z for _, k, z in missing if k == "zip"]
         cities = [c.split("|", 1) for _, k, c in missing if k == "city"]
         if len(zips) <= 1 and len(cities) <= 1:
-            members = sql.run_columns(gaz, sql.one_block_sql(), None, [*(zips or [None]), *(cities or [[None, None]])[0]])
+            state, city = cities[0] if cities else (None, None)
+            members = sql.run_columns(gaz, sql.one_block_sql(), None, [zips[0] if zips else None, state, city])
         else:
             ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
                             "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),

@@ -253,7 +253,8 @@ def _gram_index(st: str | None, z: str | None, c: str | None) -> tuple[str | Non
 
 
 def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Table:
-    """``sql.trigram_candidates_sql`` for a few spellings (whose states ``fits``)."""
+    """``sql.trigram_candidates_sql`` for a few spellings (whose states ``fits``, each with a place:
+    ``MemoryBackend.trigram_candidates`` leaves out the others)."""
     q = sub.select(["vix", "state", "postal_code", "city", "name_key"]).to_pydict()
     tag = gaz.key
     at_key, at_id = _COL["name_key"], _COL["street_id"]
@@ -268,7 +269,7 @@ def trigram_candidates(gaz: Gazetteer, sub: pa.Table, per_query: int) -> pa.Tabl
 
     asked = [(v, _gram_index(st, z, c), key) for v, st, z, c, key in zip(
         q["vix"], q["state"], q["postal_code"], q["city"], q["name_key"])
-        if key is not None and len(key) >= 3 and placed(st, z, c)]
+        if key is not None and len(key) >= 3]
     wanted = list(dict.fromkeys(index for _, index, _ in asked))
     got = _grams.get_many([(tag, "grams", *w) for w in wanted], fetch)
     picked: list[tuple[int, int]] = []

@@ -158,7 +158,6 @@ def test_the_gazetteer_is_written_in_small_row_groups(tmp_path, real):
 KILL_CHILD = r"""
 import sys, time
 from pathlib import Path
-from addressing.gazetteer.access import ROW_GROUP_ROWS, connect_writable
 from addressing.gazetteer.store import SourceSpec, build
 
 db, moment, source = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
