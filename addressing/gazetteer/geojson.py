@@ -19,11 +19,16 @@ written as an integer beyond 64 bits, which comes as the float every loader make
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from addressing.errors import GazetteerError
 
@@ -185,3 +190,133 @@ def read_features(path: Path) -> Iterator[dict]:
         raise GazetteerError(f"corrupt or truncated gzip file ({exc})", str(path)) from exc
     except OSError as exc:
         raise GazetteerError(f"cannot read ({exc.strerror or exc})", str(path)) from exc
+
+
+class NotColumnar(Exception):
+    """What is left of a file cannot be read as columns: read its features one by one."""
+
+
+#: bytes of features parsed into one batch of columns (some 20,000 TIGER edges); a feature
+#: longer than this sends the rest of its file to the per-feature reader
+LINE_BLOCK_BYTES = 8 << 20
+#: bytes looked at for the first feature: a collection's header, and its first feature's line
+HEAD_BYTES = 1 << 20
+_FEATURES_LINE = re.compile(rb'^\s*"features"\s*:\s*\[\s*$')
+_LINE_END_COMMA = re.compile(rb",[ \t]*(\r?\n)")
+_CLOSE = re.compile(rb"(?m)^[ \t]*\]")
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+
+
+def _is_feature(line: bytes, required: set[str]) -> bool:
+    try:
+        obj = orjson.loads(line) if orjson is not None else json.loads(line)
+    except ValueError:
+        return False
+    props = obj.get("properties") if isinstance(obj, dict) and obj.get("type") == "Feature" else None
+    return isinstance(props, dict) and props.keys() >= required
+
+
+class _CollectionLines(io.RawIOBase):
+    """The rest of a FeatureCollection written one feature per line (GDAL's layout) as
+    newline-delimited features: the commas between them dropped, the list's end cut off.
+    ``closed_list`` says whether the list's ``]`` was found (else the file is truncated)."""
+
+    def __init__(self, f: BinaryIO):
+        self.f, self.out, self.at, self.rest = f, b"", 0, b""
+        self.end = self.closed_list = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        while self.at >= len(self.out) and not self.end:
+            block = self.f.read(LINE_BLOCK_BYTES)
+            text = self.rest + block
+            cut = text.rfind(b"\n") + 1 if block else len(text)
+            lines, self.rest, self.end = text[:cut], text[cut:], not block
+            close = _CLOSE.search(lines)
+            if close:
+                lines, self.end, self.closed_list = lines[:close.start()], True, True
+            self.out, self.at = _LINE_END_COMMA.sub(rb"\1", lines), 0
+        n = min(len(buf), len(self.out) - self.at)
+        buf[:n] = self.out[self.at : self.at + n]
+        self.at += n
+        return n
+
+
+def _feature_lines(path: Path, required: set[str]) -> str | _CollectionLines:
+    """What pyarrow reads a file of features one per line from: the path of a newline-delimited
+    file, or the lines of a FeatureCollection after its header. ``NotColumnar`` for any other
+    layout, or a first feature without the ``required`` properties."""
+    with _open_binary(path) as f:
+        head = f.readline(HEAD_BYTES)
+    if _is_feature(head, required):
+        return str(path)
+    f = _open_binary(path)
+    try:
+        seen = 0
+        while seen < HEAD_BYTES:
+            line = f.readline(HEAD_BYTES)
+            seen += len(line)
+            if not line:
+                break
+            if _FEATURES_LINE.match(line):
+                start = f.tell()
+                first = f.readline(HEAD_BYTES).rstrip().rstrip(b",")
+                if not _is_feature(first, required):
+                    break
+                f.seek(start)
+                return _CollectionLines(f)
+    except OSError:
+        pass
+    f.close()
+    raise NotColumnar(str(path))
+
+
+def line_feature_columns(path: Path, properties: list[tuple[str, pa.DataType]], required: set[str],
+                         ) -> Iterator[pa.RecordBatch]:
+    """Line features written one per line as Arrow batches, parsed in C++: the named
+    ``properties`` (null where a feature lacks one, other properties ignored) and
+    ``coordinates``, the LineString's vertices (``list<list<double>>``, null without a
+    geometry). Files so written: newline-delimited features (``.geojsonl``, GeoJSONSeq) and
+    FeatureCollections with one feature per line (GDAL's GeoJSON).
+
+    Raises ``NotColumnar`` before the first batch when the file is not so laid out, and before
+    a later batch that cannot be read so: a property of another type than asked (``TLID`` as
+    text where ``int64`` was asked), another geometry, a feature without properties, a
+    feature over several lines, broken JSON, a collection without its end. The per-feature
+    reader then reads the rest of the file (skipping the features already given) and says
+    what is wrong, by line.
+    """
+    source = _feature_lines(path, required)
+    schema = pa.schema([
+        ("type", pa.string()),
+        ("properties", pa.struct(properties)),
+        ("geometry", pa.struct([("type", pa.string()), ("coordinates", pa.list_(pa.list_(pa.float64())))])),
+    ])
+    names = [name for name, _ in properties]
+    try:
+        reader = pa_json.open_json(
+            source, read_options=pa_json.ReadOptions(block_size=LINE_BLOCK_BYTES),
+            parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"))
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            kind, props, geom = batch.columns
+            if kind.null_count or not pc.all(pc.equal(kind, "Feature")).as_py() or props.null_count:
+                raise NotColumnar(str(path))
+            if pc.any(pc.not_equal(geom.flatten()[0], "LineString")).as_py():
+                raise NotColumnar(str(path))
+            yield pa.RecordBatch.from_arrays([*props.flatten(), geom.flatten()[1]], names=[*names, "coordinates"])
+    except pa.ArrowException as exc:
+        raise NotColumnar(str(path)) from exc
+    finally:
+        if isinstance(source, _CollectionLines):
+            source.f.close()
+    if isinstance(source, _CollectionLines) and not source.closed_list:
+        raise NotColumnar(str(path))

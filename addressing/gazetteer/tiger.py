@@ -22,6 +22,7 @@ Nominatim's ``city`` column holds the county, so the city comes from the ZIP.
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -30,10 +31,11 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from addressing.errors import GazetteerError
-from addressing.gazetteer.geojson import read_features
+from addressing.gazetteer.geojson import NotColumnar, line_feature_columns, read_features
 from addressing.gazetteer.model import (
     ALT_NAME_SCHEMA,
     SEGMENT_SCHEMA,
@@ -43,6 +45,8 @@ from addressing.gazetteer.model import (
     chunked,
     county_fips,
     memoized,
+    per_distinct,
+    present,
     street_columns,
 )
 from addressing.gazetteer.shapefiles import read_shapes
@@ -103,7 +107,6 @@ def _state_of(zip_code: str | None, fallback: str | None) -> tuple[str | None, s
 def _addrfeat_records(path: Path) -> Iterator[tuple[dict, list]]:
     """(attributes, [(lon, lat), ...]) for each edge, streamed."""
     suffix = path.suffix.lower()
-    name = path.name.lower()
     if suffix in (".zip", ".shp"):
         checked = False
         for attrs, shape in read_shapes(path, FIELDS):
@@ -114,7 +117,7 @@ def _addrfeat_records(path: Path) -> Iterator[tuple[dict, list]]:
                 checked = True
             yield attrs, shape.points
         return
-    if suffix in (".geojson", ".geojsonl", ".json", ".ndjson") or name.endswith((".geojson.gz", ".geojsonl.gz")):
+    if _is_geojson(path):
         for feat in read_features(path):
             geom = feat.get("geometry") or {}
             coords = geom.get("coordinates") or []
@@ -128,6 +131,89 @@ def _addrfeat_records(path: Path) -> Iterator[tuple[dict, list]]:
         return
     raise GazetteerError("unknown TIGER file type (expected .zip, .shp, .geojson, .geojsonl or Nominatim .csv)",
                          str(path))
+
+
+def _is_geojson(path: Path) -> bool:
+    name = path.name.lower()
+    return path.suffix.lower() in (".geojson", ".geojsonl", ".json", ".ndjson") \
+        or name.endswith((".geojson.gz", ".geojsonl.gz"))
+
+
+class _Records(NamedTuple):
+    """ADDRFEAT records as columns, numbered from ``first`` (1-based): ``attrs`` holds each of
+    ``FIELDS`` as text (None where a record lacks it); ``xy`` the vertices of all records one
+    after another, ``lengths`` how many are each record's (0 where its geometry is unusable)."""
+
+    first: int
+    attrs: dict[str, pa.Array]
+    xy: np.ndarray
+    lengths: np.ndarray
+
+
+def _text(value) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _parity_text(value) -> str | None:
+    """``_parity`` reads a parity that is not text as none given."""
+    return value if isinstance(value, str) else None
+
+
+#: how each attribute becomes text; ``_zip`` and ``_int`` give the same for it as for the value
+_AS_TEXT = {f: _text for f in FIELDS} | {"ZIPL": postal_text, "ZIPR": postal_text,
+                                         "PARITYL": _parity_text, "PARITYR": _parity_text}
+
+
+def _records_of_rows(rows: list[tuple[dict, list]], first: int, path: Path) -> _Records:
+    """Records read one by one (shapefiles, FeatureCollections) -> ``_Records``."""
+    for attrs, _ in rows:
+        if not attrs.keys() >= _NEEDED:
+            raise GazetteerError("not ADDRFEAT data: features lack FULLNAME / LFROMHN / RFROMHN", str(path))
+    attrs = {f: pa.array([conv(a.get(f)) for a, _ in rows], pa.string()) for f, conv in _AS_TEXT.items()}
+    lengths = np.fromiter((len(pts) for _, pts in rows), dtype=np.int64, count=len(rows))
+    xy = np.array([p[:2] for _, pts in rows for p in pts], dtype=float).reshape(-1, 2)
+    return _Records(first, attrs, xy, lengths)
+
+
+def _records_of_columns(batch: pa.RecordBatch, first: int) -> _Records:
+    """A batch of ``line_feature_columns`` -> ``_Records``: a geometry with a vertex of fewer
+    than two numbers, or a null among them, is unusable, as the per-feature reader finds it."""
+    attrs = {f: batch.column(f).cast(pa.string()) for f in FIELDS}
+    coords = batch.column("coordinates")
+    per_record = pc.fill_null(pc.list_value_length(coords), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    vertices = coords.flatten()
+    numbers = pc.fill_null(pc.list_value_length(vertices), 0).to_numpy(zero_copy_only=False)
+    values = vertices.values.to_numpy(zero_copy_only=False).astype(float)
+    at = vertices.offsets.to_numpy()[:-1]
+    usable = numbers >= 2
+    last = max(len(values) - 1, 0)
+    x = np.where(usable, values[np.minimum(at, last)] if len(values) else 0.0, np.nan)
+    y = np.where(usable, values[np.minimum(at + 1, last)] if len(values) else 0.0, np.nan)
+    bad_vertex = np.isnan(x) | np.isnan(y)
+    owner = np.repeat(np.arange(len(per_record)), per_record)
+    bad = np.bincount(owner, weights=bad_vertex, minlength=len(per_record)) > 0
+    keep = ~np.repeat(bad, per_record)
+    return _Records(first, attrs, np.column_stack([x[keep], y[keep]]), np.where(bad, 0, per_record))
+
+
+def _addrfeat_columns(path: Path) -> Iterator[_Records]:
+    """An ADDRFEAT file's records in batches: a newline-delimited GeoJSON file as columns
+    (several times faster), the rest of it one by one from where that stops, other layouts one
+    by one."""
+    done = 0
+    if _is_geojson(path):
+        properties = [(f, pa.int64() if f == "TLID" else pa.string()) for f in FIELDS]
+        try:
+            for batch in line_feature_columns(path, properties, _NEEDED):
+                yield _records_of_columns(batch, done + 1)
+                done += batch.num_rows
+            return
+        except NotColumnar:
+            pass
+    rows = itertools.islice(_addrfeat_records(path), done, None)
+    for chunk in chunked(rows, SEGMENT_BATCH_ROWS):
+        yield _records_of_rows(chunk, done + 1, path)
+        done += len(chunk)
 
 
 @memoized
@@ -171,67 +257,131 @@ class Segment(NamedTuple):
     coords: list | np.ndarray
 
 
-class AltName(NamedTuple):
-    """A range repeated under another name: ``full_name`` is another name of ``of_full_name``."""
-
-    source_key: str
-    full_name: str
-    of_full_name: str
-    country: str
-    state: str | None
-    postal_code: str | None
-
-
-def _segment_batch(rows: list[Segment], report: LoadReport, path: Path, where: str) -> pa.RecordBatch | None:
-    """Segments -> one segment batch; lines with any vertex off the map are skipped, and a batch
-    mostly valid only with lon/lat swapped is an error."""
-    lengths = np.fromiter((len(r.coords) for r in rows), dtype=np.int64, count=len(rows))
-    flat = np.array([xy[:2] for r in rows for xy in r.coords], dtype=float).reshape(-1, 2)
-    ok_vertex = check_swapped(flat[:, 0], flat[:, 1], np.ones(len(flat), bool), path, where)
+def _segment_batch(cols: dict[str, pa.Array | list], xy: np.ndarray, lengths: np.ndarray, report: LoadReport,
+                   path: Path, where: str) -> pa.RecordBatch | None:
+    """Segments (``Segment``'s fields but ``coords`` as columns, their vertices one after another
+    in ``xy``, ``lengths`` per segment) -> one segment batch; lines with any vertex off the map
+    are skipped, and a batch mostly valid only with lon/lat swapped is an error."""
+    types = {f.name: f.type for f in SEGMENT_SCHEMA} | {"full_name": pa.string()}
+    cols = {k: v if isinstance(v, pa.Array) else pa.array(v, types[k]) for k, v in cols.items()}
+    ok_vertex = check_swapped(xy[:, 0], xy[:, 1], np.ones(len(xy), bool), path, where)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    ok = np.logical_and.reduceat(ok_vertex, starts) if len(flat) else np.zeros(len(rows), bool)
+    ok = np.logical_and.reduceat(ok_vertex, starts) if len(xy) else np.zeros(len(lengths), bool)
     if not ok.all():
         report.skip("coordinates off the map", int((~ok).sum()))
         keep = np.flatnonzero(ok)
         if keep.size == 0:
             return None
-        vmask = np.repeat(ok, lengths)
-        rows = [rows[i] for i in keep]
-        flat, lengths = flat[vmask], lengths[keep]
-    geoms = shapely.linestrings(flat, indices=np.repeat(np.arange(len(rows)), lengths))
+        xy, lengths = xy[np.repeat(ok, lengths)], lengths[keep]
+        cols = {k: v.take(pa.array(keep)) for k, v in cols.items()}
+    geoms = shapely.linestrings(xy, indices=np.repeat(np.arange(len(lengths)), lengths))
     mids = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
-    cols: dict = dict(zip(Segment._fields, zip(*rows)))
     cols["geom"] = shapely.to_wkb(geoms)
     cols["lon"] = shapely.get_x(mids)
     cols["lat"] = shapely.get_y(mids)
-    cols.update(street_columns(list(cols["full_name"])))
+    cols.update(street_columns(cols["full_name"]))
     return batches_from_rows(cols, SEGMENT_SCHEMA)
 
 
-def _alt_batch(rows: list[AltName]) -> pa.RecordBatch:
-    """Other names of an edge (ADDRFEAT repeats an edge's record once per name of its street)."""
-    given = dict(zip(AltName._fields, zip(*rows)))
+def _alt_batch(given: dict[str, pa.Array]) -> pa.RecordBatch:
+    """Other names of an edge (ADDRFEAT repeats an edge's record once per name of its street):
+    ``full_name`` is another name of ``of_full_name``."""
     cols: dict = {k: given[k] for k in ("source_key", "country", "state", "postal_code")}
-    cols.update(street_columns(list(given["full_name"])))
-    of = street_columns(list(given["of_full_name"]))
+    cols.update(street_columns(given["full_name"]))
+    of = street_columns(given["of_full_name"])
     for k in ("predir", "name_key", "type", "postdir"):
         cols[f"of_{k}"] = of[k]
     return batches_from_rows(cols, ALT_NAME_SCHEMA)
 
 
-def _batches(rows: Iterator[Segment | AltName], report: LoadReport, path: Path,
-             ) -> Iterator[tuple[str, pa.RecordBatch]]:
-    done = 0
-    for chunk in chunked(rows, SEGMENT_BATCH_ROWS):
-        segs = [r for r in chunk if isinstance(r, Segment)]
-        alts = [r for r in chunk if isinstance(r, AltName)]
-        if segs:
-            batch = _segment_batch(segs, report, path, f"records {done + 1:,}..{done + len(chunk):,}")
-            if batch is not None:
-                yield "segments", batch
-        if alts:
-            yield "alt_names", _alt_batch(alts)
-        done += len(chunk)
+def _valid(col: pa.Array) -> np.ndarray:
+    return col.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _same_as_before(cols: list[pa.Array]) -> np.ndarray:
+    """Rows 1.. whose values all equal the row before's (null equal to null)."""
+    same = np.ones(max(len(cols[0]) - 1, 0), bool)
+    for col in cols:
+        a, b = col[1:], col[:-1]
+        eq = pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)
+        same &= eq | (~_valid(a) & ~_valid(b))
+    return same
+
+
+class _Edge(NamedTuple):
+    """The last segment read: the next record with its ranges is another name of its street."""
+
+    ranges: tuple
+    full_name: str
+
+
+def _edges(rec: _Records, last: _Edge | None, fallback_state: str | None, report: LoadReport, path: Path,
+           ) -> tuple[list[tuple[str, pa.RecordBatch]], _Edge | None]:
+    """One batch of records -> its segment and alternate-name batches, and the last segment.
+
+    Records without a range, a name or a line are skipped (counted by reason). A record with
+    the same TLID, range ends and ZIPs as the segment before it but another name is an
+    alternate name of that segment's street; with the same name it is a segment again.
+    """
+    a = rec.attrs
+    lf, lt, rf, rt = per_distinct(_ends, [a["LFROMHN"], a["LTOHN"], a["RFROMHN"], a["RTOHN"]], [pa.int64()] * 4)
+    ranged = (_valid(lf) & _valid(lt)) | (_valid(rf) & _valid(rt))
+    named = present(a["FULLNAME"])
+    lined = rec.lengths >= 2
+    for reason, rows in (("no address range", ~ranged), ("no street name", ranged & ~named),
+                         ("bad geometry", ranged & named & ~lined)):
+        if rows.any():
+            report.skip(reason, int(rows.sum()))
+    keep = np.flatnonzero(ranged & named & lined)
+    if keep.size == 0:
+        return [], last
+    take = pa.array(keep)
+    xy = rec.xy[np.repeat(ranged & named & lined, rec.lengths)]
+    lengths = rec.lengths[keep]
+    lf, lt, rf, rt = (c.take(take) for c in (lf, lt, rf, rt))
+    tlid, full_name = a["TLID"].take(take), a["FULLNAME"].take(take)
+    zl, zr, state, city = per_distinct(lambda left, right: _zips(left, right, fallback_state),
+                                       [a["ZIPL"].take(take), a["ZIPR"].take(take)], [pa.string()] * 4)
+    ranges = [tlid, lf, lt, rf, rt, zl, zr]
+    first_ranges = tuple(c[0].as_py() for c in ranges)
+    same = np.concatenate([[last is not None and last.ranges == first_ranges], _same_as_before(ranges)])
+    names = full_name.to_numpy(zero_copy_only=False)
+    # a run of records with equal ranges: its first is a segment (or the last one continues)
+    run = np.cumsum(~same) - (0 if same[0] else 1)
+    run_name = names[np.flatnonzero(~same)]
+    if same[0]:
+        run_name = np.concatenate([np.array([last.full_name], dtype=object), run_name])
+    of_name = run_name[run]
+    alt = same & (names != of_name)
+    seg = ~alt
+    zip_code = pc.coalesce(zl, zr)
+    out = []
+    if seg.any():
+        rows = pa.array(np.flatnonzero(seg))
+        lf_s, lt_s, rf_s, rt_s = (c.take(rows) for c in (lf, lt, rf, rt))
+        null = pa.nulls(len(rows), pa.int64())
+        parity = [per_distinct(lambda v, lo, hi: (_parity(v, lo, hi),), [a[side].take(take).take(rows), lo, hi],
+                               [pa.string()])[0] for side, lo, hi in (("PARITYL", lf_s, lt_s), ("PARITYR", rf_s, rt_s))]
+        cols = {
+            "source_key": tlid.take(rows), "country": pa.array(["US"] * len(rows)), "state": state.take(rows),
+            "city": city.take(rows), "postal_code": zip_code.take(rows), "zip_left": zl.take(rows),
+            "zip_right": zr.take(rows),
+            "from_left": pc.if_else(lt_s.is_valid(), lf_s, null), "to_left": pc.if_else(lf_s.is_valid(), lt_s, null),
+            "from_right": pc.if_else(rt_s.is_valid(), rf_s, null), "to_right": pc.if_else(rf_s.is_valid(), rt_s, null),
+            "parity_left": parity[0], "parity_right": parity[1], "sided": pa.array(np.ones(len(rows), bool)),
+            "full_name": full_name.take(rows),
+        }
+        where = f"records {rec.first:,}..{rec.first + len(rec.lengths) - 1:,}"
+        batch = _segment_batch(cols, xy[np.repeat(seg, lengths)], lengths[seg], report, path, where)
+        if batch is not None:
+            out.append(("segments", batch))
+    if alt.any():
+        rows = pa.array(np.flatnonzero(alt))
+        out.append(("alt_names", _alt_batch({
+            "source_key": tlid.take(rows), "full_name": full_name.take(rows),
+            "of_full_name": pa.array(of_name[alt], pa.string()), "country": pa.array(["US"] * len(rows)),
+            "state": state.take(rows), "postal_code": zip_code.take(rows)})))
+    return out, _Edge(tuple(c[-1].as_py() for c in ranges), of_name[-1])
 
 
 def read_addrfeat(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
@@ -239,40 +389,10 @@ def read_addrfeat(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.Reco
     a range repeated under another street name (``Hwy 360`` / ``State Hwy 360``) becomes an
     alternate name of the first."""
     fallback_state = _fips_state(path)
-
-    def rows() -> Iterator[Segment | AltName]:
-        prev: dict | None = None
-        for attrs, pts in _addrfeat_records(path):
-            if not attrs.keys() >= _NEEDED:
-                raise GazetteerError("not ADDRFEAT data: features lack FULLNAME / LFROMHN / RFROMHN", str(path))
-            lf, lt, rf, rt = _ends(attrs.get("LFROMHN"), attrs.get("LTOHN"), attrs.get("RFROMHN"), attrs.get("RTOHN"))
-            if (lf is None or lt is None) and (rf is None or rt is None):
-                report.skip("no address range")
-                continue
-            if not attrs.get("FULLNAME"):
-                report.skip("no street name")
-                continue
-            if len(pts) < 2:
-                report.skip("bad geometry")
-                continue
-            zl, zr, state, city = _zips(attrs.get("ZIPL"), attrs.get("ZIPR"), fallback_state)
-            zip_code = zl or zr
-            tlid = str(attrs.get("TLID"))
-            ranges = (tlid, lf, lt, rf, rt, zl, zr)
-            if prev is not None and prev["ranges"] == ranges and prev["full_name"] != attrs["FULLNAME"]:
-                # the same edge and ranges again under another name: a name variant, not a segment
-                yield AltName(tlid, attrs["FULLNAME"], prev["full_name"], "US", prev["state"], zip_code)
-                continue
-            prev = {"ranges": ranges, "full_name": attrs["FULLNAME"], "state": state}
-            yield Segment(
-                tlid, "US", state, city, zip_code, zl, zr,
-                lf if lt is not None else None, lt if lf is not None else None,
-                rf if rt is not None else None, rt if rf is not None else None,
-                _parity(attrs.get("PARITYL"), lf, lt), _parity(attrs.get("PARITYR"), rf, rt),
-                True, attrs.get("FULLNAME"), pts,
-            )
-
-    yield from _batches(rows(), report, path)
+    last = None
+    for rec in _addrfeat_columns(path):
+        out, last = _edges(rec, last, fallback_state, report, path)
+        yield from out
 
 
 NOMINATIM_COLUMNS = ["from", "to", "interpolation", "street", "city", "state", "postcode", "geometry"]
@@ -281,7 +401,7 @@ NOMINATIM_COLUMNS = ["from", "to", "interpolation", "street", "city", "state", "
 def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[tuple[str, pa.RecordBatch]]:
     """Stream Nominatim's TIGER CSV as segment batches (each row is one side of a range)."""
 
-    def rows() -> Iterator[Segment | AltName]:
+    def rows() -> Iterator[Segment]:
         try:
             with open(path, encoding="utf-8", newline="") as f:
                 reader = csv.reader(f, delimiter=";")
@@ -321,7 +441,15 @@ def read_nominatim_csv(path: Path, report: LoadReport) -> Iterator[tuple[str, pa
         except csv.Error as exc:
             raise GazetteerError(f"malformed CSV ({exc})", str(path)) from exc
 
-    yield from _batches(rows(), report, path)
+    done = 0
+    for chunk in chunked(rows(), SEGMENT_BATCH_ROWS):
+        cols = {f: list(v) for f, v in zip(Segment._fields, zip(*chunk)) if f != "coords"}
+        lengths = np.fromiter((len(r.coords) for r in chunk), dtype=np.int64, count=len(chunk))
+        xy = np.concatenate([np.asarray(r.coords, dtype=float)[:, :2] for r in chunk])
+        batch = _segment_batch(cols, xy, lengths, report, path, f"records {done + 1:,}..{done + len(chunk):,}")
+        if batch is not None:
+            yield "segments", batch
+        done += len(chunk)
 
 
 def sniff(path: Path) -> bytes:

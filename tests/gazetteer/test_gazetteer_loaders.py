@@ -12,6 +12,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import shapefile
 import shapely
@@ -531,3 +532,124 @@ def test_addrfeat_shapefile_without_a_field_it_needs_names_it(tmp_path, meagher)
     shutil.copy(meagher / "tl_2021_30059_addrfeat.prj", tmp_path / "tl_2021_30059_addrfeat.prj")
     with pytest.raises(GazetteerError, match="missing fields ZIPR"):
         build(tmp_path / "x.duckdb", [SourceSpec("tiger", out)], with_zipcodes=False)
+
+
+# ----------------------------------------------------------------------------- ADDRFEAT read as columns
+
+
+def _tiger_tables(path: Path) -> tuple[dict, dict]:
+    from addressing.gazetteer.model import LoadReport
+    from addressing.gazetteer.tiger import read_tiger
+
+    report, got = LoadReport(), {}
+    for table, batch in read_tiger(path, report):
+        got.setdefault(table, []).append(batch)
+    return {k: pa.Table.from_batches(v) for k, v in got.items()}, report.skipped
+
+
+def _layouts(folder: Path, feats: list[dict]) -> dict[str, Path]:
+    """The same features one per line (newline-delimited, and GDAL's FeatureCollection) and as
+    one minified FeatureCollection, which is read one feature at a time; Meagher's FIPS in each
+    name."""
+    texts = {
+        "lines": "".join(json.dumps(f) + "\n" for f in feats),
+        "collection": '{\n"type": "FeatureCollection",\n"name": "tl_2021_30059_addrfeat",\n"features": [\n'
+                      + ",\n".join(json.dumps(f) for f in feats) + "\n]\n}\n",
+        "minified": json.dumps({"type": "FeatureCollection", "features": feats}),
+    }
+    out = {}
+    for layout, text in texts.items():
+        (folder / layout).mkdir(parents=True)
+        out[layout] = folder / layout / "tl_2021_30059_addrfeat.geojsonl"
+        out[layout].write_text(text)
+    return out
+
+
+@pytest.fixture
+def columns_spy(monkeypatch) -> list[int]:
+    """Rows of each batch the columnar reader gives, in small blocks (a few features each), so
+    that runs of one edge's names straddle batches."""
+    from addressing.gazetteer import geojson, tiger
+
+    monkeypatch.setattr(geojson, "LINE_BLOCK_BYTES", 8192)
+    sizes: list[int] = []
+    real_reader = tiger.line_feature_columns
+
+    def spy(*args):
+        for batch in real_reader(*args):
+            sizes.append(batch.num_rows)
+            yield batch
+
+    monkeypatch.setattr(tiger, "line_feature_columns", spy)
+    return sizes
+
+
+def _meagher_features(meagher: Path) -> list[dict]:
+    feats = []
+    for vintage in ("2016", "2021"):
+        with open(meagher / f"{vintage}.geojsonl", encoding="utf-8") as f:
+            feats += list(iter_features(f, "x"))
+    return feats
+
+
+def test_addrfeat_features_one_per_line_read_as_columns_equal_them_read_one_by_one(tmp_path, meagher, columns_spy):
+    """Both Meagher vintages, with what real files hold and what they may: Z values, integer
+    coordinates, lines without a geometry, with a vertex of one number or a null, of one vertex,
+    off the map, records without a name, and one edge under several names at many places."""
+    feats = _meagher_features(meagher)
+    for i in range(0, len(feats), 37):
+        feats[i]["geometry"]["coordinates"] = [[*c, 1200.5] for c in feats[i]["geometry"]["coordinates"]]
+    feats[5]["geometry"]["coordinates"] = [[-111, 46], [-110, 47]]
+    feats[10]["geometry"] = None
+    feats[11]["geometry"]["coordinates"][0] = [-110.9]
+    feats[12]["geometry"]["coordinates"][0] = None
+    feats[13]["properties"]["FULLNAME"] = ""
+    feats[14]["geometry"]["coordinates"] = feats[14]["geometry"]["coordinates"][:1]
+    feats[15]["geometry"]["coordinates"] = [[10.0, 10.0], [10.1, 10.1]]
+    named = [f for f in feats[20:] if f["properties"]["FULLNAME"] and (f["properties"]["LFROMHN"] or "").isdigit()
+             and (f["properties"]["LTOHN"] or "").isdigit()]
+    for k, f in enumerate(named[100::40]):  # another name, then the first again (a segment again)
+        at = feats.index(f) + 1
+        other = json.loads(json.dumps(f))
+        other["properties"]["FULLNAME"] = f"Alt Route {k}"
+        feats[at:at] = [other, json.loads(json.dumps(f)), other]
+    paths = _layouts(tmp_path, feats)
+    got = {layout: _tiger_tables(path) for layout, path in paths.items()}
+    assert sum(columns_spy) == 2 * len(feats) and len(columns_spy) > 20  # lines and collection, as columns
+    assert got["lines"] == got["minified"] and got["collection"] == got["minified"]
+    tables, skipped = got["minified"]
+    assert set(skipped) == {"no address range", "no street name", "bad geometry", "coordinates off the map"}
+    assert skipped["bad geometry"] == 4 and skipped["coordinates off the map"] == 1
+    alts = tables["alt_names"].column("name").to_pylist()
+    assert sum(a.startswith("ALT ROUTE") for a in alts) >= 2 * len(named[100::40])
+
+
+def test_addrfeat_columns_stop_where_a_feature_cannot_be_read_so(tmp_path, meagher, columns_spy):
+    """A TLID written as text, a ZIP as a number, a MultiLineString: the rest of the file is read
+    feature by feature, to the same rows; a feature without properties, or a collection
+    without its end, is refused as when read feature by feature."""
+    from addressing.errors import GazetteerError
+
+    feats = _meagher_features(meagher)
+    feats[400]["properties"]["TLID"] = str(feats[400]["properties"]["TLID"])
+    feats[500]["properties"]["ZIPL"] = 59645
+    line = feats[600]["geometry"]["coordinates"]
+    feats[600]["geometry"] = {"type": "MultiLineString", "coordinates": [line[:2], line[1:]]}
+    paths = _layouts(tmp_path / "odd", feats)
+    got = {layout: _tiger_tables(path) for layout, path in paths.items()}
+    assert got["lines"] == got["minified"] and got["collection"] == got["minified"]
+    assert 0 < sum(columns_spy) < 2 * 400
+
+    feats[300]["properties"] = None
+    paths = _layouts(tmp_path / "bad", feats)
+    for path in paths.values():
+        with pytest.raises(GazetteerError, match="not ADDRFEAT data"):
+            _tiger_tables(path)
+    columns_spy.clear()
+    whole = _layouts(tmp_path / "whole", _meagher_features(meagher))["collection"]
+    cut = tmp_path / "cut" / "tl_2021_30059_addrfeat.geojson"
+    cut.parent.mkdir()
+    cut.write_text(whole.read_text().replace("\n]\n}\n", "\n"))
+    with pytest.raises(GazetteerError, match="truncated"):
+        _tiger_tables(cut)
+    assert sum(columns_spy) == len(_meagher_features(meagher))  # every feature read, then the end missed
