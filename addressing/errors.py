@@ -46,6 +46,10 @@ class GazetteerError(AddressingError):
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
 
+    def __reduce__(self):
+        # a build's worker processes send errors back pickled: keep the path apart
+        return type(self), (self.message, self.path)
+
     def naming(self, path: str | Path) -> GazetteerError:
         """This error with the gazetteer file named, for one raised where only a DuckDB cursor
         was at hand (its message then says which file)."""

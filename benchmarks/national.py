@@ -296,16 +296,45 @@ def disk_bytes(folder: Path) -> int:
 
 
 def measure_build(db: Path, specs: list[dict], log: Path) -> dict:
+    """The build in a child process; ``tree_pss_mb``: the peak of its and its source-reading
+    workers' memory together (PSS summed, sampled every second)."""
+    from end_to_end import _tree_memory
+
     if db.parent.exists():
         shutil.rmtree(db.parent)
     db.parent.mkdir(parents=True)
     specs_file = db.parent.parent / "build-specs.json"
     specs_file.write_text(json.dumps(specs))
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(BUILD_MEMORY_SAMPLE_S):
+            for child in _children_of(os.getpid()):
+                peak[0] = max(peak[0], _tree_memory(child)[0])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     t0 = time.perf_counter()
-    res = run_child(["build", str(db), str(specs_file)], log)
+    try:
+        res = run_child(["build", str(db), str(specs_file)], log)
+    finally:
+        done.set()
+        sampler.join()
     res["wall"] = time.perf_counter() - t0
+    res["tree_pss_mb"] = peak[0]
     res["file_bytes"] = db.stat().st_size
     return res
+
+
+#: seconds between samples of a build's memory (reading a process's page tables is not free)
+BUILD_MEMORY_SAMPLE_S = 1.0
+
+
+def _children_of(pid: int) -> list[int]:
+    from end_to_end import _children
+
+    return _children().get(pid, [])
 
 
 def measure_refresh(db: Path, specs: list[dict], changed: list[Path], log: Path) -> dict:
@@ -379,7 +408,7 @@ def measure_region(folder: Path, manifest: dict, states: list[str], orders: Path
 
 
 BUILD_HEAD = (f"{'size':>6} {'points':>11} {'ranges':>10} {'sources':>7} {'build s':>8} {'wall s':>7} "
-              f"{'rows/s':>8} {'peak RSS MB':>11} {'file MB':>8} {'MB/M rows':>9}")
+              f"{'rows/s':>8} {'peak RSS MB':>11} {'+workers MB':>11} {'file MB':>8} {'MB/M rows':>9}")
 USE_HEAD = (f"{'size':>6} {'orders/s':>8} {'vs base':>7} {'big':>3} {'p50/p95/p99 ms':>17} {'small':>5} "
             f"{'p50/p95/p99 ms':>17} {'first s':>7} {'proc s':>6} {'refresh s':>9} {'extra MB':>8} "
             f"{'changed MB':>10}")
@@ -394,7 +423,7 @@ def build_row(size: str, r: dict) -> str:
     n = rows.get("address_points", 0) + rows.get("segments", 0)
     return (f"{size:>6} {rows.get('address_points', 0):>11,} {rows.get('segments', 0):>10,} {r['sources']:>7} "
             f"{r['seconds']:>8.1f} {r['wall']:>7.1f} {n / r['seconds']:>8,.0f} {r['peak_rss_mb']:>11,.0f} "
-            f"{r['file_bytes'] / MB:>8,.0f} {r['file_bytes'] / MB / (n / 1e6):>9,.1f}")
+            f"{r['tree_pss_mb']:>11,.0f} {r['file_bytes'] / MB:>8,.0f} {r['file_bytes'] / MB / (n / 1e6):>9,.1f}")
 
 
 def use_row(size: str, r: dict) -> str:
@@ -422,12 +451,12 @@ def targets(results: dict[int, dict], base_points: int) -> list[tuple[str, bool,
     small, large = results[sizes[0]], results[sizes[-1]]
     rates = {n: (r["build"]["rows"]["address_points"] + r["build"]["rows"]["segments"]) / r["build"]["seconds"]
              for n, r in results.items()}
-    growth = large["build"]["peak_rss_mb"] / small["build"]["peak_rss_mb"]
+    growth = large["build"]["tree_pss_mb"] / small["build"]["tree_pss_mb"]
     out = [
         (f"build >= {TARGET_BUILD_ROWS_S:,} rows/s at every size", min(rates.values()) >= TARGET_BUILD_ROWS_S,
          f"min {min(rates.values()):,.0f} rows/s"),
-        (f"build peak RSS flat (largest <= {TARGET_RSS_GROWTH}x smallest)", growth <= TARGET_RSS_GROWTH,
-         f"{large['build']['peak_rss_mb']:,.0f} / {small['build']['peak_rss_mb']:,.0f} MB = {growth:.2f}x"),
+        (f"build memory flat, with its workers (largest <= {TARGET_RSS_GROWTH}x smallest)", growth <= TARGET_RSS_GROWTH,
+         f"{large['build']['tree_pss_mb']:,.0f} / {small['build']['tree_pss_mb']:,.0f} MB = {growth:.2f}x"),
         (f"batch orders/s on the largest >= {TARGET_BATCH_RATIO} x the {nd.size_label(base_points)} one",
          large["batch_ratio"] >= TARGET_BATCH_RATIO, f"{large['batch_ratio']:.2f}x"),
     ]

@@ -36,7 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from addressing.errors import GazetteerError, LockHeldError
-from addressing.gazetteer import derive, openaddresses, postal_codes, tiger
+from addressing.gazetteer import derive, openaddresses, postal_codes, read_ahead, tiger
 from addressing.gazetteer.access import (
     REFRESH_WAIT_ENV,
     REFRESH_WAIT_SECONDS,
@@ -236,9 +236,12 @@ def _delete_source(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DELETE FROM {table} WHERE source_name = ?", [name])
 
 
-def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str, say: Callable,
-                 loaded: Callable[[int], None] | None = None, into: dict[str, str] | None = None) -> int:
-    """Load one source's rows (its old ones are already deleted) and record it in ``sources``.
+def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str,
+                 items: Iterator[tuple[str, pa.RecordBatch | SqlSelect]],
+                 report: LoadReport, say: Callable, loaded: Callable[[int], None] | None = None,
+                 into: dict[str, str] | None = None) -> int:
+    """Store one source's ``items`` (read by ``read_ahead``, filling ``report``; its old rows
+    are already deleted) and record it in ``sources``.
 
     ``into`` sends a table's rows to another table (a refresh's staging tables). Rows go in
     batch by batch; in a refresh's open transaction DuckDB writes each full row group of a
@@ -246,10 +249,9 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
     temporary folder past the memory limit, so memory does not grow with the source.
     """
     name = spec.source_name()
-    report = LoadReport()
     start = time.perf_counter()
     total = 0
-    for table, item in _stream(spec, report):
+    for table, item in items:
         n = _insert(con, (into or {}).get(table, table), name, item, spec.path)
         report.rows[table] = report.rows.get(table, 0) + n
         if table != "alt_names":
@@ -277,21 +279,26 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
 
 
 def _load_all(con: duckdb.DuckDBPyConnection, changed: list[tuple[SourceSpec, str]], result: BuildResult,
-              say: Callable[[str], None], rows: Callable[[BuildProgress], None] | None,
+              say: Callable[[str], None], rows: Callable[[BuildProgress], None] | None, scratch: Path,
               into: dict[str, str] | None = None, empty: bool = False) -> None:
-    """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``.
+    """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``; large
+    builds read their sources ahead in worker processes (``read_ahead``, files in ``scratch``).
     ``empty``: the file holds no rows yet, there is nothing to delete (a delete scans the
     tables loaded so far)."""
     estimates = [estimate_rows(spec.kind, spec.files()) for spec, _ in changed] if rows else []
+    workers = read_ahead.workers_for(_bytes(changed), len(changed))
+    if workers:
+        say(f"  reading sources in {workers} worker processes")
     done = 0
-    for i, (spec, checksum) in enumerate(changed):
+    sources = read_ahead.read_sources([spec for spec, _ in changed], _stream, workers, scratch)
+    for i, ((spec, checksum), (_, items, report)) in enumerate(zip(changed, sources)):
         if not empty:
             _delete_source(con, spec.source_name())
         tick = None
         if rows:
             later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
             tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
-        n = _load_source(con, spec, checksum, say, tick, into)
+        n = _load_source(con, spec, checksum, items, report, say, tick, into)
         if tick:
             tick(n, exact=True)
         done += n
@@ -464,7 +471,7 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             _configure(con, memory_limit, tmp)
             for stmt in DDL + MIGRATIONS:
                 con.execute(stmt)
-            _load_all(con, changed, result, say, rows, empty=not upgrade)
+            _load_all(con, changed, result, say, rows, _scratch(tmp), empty=not upgrade)
             result.version = _version(con)
             say("  deriving streets, addresses, localities")
             derive.full(con)
@@ -561,7 +568,7 @@ def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             con.execute("BEGIN TRANSACTION")
             derive.touch(con, [spec.source_name() for spec, _ in changed])
             derive.stage(con)
-            _load_all(con, changed, result, say, rows, {t: derive.staged(t) for t in derive.STAGED})
+            _load_all(con, changed, result, say, rows, _scratch(tmp), {t: derive.staged(t) for t in derive.STAGED})
             say("  re-deriving the streets, addresses and localities these sources touch")
             derive.rederive(con)
             result.version = _version(con)
@@ -598,10 +605,16 @@ def _check_disk(folder: Path, need: int, what: str) -> None:
                              f"{free / 1e6:,.0f} MB are free; free some space and build again", str(folder))
 
 
+def _scratch(tmp: Path) -> Path:
+    """Where worker processes leave the sources they read ahead."""
+    return tmp.with_name(tmp.name + ".read")
+
+
 def _remove_temporary(tmp: Path) -> None:
     for leftover in (tmp, _wal(tmp), _compact_path(tmp), _wal(_compact_path(tmp))):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
+    shutil.rmtree(_scratch(tmp), ignore_errors=True)
 
 
 def _ticker(rows: Callable[[BuildProgress], None], name: str, index: int, sources: int, before: int,

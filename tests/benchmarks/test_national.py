@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "national.py"
 QUICK_LABEL = "200k"
 #: columns of the three tables' rows (national.BUILD_HEAD, national.USE_HEAD, national.REGION_HEAD)
-BUILD_COLUMNS = 10
+BUILD_COLUMNS = 11
 USE_COLUMNS = 12
 REGION_COLUMNS = 9
 #: the issue's targets: build rate, flat memory, batch ratio, warm p95, first order, refresh time and

@@ -1,0 +1,123 @@
+"""A build that reads its sources in worker processes gives the gazetteer one reading them itself
+gives; a source's error comes as it would, and nothing is left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from db_helpers import q
+from realdata_maps import OA_MAPS
+
+from addressing.errors import ConfigError, GazetteerError
+from addressing.gazetteer import read_ahead
+from addressing.gazetteer.store import DATA_TABLES, SourceSpec, build
+
+TABLES = (*DATA_TABLES, "streets", "addresses", "localities")
+
+
+@pytest.fixture
+def sources(real) -> list[SourceSpec]:
+    oa = real / "openaddresses"
+    return [
+        SourceSpec("tiger", real / "tiger/meagher_mt_30059/tl_2021_30059_addrfeat.shp"),
+        SourceSpec("openaddresses", oa / "park_county_wy_points.csv", columns=OA_MAPS["park_county_wy_points.csv"]),
+        SourceSpec("tiger", real / "tiger/autauga_al_01001/01001_nominatim.csv"),
+        SourceSpec("openaddresses", oa / "trumbull_county_oh_points.csv",
+                   columns=OA_MAPS["trumbull_county_oh_points.csv"]),
+        SourceSpec("tiger", real / "tiger/meagher_mt_30059/2016.geojsonl", name="tiger:meagher-2016"),
+        SourceSpec("openaddresses", oa / "sf_eas_addresses_with_units.csv",
+                   columns=OA_MAPS["sf_eas_addresses_with_units.csv"]),
+    ]
+
+
+def _rounded(value: object) -> object:
+    """Averages to 9 places: DuckDB sums a group's floats in any order (the last digit varies
+    between two builds of the same rows)."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rounded(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def _contents(db: Path) -> dict[str, list]:
+    out = {t: sorted((_rounded(r) for r in q(db, f"SELECT * FROM {t}")), key=repr) for t in TABLES}
+    out["sources"] = q(db, "SELECT source_name, kind, path, vintage, checksum, options, rows, skipped, bytes, "
+                           "table_rows FROM sources ORDER BY source_name")
+    return out
+
+
+def _build(db: Path, specs: list[SourceSpec], workers: int, monkeypatch) -> list[str]:
+    monkeypatch.setenv(read_ahead.WORKERS_ENV, str(workers))
+    said: list[str] = []
+    build(db, specs, progress=said.append)
+    return said
+
+
+def test_a_build_read_by_workers_equals_one_read_in_process(tmp_path, sources, monkeypatch):
+    said = _build(tmp_path / "workers.duckdb", sources, 2, monkeypatch)
+    assert "  reading sources in 2 worker processes" in said
+    alone = _build(tmp_path / "alone.duckdb", sources, 0, monkeypatch)
+    assert not any("worker" in line for line in alone)
+    got, expected = _contents(tmp_path / "workers.duckdb"), _contents(tmp_path / "alone.duckdb")
+    assert all(expected[t] for t in TABLES)
+    assert got == expected
+    # rows stored in the order read (``alt_names`` keeps it; a derive sorts the others by street)
+    order = "SELECT source_name, source_key, name FROM alt_names ORDER BY rowid"
+    assert q(tmp_path / "workers.duckdb", order) == q(tmp_path / "alone.duckdb", order)
+    assert not list(tmp_path.glob(".*.build-*"))
+
+
+def test_a_source_that_fails_in_a_worker_fails_the_build_as_in_process(tmp_path, sources, real, monkeypatch):
+    bad = tmp_path / "tl_2021_30059_addrfeat.geojsonl"
+    bad.write_bytes((real / "tiger/meagher_mt_30059/2021.geojsonl").read_bytes()[:200_000])
+    db = tmp_path / "g.duckdb"
+    _build(db, sources[:2], 0, monkeypatch)
+    before = _contents(db)
+    broken = [*sources[2:4], SourceSpec("tiger", bad), *sources[4:]]
+    errors = []
+    for workers in (2, 0):
+        with pytest.raises(GazetteerError) as caught:
+            _build(db, broken, workers, monkeypatch)
+        errors.append((str(caught.value), caught.value.path))
+    assert errors[0] == errors[1] and errors[0][1] == str(bad)
+    assert "broken JSON" in errors[0][0] or "truncated" in errors[0][0]
+    assert _contents(db) == before
+    assert not list(tmp_path.glob(".*.build-*"))
+
+
+def test_a_script_without_a_main_guard_builds_with_workers(tmp_path, real):
+    """The workers are not ``multiprocessing`` children, which would run this script again."""
+    script = tmp_path / "build_it.py"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from addressing.gazetteer.store import SourceSpec, build\n"
+        f"real = Path({str(real)!r})\n"
+        "said = []\n"
+        f"build(Path({str(tmp_path / 'g.duckdb')!r}), [SourceSpec('tiger', real / "
+        "'tiger/meagher_mt_30059/2021.geojsonl'), SourceSpec('tiger', real / "
+        "'tiger/autauga_al_01001/01001_nominatim.csv')], with_zipcodes=False, progress=said.append)\n"
+        "print([s for s in said if 'worker' in s])\n")
+    root = Path(read_ahead.__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), read_ahead.WORKERS_ENV: "2"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['  reading sources in 2 worker processes']"
+    assert q(tmp_path / "g.duckdb", "SELECT count(*) FROM sources")[0][0] == 2
+
+
+def test_workers_follow_the_size_of_the_build_unless_set(monkeypatch):
+    monkeypatch.delenv(read_ahead.WORKERS_ENV, raising=False)
+    assert read_ahead.workers_for(read_ahead.READ_AHEAD_BYTES - 1, 10) == 0
+    assert read_ahead.workers_for(read_ahead.READ_AHEAD_BYTES, 10) >= 1
+    assert read_ahead.workers_for(read_ahead.READ_AHEAD_BYTES, 1) == 0
+    monkeypatch.setenv(read_ahead.WORKERS_ENV, "3")
+    assert read_ahead.workers_for(0, 2) == 3
+    monkeypatch.setenv(read_ahead.WORKERS_ENV, "two")
+    with pytest.raises(ConfigError, match=read_ahead.WORKERS_ENV):
+        read_ahead.workers_for(0, 2)
