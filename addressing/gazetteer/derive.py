@@ -151,17 +151,23 @@ def _localities(states: str | None) -> str:
 ADDRESS_SLICE_STREETS = 200_000
 
 
-def full(con: duckdb.DuckDBPyConnection) -> None:
-    """Derive every table from the loaded ones (a first build, a schema upgrade). The points,
-    segments and ``addresses`` are written in street order (``addresses`` a slice of streets at
-    a time), so that the rows of a few streets (a single order's evidence) lie in a few row
-    groups that DuckDB's zone maps find without a scan. A refresh appends its streets' rows
-    at the end, together, so they stay found the same way."""
-    number_streets(con)
-    con.execute(f"UPDATE address_points p SET street_id = s.street_id FROM streets s WHERE {same_street('p', 's')}")
-    con.execute(f"UPDATE segments g SET street_id = s.street_id FROM streets s WHERE {same_street('g', 's')}")
-    for table in STAGED:  # in street order, as ``addresses`` below
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS FROM {table} ORDER BY street_id")
+def full(con: duckdb.DuckDBPyConnection, staged_rows: bool = False) -> None:
+    """Derive every table from the loaded ones (a first build, a schema upgrade);
+    ``staged_rows``: the points and segments were loaded into ``stage``'s tables, not the
+    file's own (then the file holds no blocks freed by rewriting them in street order, which
+    only copying the whole file drops). The points, segments and ``addresses`` are written in
+    street order (``addresses`` a slice of streets at a time), so that the rows of a few
+    streets (a single order's evidence) lie in a few row groups that DuckDB's zone maps find
+    without a scan. A refresh appends its streets' rows at the end, together, so they stay
+    found the same way."""
+    loaded = {table: staged(table) if staged_rows else table for table in STAGED}
+    number_streets(con, loaded["address_points"], loaded["segments"])
+    for table in STAGED:  # with their streets' ids, in street order, as ``addresses`` below
+        con.execute(f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT r.* REPLACE (s.street_id AS street_id) FROM {loaded[table]} r
+            LEFT JOIN streets s ON {same_street('r', 's')} ORDER BY street_id""")
+        if staged_rows:
+            con.execute(f"DROP TABLE {staged(table)}")
     con.execute(_alt_streets("true"))
     con.execute(f"CREATE OR REPLACE TABLE addresses AS {_addresses('false')}")
     top = con.execute("SELECT coalesce(max(street_id), 0) FROM streets").fetchone()[0]
@@ -173,18 +179,20 @@ def full(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(stmt)
 
 
-def number_streets(con: duckdb.DuckDBPyConnection) -> None:
-    """``streets`` made afresh, numbered in ``STREET_KEY`` order, one (country, state) at a time:
+def number_streets(con: duckdb.DuckDBPyConnection, points: str = "address_points", segments: str = "segments",
+                   ) -> None:
+    """``streets`` made afresh from the tables ``points`` and ``segments``, numbered in
+    ``STREET_KEY`` order, one (country, state) at a time:
     a street's most common name and city are ordered aggregates, which DuckDB keeps in memory for
     the whole statement, and the whole country's at 60 M points did not fit a build's 512 MB
     (``benchmarks/national.py``); the streets of one state do. The areas come in the key's own
     order (NULLs last), so the ids are those one statement over the country would give."""
     street = f"SELECT $1 + row_number() OVER (ORDER BY {_KEY}) AS street_id, *, false AS alt, {_lookups()}, {_main_name()}"
     area = "country IS NOT DISTINCT FROM $2 AND state IS NOT DISTINCT FROM $3"
-    of_area = _streets_of(f"(FROM address_points WHERE {area})", f"(FROM segments WHERE {area})")
+    of_area = _streets_of(f"(FROM {points} WHERE {area})", f"(FROM {segments} WHERE {area})")
     con.execute(f"CREATE OR REPLACE TABLE streets AS {street} FROM ({of_area}) LIMIT 0", [0, None, None])
-    areas = con.execute("""SELECT DISTINCT country, state FROM (
-        SELECT country, state FROM address_points UNION SELECT country, state FROM segments)
+    areas = con.execute(f"""SELECT DISTINCT country, state FROM (
+        SELECT country, state FROM {points} UNION SELECT country, state FROM {segments})
         ORDER BY country, state""").fetchall()
     top = 0
     for country, state in areas:

@@ -471,10 +471,16 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             _configure(con, memory_limit, tmp)
             for stmt in DDL + MIGRATIONS:
                 con.execute(stmt)
-            _load_all(con, changed, result, say, rows, _scratch(tmp), empty=not upgrade)
+            # a first build loads points and segments into temporary tables: the derive writes
+            # them into the file once, sorted (an upgrade's file holds its rows already)
+            into = None
+            if not upgrade:
+                derive.stage(con)
+                into = {t: derive.staged(t) for t in derive.STAGED}
+            _load_all(con, changed, result, say, rows, _scratch(tmp), into, empty=not upgrade)
             result.version = _version(con)
             say("  deriving streets, addresses, localities")
-            derive.full(con)
+            derive.full(con, staged_rows=not upgrade)
             _set_meta(con, {"version": result.version, "schema": SCHEMA_VERSION,
                             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
             result.rows = table_counts(con)

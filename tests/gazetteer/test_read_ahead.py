@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from db_helpers import q
+from db_helpers import q, table_rows
 from realdata_maps import OA_MAPS
 
 from addressing.errors import ConfigError, GazetteerError
@@ -33,20 +33,8 @@ def sources(real) -> list[SourceSpec]:
     ]
 
 
-def _rounded(value: object) -> object:
-    """Averages to 9 places: DuckDB sums a group's floats in any order (the last digit varies
-    between two builds of the same rows)."""
-    if isinstance(value, float):
-        return round(value, 9)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_rounded(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    return value
-
-
 def _contents(db: Path) -> dict[str, list]:
-    out = {t: sorted((_rounded(r) for r in q(db, f"SELECT * FROM {t}")), key=repr) for t in TABLES}
+    out = table_rows(db, TABLES)
     out["sources"] = q(db, "SELECT source_name, kind, path, vintage, checksum, options, rows, skipped, bytes, "
                            "table_rows FROM sources ORDER BY source_name")
     return out
