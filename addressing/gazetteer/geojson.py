@@ -196,9 +196,12 @@ class NotColumnar(Exception):
     """What is left of a file cannot be read as columns: read its features one by one."""
 
 
-#: bytes of features parsed into one batch of columns (some 20,000 TIGER edges); a feature
-#: longer than this sends the rest of its file to the per-feature reader
-LINE_BLOCK_BYTES = 8 << 20
+#: bytes of features parsed into one batch of columns (some 5,000 TIGER edges; a long rural edge
+#: of 10,000 vertices is 300 kB); a feature longer than this sends the rest of its file to the
+#: per-feature reader. Larger blocks only cost a build's reading workers memory: reading 8
+#: TIGER sources of ``benchmarks/national.py``'s 20 M size peaked at 266 MB with these and
+#: 335 MB with 8 MB blocks, in about the same time (one-off)
+LINE_BLOCK_BYTES = 2 << 20
 #: bytes looked at for the first feature: a collection's header, and its first feature's line
 HEAD_BYTES = 1 << 20
 _FEATURES_LINE = re.compile(rb'^\s*"features"\s*:\s*\[\s*$')
