@@ -7,7 +7,9 @@ County 2021 ADDRFEAT ranges (as newline GeoJSON, the Census layout), copied the 
 Every size gets its own files, written before timing.
 
 Each size is built from scratch in a child process (``--child``), which prints the build's
-time and its peak resident memory (``ru_maxrss`` read right after the build). In the same
+time and its peak resident memory (``ru_maxrss`` read right after the build: the build's own
+process; sources of 64 MB or more are also read by worker processes, whose memory
+``benchmarks/national.py`` adds). In the same
 child, after the build, DuckDB's own reader loads the same files into bare tables
 (``read_csv`` / ``read_json``, no conversion): that baseline sees the same machine load, so
 ``build / baseline`` is comparable across runs on a busy machine where seconds are not.
