@@ -48,7 +48,7 @@ class GazetteerError(AddressingError):
 
     def __reduce__(self):
         # a build's worker processes send errors back pickled: keep the path apart
-        return type(self), (self.message, self.path)
+        return type(self), (self.message, self.path), self.__dict__
 
     def naming(self, path: str | Path) -> GazetteerError:
         """This error with the gazetteer file named, for one raised where only a DuckDB cursor

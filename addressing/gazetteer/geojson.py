@@ -198,9 +198,8 @@ class NotColumnar(Exception):
 
 #: bytes of features parsed into one batch of columns (some 5,000 TIGER edges; a long rural edge
 #: of 10,000 vertices is 300 kB); a feature longer than this sends the rest of its file to the
-#: per-feature reader. Larger blocks only cost a build's reading workers memory: reading 8
-#: TIGER sources of ``benchmarks/national.py``'s 20 M size peaked at 266 MB with these and
-#: 335 MB with 8 MB blocks, in about the same time (one-off)
+#: per-feature reader. Larger blocks read no faster and cost a build's reading workers memory
+#: (the build's memory with its workers: ``benchmarks/national.py``)
 LINE_BLOCK_BYTES = 2 << 20
 #: bytes looked at for the first feature: a collection's header, and its first feature's line
 HEAD_BYTES = 1 << 20
@@ -254,8 +253,11 @@ def _feature_lines(path: Path, required: set[str]) -> str | _CollectionLines:
     """What pyarrow reads a file of features one per line from: the path of a newline-delimited
     file, or the lines of a FeatureCollection after its header. ``NotColumnar`` for any other
     layout, or a first feature without the ``required`` properties."""
-    with _open_binary(path) as f:
-        head = f.readline(HEAD_BYTES)
+    try:
+        with _open_binary(path) as f:
+            head = f.readline(HEAD_BYTES)
+    except (OSError, EOFError) as exc:  # a broken gzip: the per-feature reader says so
+        raise NotColumnar(str(path)) from exc
     if _is_feature(head, required):
         return str(path)
     f = _open_binary(path)
@@ -273,7 +275,7 @@ def _feature_lines(path: Path, required: set[str]) -> str | _CollectionLines:
                     break
                 f.seek(start)
                 return _CollectionLines(f)
-    except OSError:
+    except (OSError, EOFError):
         pass
     f.close()
     raise NotColumnar(str(path))
@@ -290,9 +292,11 @@ def line_feature_columns(path: Path, properties: list[tuple[str, pa.DataType]], 
     Raises ``NotColumnar`` before the first batch when the file is not so laid out, and before
     a later batch that cannot be read so: a property of another type than asked (``TLID`` as
     text where ``int64`` was asked), another geometry, a feature without properties, a
-    feature over several lines, broken JSON, a collection without its end. The per-feature
-    reader then reads the rest of the file (skipping the features already given) and says
-    what is wrong, by line.
+    feature over several lines, broken JSON or gzip, a collection without its end. The
+    per-feature reader then reads the rest of the file (skipping the features already given)
+    and says what is wrong, by line. Only the first feature must have the ``required``
+    properties: a later one without them reads as having them null (the per-feature reader
+    refuses such a file).
     """
     source = _feature_lines(path, required)
     schema = pa.schema([
@@ -303,7 +307,9 @@ def line_feature_columns(path: Path, properties: list[tuple[str, pa.DataType]], 
     names = [name for name, _ in properties]
     try:
         reader = pa_json.open_json(
-            source, read_options=pa_json.ReadOptions(block_size=LINE_BLOCK_BYTES),
+            # a Python stream is read on this thread: it is closed below, with no read pending
+            source, read_options=pa_json.ReadOptions(block_size=LINE_BLOCK_BYTES,
+                                                     use_threads=isinstance(source, str)),
             parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"))
         while True:
             try:
@@ -316,7 +322,7 @@ def line_feature_columns(path: Path, properties: list[tuple[str, pa.DataType]], 
             if pc.any(pc.not_equal(geom.flatten()[0], "LineString")).as_py():
                 raise NotColumnar(str(path))
             yield pa.RecordBatch.from_arrays([*props.flatten(), geom.flatten()[1]], names=[*names, "coordinates"])
-    except pa.ArrowException as exc:
+    except (pa.ArrowException, OSError, EOFError) as exc:
         raise NotColumnar(str(path)) from exc
     finally:
         if isinstance(source, _CollectionLines):

@@ -18,9 +18,12 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -34,10 +37,9 @@ Spec = TypeVar("Spec")
 Item = tuple[str, "pa.RecordBatch | SqlSelect"]
 Reader = Callable[[Spec, LoadReport], Iterator[Item]]
 
-#: sources' bytes from which a build reads them in worker processes: a worker takes about a
-#: second to start, and a build reads some 10-20 MB of OpenAddresses CSV or TIGER GeoJSON a
-#: second (one-off timings of ``benchmarks/national.py`` sources), so below this the workers
-#: would save less than they cost
+#: sources' bytes from which a build reads them in worker processes: starting a worker (a Python
+#: process importing the loaders) costs more than it saves on the few MB of the tests' and the
+#: demo's builds, and less on ``benchmarks/national.py``'s smallest (some 100 MB)
 READ_AHEAD_BYTES = 64 << 20
 #: environment variable setting the number of worker processes (0: the build reads every source
 #: itself); by default one per core, at most ``MAX_WORKERS``
@@ -55,7 +57,7 @@ def workers_for(total_bytes: int, sources: int) -> int:
         wanted = min(os.cpu_count() or 1, MAX_WORKERS) if total_bytes >= READ_AHEAD_BYTES else 0
     if sources < 2 or multiprocessing.current_process().daemon:
         return 0  # a daemonic process (a pool's worker) may not start processes of its own
-    return max(wanted, 0)
+    return min(max(wanted, 0), sources)
 
 
 def _workers_from_env() -> int | None:
@@ -79,9 +81,12 @@ def read_sources(specs: list[Spec], read: Reader, workers: int, scratch: Path,
             report = LoadReport()
             yield spec, read(spec, report), report
         return
-    scratch.mkdir(parents=True, exist_ok=True)
-    pool = [_Worker() for _ in range(min(workers, len(specs)))]
+    # a folder of this reading's own: the workers of a build that failed before may still write
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{scratch.name}-", dir=scratch.parent))
+    pool: list[_Worker] = []
     try:
+        pool += [_Worker() for _ in range(min(workers, len(specs)))]
         for index in range(len(pool)):
             pool[index].send(read, specs[index], str(scratch / str(index)))
         for index, spec in enumerate(specs):
@@ -97,34 +102,41 @@ def read_sources(specs: list[Spec], read: Reader, workers: int, scratch: Path,
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+#: seconds a worker is given to finish when its build no longer needs it, before it is killed
+WORKER_EXIT_SECONDS = 1.0
+
+
 class _Worker:
     """A Python process running ``_serve``: it reads a
     source per task sent, in order, and sends back its report and files (or its error). Not a
     ``multiprocessing`` process: those run the caller's main script again in the child, which a
-    script calling ``build`` without a ``__main__`` guard does not survive."""
+    script calling ``build`` without a ``__main__`` guard does not survive. It imports from this
+    process's own ``sys.path``, so it reads with the same code."""
 
     def __init__(self) -> None:
-        # the package this process imported, whatever put it on this process's path
-        root = str(Path(__file__).resolve().parents[2])
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-c", f"from {__name__} import _serve; _serve()"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     env=os.environ | {"PYTHONPATH": path})
+        start = f"import sys; sys.path[:] = {sys.path!r}; from {__name__} import _serve; _serve()"
+        self.proc = subprocess.Popen([sys.executable, "-c", start], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def send(self, read: Reader, spec: Spec, prefix: str) -> None:
-        _write(self.proc.stdin, (read, spec, prefix))
+        try:
+            _write(self.proc.stdin, (read, spec, prefix))
+        except OSError as exc:  # it has stopped: say so as ``result`` does
+            raise self._stopped(spec) from exc
 
     def result(self, spec: Spec) -> tuple[LoadReport, list[tuple[str, str | SqlSelect]]]:
         try:
             ok, value = _read(self.proc.stdout)
         except (EOFError, pickle.UnpicklingError) as exc:
-            code = self.proc.poll()
-            raise GazetteerError(f"the worker process reading this source stopped (exit {code}); out of memory? "
-                                 f"Set {WORKERS_ENV}=0 to read sources in the build's own process",
-                                 str(getattr(spec, "path", spec))) from exc
+            raise self._stopped(spec) from exc
         if not ok:
             raise value
         return value
+
+    def _stopped(self, spec: Spec) -> GazetteerError:
+        code = self.proc.poll()
+        return GazetteerError(f"the worker process reading this source stopped (exit {code}: out of memory, or "
+                              f"killed? its error, if any, is above); set {WORKERS_ENV}=0 to read sources in the "
+                              "build's own process", str(getattr(spec, "path", spec)))
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -135,10 +147,6 @@ class _Worker:
             self.proc.kill()
             self.proc.wait()
         self.proc.stdout.close()
-
-
-#: seconds a worker is given to finish when its build no longer needs it, before it is killed
-WORKER_EXIT_SECONDS = 1.0
 
 
 def _write(pipe: BinaryIO, value: object) -> None:
@@ -161,6 +169,7 @@ def _read(pipe: BinaryIO) -> object:
 def _serve() -> None:
     """The worker's loop: tasks from stdin until it closes, results to the stdout it had (the
     loaders' own output goes to stderr)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the build's to handle: it stops the workers
     tasks = sys.stdin.buffer
     results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -172,6 +181,7 @@ def _serve() -> None:
         try:
             _write(results, (True, _read_to_files(read, spec, prefix)))
         except Exception as exc:  # sent back, raised by the build in the source's turn
+            exc.add_note(f"in the worker reading {getattr(spec, 'path', spec)}:\n{traceback.format_exc()}")
             try:
                 _write(results, (False, exc))
             except Exception:

@@ -290,19 +290,21 @@ def _load_all(con: duckdb.DuckDBPyConnection, changed: list[tuple[SourceSpec, st
     if workers:
         say(f"  reading sources in {workers} worker processes")
     done = 0
-    sources = read_ahead.read_sources([spec for spec, _ in changed], _stream, workers, scratch)
-    for i, ((spec, checksum), (_, items, report)) in enumerate(zip(changed, sources)):
-        if not empty:
-            _delete_source(con, spec.source_name())
-        tick = None
-        if rows:
-            later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
-            tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
-        n = _load_source(con, spec, checksum, items, report, say, tick, into)
-        if tick:
-            tick(n, exact=True)
-        done += n
-        result.loaded.append(spec.source_name())
+    # closed whatever happens here: its workers stop even while an error of ours is kept
+    with contextlib.closing(read_ahead.read_sources([spec for spec, _ in changed], _stream, workers,
+                                                    scratch)) as sources:
+        for i, ((spec, checksum), (_, items, report)) in enumerate(zip(changed, sources)):
+            if not empty:
+                _delete_source(con, spec.source_name())
+            tick = None
+            if rows:
+                later = None if None in estimates[i + 1:] else sum(estimates[i + 1:])
+                tick = _ticker(rows, spec.source_name(), i + 1, len(changed), done, estimates[i], later)
+            n = _load_source(con, spec, checksum, items, report, say, tick, into)
+            if tick:
+                tick(n, exact=True)
+            done += n
+            result.loaded.append(spec.source_name())
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> str:
@@ -496,9 +498,10 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
         _remove_temporary(tmp)
 
 
-#: a whole build leaves the blocks of the tables it rewrote in street order free inside the file
-#: (DuckDB reuses free blocks but never gives them back); above this share of the file they are
-#: dropped by copying the database into a fresh file (a few seconds per million rows)
+#: a schema upgrade leaves the blocks of the tables it rewrote in street order free inside the
+#: file (DuckDB reuses free blocks but never gives them back; a first build writes its rows once
+#: and leaves none); above this share of the file they are dropped by copying the database into
+#: a fresh file (a few seconds per million rows)
 COMPACT_FREE_SHARE = 0.10
 
 
@@ -612,7 +615,8 @@ def _check_disk(folder: Path, need: int, what: str) -> None:
 
 
 def _scratch(tmp: Path) -> Path:
-    """Where worker processes leave the sources they read ahead."""
+    """Where worker processes leave the sources they read ahead (a folder of each reading's own
+    is made beside it, named from it)."""
     return tmp.with_name(tmp.name + ".read")
 
 
@@ -620,7 +624,8 @@ def _remove_temporary(tmp: Path) -> None:
     for leftover in (tmp, _wal(tmp), _compact_path(tmp), _wal(_compact_path(tmp))):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(str(tmp) + ".spill", ignore_errors=True)
-    shutil.rmtree(_scratch(tmp), ignore_errors=True)
+    for scratch in tmp.parent.glob(_scratch(tmp).name + "-*"):
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _ticker(rows: Callable[[BuildProgress], None], name: str, index: int, sources: int, before: int,

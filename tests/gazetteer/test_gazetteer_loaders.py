@@ -555,6 +555,8 @@ def _layouts(folder: Path, feats: list[dict]) -> dict[str, Path]:
         "lines": "".join(json.dumps(f) + "\n" for f in feats),
         "collection": '{\n"type": "FeatureCollection",\n"name": "tl_2021_30059_addrfeat",\n"features": [\n'
                       + ",\n".join(json.dumps(f) for f in feats) + "\n]\n}\n",
+        "collection_crlf": '{\r\n"type": "FeatureCollection",\r\n"features": [\r\n'
+                           + ",\r\n".join(json.dumps(f) for f in feats) + "\r\n]}\r\n",
         "minified": json.dumps({"type": "FeatureCollection", "features": feats}),
     }
     out = {}
@@ -615,8 +617,9 @@ def test_addrfeat_features_one_per_line_read_as_columns_equal_them_read_one_by_o
         feats[at:at] = [other, json.loads(json.dumps(f)), other]
     paths = _layouts(tmp_path, feats)
     got = {layout: _tiger_tables(path) for layout, path in paths.items()}
-    assert sum(columns_spy) == 2 * len(feats) and len(columns_spy) > 20  # lines and collection, as columns
+    assert sum(columns_spy) == 3 * len(feats) and len(columns_spy) > 20  # lines and collections, as columns
     assert got["lines"] == got["minified"] and got["collection"] == got["minified"]
+    assert got["collection_crlf"] == got["minified"]
     tables, skipped = got["minified"]
     assert set(skipped) == {"no address range", "no street name", "bad geometry", "coordinates off the map"}
     assert skipped["bad geometry"] == 4 and skipped["coordinates off the map"] == 1
@@ -638,7 +641,7 @@ def test_addrfeat_columns_stop_where_a_feature_cannot_be_read_so(tmp_path, meagh
     paths = _layouts(tmp_path / "odd", feats)
     got = {layout: _tiger_tables(path) for layout, path in paths.items()}
     assert got["lines"] == got["minified"] and got["collection"] == got["minified"]
-    assert 0 < sum(columns_spy) < 2 * 400
+    assert 0 < sum(columns_spy) < 3 * 400
 
     feats[300]["properties"] = None
     paths = _layouts(tmp_path / "bad", feats)
@@ -653,3 +656,19 @@ def test_addrfeat_columns_stop_where_a_feature_cannot_be_read_so(tmp_path, meagh
     with pytest.raises(GazetteerError, match="truncated"):
         _tiger_tables(cut)
     assert sum(columns_spy) == len(_meagher_features(meagher))  # every feature read, then the end missed
+
+
+def test_addrfeat_lines_gzipped_read_as_columns_and_a_broken_gzip_named(tmp_path, meagher, columns_spy):
+    from addressing.errors import GazetteerError
+
+    feats = _meagher_features(meagher)
+    plain = _layouts(tmp_path, feats)["lines"]
+    packed = tmp_path / "tl_2021_30059_addrfeat.geojsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert _tiger_tables(packed) == _tiger_tables(plain)
+    assert sum(columns_spy) == 2 * len(feats)
+    cut = tmp_path / "cut" / "tl_2021_30059_addrfeat.geojsonl.gz"
+    cut.parent.mkdir()
+    cut.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    with pytest.raises(GazetteerError, match="corrupt or truncated gzip"):
+        _tiger_tables(cut)

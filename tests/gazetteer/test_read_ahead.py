@@ -3,6 +3,7 @@ gives; a source's error comes as it would, and nothing is left behind."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,41 @@ def test_workers_follow_the_size_of_the_build_unless_set(monkeypatch):
     assert read_ahead.workers_for(read_ahead.READ_AHEAD_BYTES, 10) >= 1
     assert read_ahead.workers_for(read_ahead.READ_AHEAD_BYTES, 1) == 0
     monkeypatch.setenv(read_ahead.WORKERS_ENV, "3")
-    assert read_ahead.workers_for(0, 2) == 3
+    assert read_ahead.workers_for(0, 5) == 3
+    assert read_ahead.workers_for(0, 2) == 2  # never more workers than sources
     monkeypatch.setenv(read_ahead.WORKERS_ENV, "two")
     with pytest.raises(ConfigError, match=read_ahead.WORKERS_ENV):
         read_ahead.workers_for(0, 2)
+
+
+def _workers_of_this_process() -> list[int]:
+    """Live reading workers started by this process (``/proc``: their parent and command)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == os.getpid() and b"read_ahead import _serve" in cmd and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_failure_storing_a_source_stops_the_workers_while_its_error_is_kept(tmp_path, sources, monkeypatch):
+    """A source without a usable row fails in the build's own process, after a worker read it:
+    the workers stop at once, though the error (and its traceback) is still held."""
+    empty = tmp_path / "tl_2021_30059_addrfeat.geojsonl"
+    empty.write_text('{"type": "Feature", "properties": {"TLID": 1, "FULLNAME": "Main St", "LFROMHN": null, '
+                     '"LTOHN": null, "RFROMHN": null, "RTOHN": null}, "geometry": null}\n')
+    try:
+        _build(tmp_path / "g.duckdb", [*sources[:2], SourceSpec("tiger", empty, name="tiger:empty"), *sources[2:]], 2,
+               monkeypatch)
+    except GazetteerError as exc:
+        kept = exc
+    assert "no usable rows" in str(kept)
+    assert _workers_of_this_process() == []
+    assert not list(tmp_path.glob(".*.build-*"))
