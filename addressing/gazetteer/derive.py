@@ -216,12 +216,13 @@ def touch(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STATES} AS {_source_rows('postal_codes', 'country, state')}")
 
 
-def stage(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty staging tables shaped like the tables of ``STAGED``. They are temporary: in memory
-    up to the build's memory limit, spilled to its temporary folder beyond it, gone when the
-    connection closes, whatever happens to the build."""
+def stage(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Empty staging tables shaped like the tables of ``STAGED``; which table each of those
+    loads into. They are temporary: in memory up to the build's memory limit, spilled to its
+    temporary folder beyond it, gone when the connection closes, whatever happens to the build."""
     for table in STAGED:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {staged(table)} AS FROM {table} LIMIT 0")
+    return {table: staged(table) for table in STAGED}
 
 
 def rederive(con: duckdb.DuckDBPyConnection) -> None:

@@ -22,7 +22,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -180,11 +180,15 @@ def _first_key(head: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _opener(path: Path) -> Callable:
+    """``open``, or ``gzip.open`` for a ``.gz`` file."""
+    return gzip.open if path.name.lower().endswith(".gz") else open
+
+
 def read_features(path: Path) -> Iterator[dict]:
     """Features of a GeoJSON file on disk (``.gz`` compressed or not)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as f:
+        with _opener(path)(path, "rt", encoding="utf-8", newline="") as f:
             yield from iter_features(f, str(path))
     except (gzip.BadGzipFile, EOFError) as exc:
         raise GazetteerError(f"corrupt or truncated gzip file ({exc})", str(path)) from exc
@@ -209,7 +213,7 @@ _CLOSE = re.compile(rb"(?m)^[ \t]*\]")
 
 
 def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    return _opener(path)(path, "rb")
 
 
 def _is_feature(line: bytes, required: set[str]) -> bool:

@@ -475,10 +475,7 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
                 con.execute(stmt)
             # a first build loads points and segments into temporary tables: the derive writes
             # them into the file once, sorted (an upgrade's file holds its rows already)
-            into = None
-            if not upgrade:
-                derive.stage(con)
-                into = {t: derive.staged(t) for t in derive.STAGED}
+            into = None if upgrade else derive.stage(con)
             _load_all(con, changed, result, say, rows, _scratch(tmp), into, empty=not upgrade)
             result.version = _version(con)
             say("  deriving streets, addresses, localities")
@@ -576,8 +573,8 @@ def _refresh(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             con.execute("SET checkpoint_threshold = ?", [COMMIT_CHECKPOINTS])
             con.execute("BEGIN TRANSACTION")
             derive.touch(con, [spec.source_name() for spec, _ in changed])
-            derive.stage(con)
-            _load_all(con, changed, result, say, rows, _scratch(tmp), {t: derive.staged(t) for t in derive.STAGED})
+            into = derive.stage(con)
+            _load_all(con, changed, result, say, rows, _scratch(tmp), into)
             say("  re-deriving the streets, addresses and localities these sources touch")
             derive.rederive(con)
             result.version = _version(con)

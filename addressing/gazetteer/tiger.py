@@ -150,7 +150,7 @@ class _Records(NamedTuple):
     lengths: np.ndarray
 
 
-def _text(value) -> str | None:
+def _as_str(value) -> str | None:
     return value if value is None or isinstance(value, str) else str(value)
 
 
@@ -160,7 +160,7 @@ def _parity_text(value) -> str | None:
 
 
 #: how each attribute becomes text; ``_zip`` and ``_int`` give the same for it as for the value
-_AS_TEXT = {f: _text for f in FIELDS} | {"ZIPL": postal_text, "ZIPR": postal_text,
+_AS_TEXT = {f: _as_str for f in FIELDS} | {"ZIPL": postal_text, "ZIPR": postal_text,
                                          "PARITYL": _parity_text, "PARITYR": _parity_text}
 
 
@@ -197,9 +197,9 @@ def _records_of_columns(batch: pa.RecordBatch, first: int) -> _Records:
 
 
 def _addrfeat_columns(path: Path) -> Iterator[_Records]:
-    """An ADDRFEAT file's records in batches: a newline-delimited GeoJSON file as columns
-    (several times faster), the rest of it one by one from where that stops, other layouts one
-    by one."""
+    """An ADDRFEAT file's records in batches: GeoJSON written a feature per line as columns
+    (``line_feature_columns``, several times faster), the rest of it one by one from where that
+    stops; other layouts one by one."""
     done = 0
     if _is_geojson(path):
         properties = [(f, pa.int64() if f == "TLID" else pa.string()) for f in FIELDS]
@@ -237,7 +237,7 @@ def _fips_state(path: Path) -> str | None:
 
 
 class Segment(NamedTuple):
-    """One address range as ``_segment_batch`` takes it."""
+    """One address range of a Nominatim row (``_segment_batch`` takes its fields as columns)."""
 
     source_key: str
     country: str
@@ -315,16 +315,48 @@ class _Edge(NamedTuple):
     full_name: str
 
 
+def _alternates(ranges: list[pa.Array], names: np.ndarray, last: _Edge | None) -> tuple[np.ndarray, np.ndarray]:
+    """Which records are another name of the segment before them, and each record's segment
+    name. A run of records with equal ``ranges`` (TLID, range ends, ZIPs) is one edge: its
+    first record is a segment (or the run goes on from ``last``, the batch before's), the
+    others are alternate names of it, but for one written with the segment's own name, which
+    is a segment again (as ADDRFEAT repeats them)."""
+    first = tuple(c[0].as_py() for c in ranges)
+    same = np.concatenate([[last is not None and last.ranges == first], _same_as_before(ranges)])
+    run = np.cumsum(~same) - (0 if same[0] else 1)
+    run_name = names[np.flatnonzero(~same)]
+    if same[0]:
+        run_name = np.concatenate([np.array([last.full_name], dtype=object), run_name])
+    of_name = run_name[run]
+    return same & (names != of_name), of_name
+
+
+def _segment_columns(a: dict[str, pa.Array], take: pa.Array, ends: list[pa.Array], places: list[pa.Array],
+                     ) -> dict[str, pa.Array]:
+    """``Segment``'s columns (but ``coords``) of the records ``take``: ``ends`` their four range
+    ends, ``places`` their ZIPL, ZIPR, state and city. A side's range needs both its ends."""
+    lf, lt, rf, rt = ends
+    zl, zr, state, city = places
+    null = pa.nulls(len(take), pa.int64())
+    parity = [per_distinct(lambda v, lo, hi: (_parity(v, lo, hi),), [a[side].take(take), lo, hi], [pa.string()])[0]
+              for side, lo, hi in (("PARITYL", lf, lt), ("PARITYR", rf, rt))]
+    return {
+        "source_key": a["TLID"].take(take), "country": pa.array(["US"] * len(take)), "state": state, "city": city,
+        "postal_code": pc.coalesce(zl, zr), "zip_left": zl, "zip_right": zr,
+        "from_left": pc.if_else(lt.is_valid(), lf, null), "to_left": pc.if_else(lf.is_valid(), lt, null),
+        "from_right": pc.if_else(rt.is_valid(), rf, null), "to_right": pc.if_else(rf.is_valid(), rt, null),
+        "parity_left": parity[0], "parity_right": parity[1], "sided": pa.array(np.ones(len(take), bool)),
+        "full_name": a["FULLNAME"].take(take),
+    }
+
+
 def _edges(rec: _Records, last: _Edge | None, fallback_state: str | None, report: LoadReport, path: Path,
            ) -> tuple[list[tuple[str, pa.RecordBatch]], _Edge | None]:
     """One batch of records -> its segment and alternate-name batches, and the last segment.
-
-    Records without a range, a name or a line are skipped (counted by reason). A record with
-    the same TLID, range ends and ZIPs as the segment before it but another name is an
-    alternate name of that segment's street; with the same name it is a segment again.
-    """
+    Records without a range, a name or a line are skipped (counted by reason)."""
     a = rec.attrs
-    lf, lt, rf, rt = per_distinct(_ends, [a["LFROMHN"], a["LTOHN"], a["RFROMHN"], a["RTOHN"]], [pa.int64()] * 4)
+    ends = per_distinct(_ends, [a["LFROMHN"], a["LTOHN"], a["RFROMHN"], a["RTOHN"]], [pa.int64()] * 4)
+    lf, lt, rf, rt = ends
     ranged = (_valid(lf) & _valid(lt)) | (_valid(rf) & _valid(rt))
     named = present(a["FULLNAME"])
     lined = rec.lengths >= 2
@@ -332,55 +364,33 @@ def _edges(rec: _Records, last: _Edge | None, fallback_state: str | None, report
                          ("bad geometry", ranged & named & ~lined)):
         if rows.any():
             report.skip(reason, int(rows.sum()))
-    keep = np.flatnonzero(ranged & named & lined)
-    if keep.size == 0:
+    usable = ranged & named & lined
+    if not usable.any():
         return [], last
-    take = pa.array(keep)
-    xy = rec.xy[np.repeat(ranged & named & lined, rec.lengths)]
-    lengths = rec.lengths[keep]
-    lf, lt, rf, rt = (c.take(take) for c in (lf, lt, rf, rt))
-    tlid, full_name = a["TLID"].take(take), a["FULLNAME"].take(take)
-    zl, zr, state, city = per_distinct(lambda left, right: _zips(left, right, fallback_state),
-                                       [a["ZIPL"].take(take), a["ZIPR"].take(take)], [pa.string()] * 4)
-    ranges = [tlid, lf, lt, rf, rt, zl, zr]
-    first_ranges = tuple(c[0].as_py() for c in ranges)
-    same = np.concatenate([[last is not None and last.ranges == first_ranges], _same_as_before(ranges)])
-    names = full_name.to_numpy(zero_copy_only=False)
-    # a run of records with equal ranges: its first is a segment (or the last one continues)
-    run = np.cumsum(~same) - (0 if same[0] else 1)
-    run_name = names[np.flatnonzero(~same)]
-    if same[0]:
-        run_name = np.concatenate([np.array([last.full_name], dtype=object), run_name])
-    of_name = run_name[run]
-    alt = same & (names != of_name)
-    seg = ~alt
-    zip_code = pc.coalesce(zl, zr)
+    kept = np.flatnonzero(usable)
+    xy, lengths = rec.xy[np.repeat(usable, rec.lengths)], rec.lengths[kept]
+    ends = [c.take(pa.array(kept)) for c in ends]
+    places = per_distinct(lambda left, right: _zips(left, right, fallback_state),
+                          [a["ZIPL"].take(pa.array(kept)), a["ZIPR"].take(pa.array(kept))], [pa.string()] * 4)
+    ranges = [a["TLID"].take(pa.array(kept)), *ends, *places[:2]]
+    names = a["FULLNAME"].take(pa.array(kept)).to_numpy(zero_copy_only=False)
+    alt, of_name = _alternates(ranges, names, last)
     out = []
-    if seg.any():
-        rows = pa.array(np.flatnonzero(seg))
-        lf_s, lt_s, rf_s, rt_s = (c.take(rows) for c in (lf, lt, rf, rt))
-        null = pa.nulls(len(rows), pa.int64())
-        parity = [per_distinct(lambda v, lo, hi: (_parity(v, lo, hi),), [a[side].take(take).take(rows), lo, hi],
-                               [pa.string()])[0] for side, lo, hi in (("PARITYL", lf_s, lt_s), ("PARITYR", rf_s, rt_s))]
-        cols = {
-            "source_key": tlid.take(rows), "country": pa.array(["US"] * len(rows)), "state": state.take(rows),
-            "city": city.take(rows), "postal_code": zip_code.take(rows), "zip_left": zl.take(rows),
-            "zip_right": zr.take(rows),
-            "from_left": pc.if_else(lt_s.is_valid(), lf_s, null), "to_left": pc.if_else(lf_s.is_valid(), lt_s, null),
-            "from_right": pc.if_else(rt_s.is_valid(), rf_s, null), "to_right": pc.if_else(rf_s.is_valid(), rt_s, null),
-            "parity_left": parity[0], "parity_right": parity[1], "sided": pa.array(np.ones(len(rows), bool)),
-            "full_name": full_name.take(rows),
-        }
+    if not alt.all():
+        seg = np.flatnonzero(~alt)
+        cols = _segment_columns(a, pa.array(kept[seg]), [c.take(pa.array(seg)) for c in ends],
+                                [c.take(pa.array(seg)) for c in places])
         where = f"records {rec.first:,}..{rec.first + len(rec.lengths) - 1:,}"
-        batch = _segment_batch(cols, xy[np.repeat(seg, lengths)], lengths[seg], report, path, where)
+        batch = _segment_batch(cols, xy[np.repeat(~alt, lengths)], lengths[seg], report, path, where)
         if batch is not None:
             out.append(("segments", batch))
     if alt.any():
         rows = pa.array(np.flatnonzero(alt))
+        zl, zr, state, _ = (c.take(rows) for c in places)
         out.append(("alt_names", _alt_batch({
-            "source_key": tlid.take(rows), "full_name": full_name.take(rows),
+            "source_key": ranges[0].take(rows), "full_name": pa.array(names[alt], pa.string()),
             "of_full_name": pa.array(of_name[alt], pa.string()), "country": pa.array(["US"] * len(rows)),
-            "state": state.take(rows), "postal_code": zip_code.take(rows)})))
+            "state": state, "postal_code": pc.coalesce(zl, zr)})))
     return out, _Edge(tuple(c[-1].as_py() for c in ranges), of_name[-1])
 
 
