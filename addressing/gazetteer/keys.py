@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import groupby
 
 from addressing.parse.standardize import name_tokens, split_street, tokens_of
 
@@ -25,8 +26,9 @@ from addressing.parse.standardize import name_tokens, split_street, tokens_of
 UNIT_HIT = "coalesce(nullif(ltrim(regexp_replace(upper({unit}), '[^A-Z0-9]', '', 'g'), '0'), ''), '0')"
 _FOLD = {"SAINT": "ST", "MOUNT": "MT", "FORT": "FT", "SAINTE": "STE", "CENTER": "CTR", "CENTRE": "CTR"}
 _NON_ALNUM = re.compile(r"[^A-Z0-9]")
-_VOWELS = re.compile(r"(?<=.)[AEIOUYHW]")
-_REPEATS = re.compile(r"(.)\1+")
+# a key holds A-Z and 0-9 only (``_NON_ALNUM``)
+_LETTERS_OUT = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_VOWELS_AND_DIGITS_OUT = str.maketrans("", "", "AEIOUYHW0123456789")
 _SOUNDS = [("PH", "F"), ("CK", "K"), ("Q", "K"), ("Z", "S"), ("X", "KS"), ("GH", "G"), ("KN", "N"), ("WR", "R")]
 
 
@@ -46,11 +48,11 @@ def sound_key(name: str | None) -> str:
     if not key:
         return ""
     if key[0].isdigit():
-        return re.sub(r"\D", "", key)[:4] or key[:4]
+        return key.translate(_LETTERS_OUT)[:4] or key[:4]
     for a, b in _SOUNDS:
         key = key.replace(a, b)
-    key = _VOWELS.sub("", re.sub(r"\d", "", key))
-    return _REPEATS.sub(r"\1", key)[:8]
+    key = key[0] + key[1:].translate(_VOWELS_AND_DIGITS_OUT)  # the first is a letter: kept
+    return "".join(ch for ch, _ in groupby(key))[:8]
 
 
 @lru_cache(maxsize=500_000)

@@ -239,26 +239,44 @@ def per_distinct(fn: Callable[..., tuple], columns: list[pa.Array | np.ndarray],
     >>> per_distinct(lambda v: (v,), [pa.array([], pa.string())], [pa.string()])[0].to_pylist()
     []
     """
-    n = len(columns[0])
-    combo = np.zeros(n, dtype=np.int64)
-    first = np.zeros(0, dtype=np.int64)
+    combo = None
     for col in columns:
         codes, size = _codes(col)
         # kept below n * size at every step by numbering the combinations seen so far
-        _, first, combo = np.unique(combo * size + codes, return_index=True, return_inverse=True)
+        combo = codes if combo is None else _first_seen(combo * size + codes)
+    first = _first_rows(combo)
     args = [_values_at(col, first) for col in columns]
     results = [fn(*vals) for vals in zip(*args)]
-    rows = pa.array(combo.reshape(-1).astype(np.int64))
+    rows = pa.array(combo)
     return [pa.array([r[j] for r in results], type=t).take(rows) for j, t in enumerate(types)]
 
 
 def _codes(col: pa.Array | np.ndarray) -> tuple[np.ndarray, int]:
-    """Each row's value as an integer (equal values, equal integers), and how many there are."""
-    if isinstance(col, np.ndarray):
+    """Each row's value as an integer numbered in the order values first appear (equal values,
+    equal integers), and how many there are; numbered by hashing, in one pass, not by sorting."""
+    if isinstance(col, np.ndarray) and col.dtype.kind not in "biuf":
         uniq, codes = np.unique(col, return_inverse=True)
-        return codes.reshape(-1).astype(np.int64), max(len(uniq), 1)
-    enc = pc.dictionary_encode(col, null_encoding="encode")
+        return _first_seen(codes.reshape(-1).astype(np.int64)), max(len(uniq), 1)
+    enc = pc.dictionary_encode(pa.array(col) if isinstance(col, np.ndarray) else col, null_encoding="encode")
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), max(len(enc.dictionary), 1)
+
+
+def _first_seen(keys: np.ndarray) -> np.ndarray:
+    """Integer keys renumbered 0, 1, ... in the order each first appears."""
+    return pc.dictionary_encode(pa.array(keys)).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Where each code of ``codes`` (numbered in the order of first appearance) first appears,
+    by code: a row holds a code's first appearance where the running maximum rises.
+
+    >>> _first_rows(np.array([0, 1, 0, 2, 1, 3])).tolist()
+    [0, 1, 3, 5]
+    """
+    top = np.maximum.accumulate(codes)
+    rises = np.ones(len(codes), dtype=bool)
+    rises[1:] = top[1:] > top[:-1]
+    return np.flatnonzero(rises)
 
 
 def _values_at(col: pa.Array | np.ndarray, rows: np.ndarray) -> list:

@@ -40,6 +40,35 @@ def test_per_distinct_calls_once_per_combination():
     assert n.to_pylist()[0] == n.to_pylist()[3]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_per_distinct_equals_the_function_row_by_row_once_per_combination(seed):
+    """Text with nulls, numpy floats with NaN, bools and objects, in up to three columns, from
+    one row to many batches' worth with few or many distinct values."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([1, 7, 1000, 60_000]))
+    pool = int(rng.choice([1, 3, 500]))
+    words = [None, "", "MAIN ST", "É", *(f"W{i}" for i in range(pool))]
+    kinds = {
+        "text": lambda: pa.array([words[i] for i in rng.integers(0, len(words), n)], pa.string()),
+        "float": lambda: np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, pool, n).astype(float)),
+        "bool": lambda: rng.random(n) < 0.5,
+        "object": lambda: np.array([("a", "b", "c")[i] for i in rng.integers(0, 3, n)], dtype=object),
+    }
+    names = list(rng.choice(list(kinds), size=int(rng.integers(1, 4))))
+    columns = [kinds[k]() for k in names]
+    calls = []
+
+    def fn(*vals):
+        calls.append(vals)
+        return repr(vals), len(calls)
+
+    text, _ = per_distinct(fn, columns, [pa.string(), pa.int64()])
+    rows = list(zip(*(c.to_pylist() if isinstance(c, pa.Array) else c.tolist() for c in columns)))
+    assert text.to_pylist() == [repr(r) for r in rows]
+    distinct = {repr(r) for r in rows}
+    assert len(calls) == len(distinct) and {repr(c) for c in calls} == distinct
+
+
 def test_per_distinct_of_nothing():
     out = per_distinct(lambda v: (v, 1), [pa.array([], pa.string())], [pa.string(), pa.int64()])
     assert [o.to_pylist() for o in out] == [[], []]
