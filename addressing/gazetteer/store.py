@@ -227,7 +227,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, source_name: str, item: 
     except duckdb.Error as exc:
         raise GazetteerError(f"cannot store rows in {table} ({_duck_message(exc)})", str(path)) from exc
     finally:
-        con.unregister("_incoming")
+        # in a transaction the error above aborted, DuckDB refuses this too; that error is the one to raise
+        with contextlib.suppress(duckdb.TransactionException):
+            con.unregister("_incoming")
     return item.num_rows
 
 
@@ -280,16 +282,17 @@ def _load_source(con: duckdb.DuckDBPyConnection, spec: SourceSpec, checksum: str
 
 def _load_all(con: duckdb.DuckDBPyConnection, changed: list[tuple[SourceSpec, str]], result: BuildResult,
               say: Callable[[str], None], rows: Callable[[BuildProgress], None] | None, scratch: Path,
-              into: dict[str, str] | None = None, empty: bool = False) -> None:
+              into: dict[str, str] | None = None, empty: bool = False, commit_rows: int | None = None) -> None:
     """Delete and load every changed source, reporting ``BuildProgress`` to ``rows``; large
     builds read their sources ahead in worker processes (``read_ahead``, files in ``scratch``).
     ``empty``: the file holds no rows yet, there is nothing to delete (a delete scans the
-    tables loaded so far)."""
+    tables loaded so far). ``commit_rows``: the caller's transaction is committed, and another
+    begun, after each source that brings the rows loaded since the last commit to this many."""
     estimates = [estimate_rows(spec.kind, spec.files()) for spec, _ in changed] if rows else []
     workers = read_ahead.workers_for(_bytes(changed), len(changed))
     if workers:
         say(f"  reading sources in {workers} worker processes")
-    done = 0
+    done = since_commit = 0
     # closed whatever happens here: its workers stop even while an error of ours is kept
     with contextlib.closing(read_ahead.read_sources([spec for spec, _ in changed], _stream, workers,
                                                     scratch)) as sources:
@@ -305,6 +308,11 @@ def _load_all(con: duckdb.DuckDBPyConnection, changed: list[tuple[SourceSpec, st
                 tick(n, exact=True)
             done += n
             result.loaded.append(spec.source_name())
+            since_commit += n
+            if commit_rows and since_commit >= commit_rows:
+                con.execute("COMMIT")
+                con.execute("BEGIN TRANSACTION")
+                since_commit = 0
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> str:
@@ -457,11 +465,21 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
     return result
 
 
+#: a first build or an upgrade commits its loading after the source that brings this many rows
+#: since the last commit: DuckDB copies the rows of a commit into their table a second time
+#: unless they fill whole row groups (``duckdb.__standard_vector_size__`` * 60 rows), and a
+#: transaction's rows are held until it commits, so commits a few row groups apart
+ROW_GROUP_ROWS_DUCKDB = 122_880
+BUILD_COMMIT_ROWS = 2 * ROW_GROUP_ROWS_DUCKDB
+
+
 def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResult, say: Callable[[str], None],
              rows: Callable[[BuildProgress], None] | None, memory_limit: str) -> None:
     """A first build, or a schema upgrade: fill a new file (a copy of the old one, to upgrade),
-    derive every table from scratch, rename it over ``db``. Rows are committed batch by batch:
-    until the rename no reader sees the file, so there is no transaction to keep open."""
+    derive every table from scratch, rename it over ``db``. Until the rename no reader sees the
+    file, so it needs no transaction for them; the sources are loaded in one all the same:
+    committing batch by batch, DuckDB copies each committed batch into its table a second time,
+    which costs more than the append itself."""
     tmp = _tmp_path(db)
     upgrade = db.exists()
     try:
@@ -476,7 +494,10 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
             # a first build loads points and segments into temporary tables: the derive writes
             # them into the file once, sorted (an upgrade's file holds its rows already)
             into = None if upgrade else derive.stage(con)
-            _load_all(con, changed, result, say, rows, _scratch(tmp), into, empty=not upgrade)
+            con.execute("BEGIN TRANSACTION")
+            _load_all(con, changed, result, say, rows, _scratch(tmp), into, empty=not upgrade,
+                      commit_rows=BUILD_COMMIT_ROWS)
+            con.execute("COMMIT")
             result.version = _version(con)
             say("  deriving streets, addresses, localities")
             derive.full(con, staged_rows=not upgrade)

@@ -276,6 +276,34 @@ def test_a_first_build_writes_its_rows_once_and_derives_what_an_upgrade_derives(
     assert not list(tmp_path.glob(".*.build-*"))
 
 
+def test_a_build_committing_after_every_source_holds_what_one_commit_holds(tmp_path, meagher, sf, monkeypatch):
+    """A first build commits its loading every ``BUILD_COMMIT_ROWS`` rows, between sources; the
+    tables are the same wherever the commits fall (here after every source, and never)."""
+    from db_helpers import table_rows
+
+    from addressing.gazetteer import store
+    from addressing.gazetteer.store import DATA_TABLES
+
+    specs = [SourceSpec("tiger", meagher / "2016.geojsonl"), sf, SourceSpec("tiger", meagher / "2021.geojsonl",
+                                                                            name="tiger:meagher-2021")]
+    commits = []
+    real_load_all = store._load_all
+
+    def load_all(con, *args, **kw):
+        commits.append(kw.get("commit_rows"))
+        return real_load_all(con, *args, **kw)
+
+    monkeypatch.setattr(store, "_load_all", load_all)
+    tables = (*DATA_TABLES, "streets", "addresses", "localities", "alt_names")
+    built = {}
+    for every in (1, 10**12):
+        monkeypatch.setattr(store, "BUILD_COMMIT_ROWS", every)
+        built[every] = tmp_path / f"every-{every}.duckdb"
+        assert len(build(built[every], specs, with_zipcodes=False).loaded) == 3
+    assert commits == [1, 10**12]
+    assert table_rows(built[1], tables) == table_rows(built[10**12], tables)
+
+
 @pytest.mark.parametrize("schema", ["2", "3"])
 def test_older_derived_tables_are_derived_again_without_reloading(tmp_path, sf, schema):
     """2 -> 3 -> 4 changed only derived tables (seek columns and indexes, street order; base and
