@@ -465,11 +465,13 @@ def build(db: Path, sources: list[SourceSpec], with_zipcodes: bool = True,
     return result
 
 
-#: a first build or an upgrade commits its loading after the source that brings this many rows
-#: since the last commit: DuckDB copies the rows of a commit into their table a second time
-#: unless they fill whole row groups (``duckdb.__standard_vector_size__`` * 60 rows), and a
-#: transaction's rows are held until it commits, so commits a few row groups apart
+#: rows of one of DuckDB's row groups in tables it keeps in memory (its default row group size)
 ROW_GROUP_ROWS_DUCKDB = 122_880
+#: a first build or an upgrade commits its loading after the source that brings this many rows
+#: since the last commit: a commit of one batch costs about as much again as appending it (DuckDB
+#: merges a transaction's rows into their table when it commits), and a transaction's rows are
+#: held in memory, past the build's memory limit, until it commits; so commits a few row groups
+#: apart (``benchmarks/national.py``'s build, against a commit per batch and one commit)
 BUILD_COMMIT_ROWS = 2 * ROW_GROUP_ROWS_DUCKDB
 
 
@@ -478,8 +480,7 @@ def _rebuild(db: Path, changed: list[tuple[SourceSpec, str]], result: BuildResul
     """A first build, or a schema upgrade: fill a new file (a copy of the old one, to upgrade),
     derive every table from scratch, rename it over ``db``. Until the rename no reader sees the
     file, so it needs no transaction for them; the sources are loaded in one all the same:
-    committing batch by batch, DuckDB copies each committed batch into its table a second time,
-    which costs more than the append itself."""
+    committing batch by batch costs about as much again as the appends (``BUILD_COMMIT_ROWS``)."""
     tmp = _tmp_path(db)
     upgrade = db.exists()
     try:
