@@ -16,6 +16,8 @@ there until their streets have ids), and ``rederive(con)`` after the load.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import duckdb
 
 from addressing.gazetteer.keys import UNIT_HIT
@@ -149,6 +151,51 @@ def _localities(states: str | None) -> str:
 #: a whole national ``addresses`` (9 million rows at 20 million points, with lists) does not fit
 #: the build's memory limit, a slice of this many streets (some 1.5 million rows) does
 ADDRESS_SLICE_STREETS = 200_000
+#: points and segments one statement of a whole derive numbers the streets of and writes in street
+#: order: areas (a country's states, in key order) are taken together up to this many rows, and a
+#: larger state alone. Sorting and aggregating a whole national table at once went past the
+#: build's 512 MB memory limit by 320 MB (``benchmarks/national.py``'s 60 M build); one state's
+#: rows, up to Texas' 3.8 million there, stayed within it. Many small areas in one statement save
+#: the scans and statements of one each, which a 1 M build's fixed cost is made of.
+AREA_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Areas:
+    """Some (country, state) areas of one country, next to each other in key order, whose rows a
+    derive statement takes together; ``first``..``last``: their streets' ids once numbered."""
+
+    country: str | None
+    states: tuple[str | None, ...]
+    rows: int
+    first: int = 0
+    last: int = 0
+
+    def where(self, at: int) -> tuple[str, list]:
+        """A condition on a row's ``country`` and ``state`` that holds for these areas, and its
+        parameters, numbered from ``$at``."""
+        named = [s for s in self.states if s is not None]
+        either = [f"state IN ({', '.join(f'${at + 1 + i}' for i in range(len(named)))})"] if named else []
+        either += ["state IS NULL"] if len(named) < len(self.states) else []
+        return f"(country IS NOT DISTINCT FROM ${at} AND ({' OR '.join(either)}))", [self.country, *named]
+
+
+def area_groups(con: duckdb.DuckDBPyConnection, points: str, segments: str, rows: int | None = None,
+                ) -> list[Areas]:
+    """The areas of the rows of ``points`` and ``segments``, in key order (NULLs last, as
+    ``ORDER BY`` puts them), taken together up to ``rows`` rows (``AREA_ROWS``) within a country."""
+    rows = AREA_ROWS if rows is None else rows
+    counts = con.execute(f"""SELECT country, state, count(*) FROM (
+        SELECT country, state FROM {points} UNION ALL SELECT country, state FROM {segments})
+        GROUP BY country, state ORDER BY country, state""").fetchall()
+    groups: list[Areas] = []
+    for country, state, n in counts:
+        last = groups[-1] if groups else None
+        if last is not None and last.country == country and last.rows + n <= rows:
+            groups[-1] = Areas(country, (*last.states, state), last.rows + n)
+        else:
+            groups.append(Areas(country, (state,), n))
+    return groups
 
 
 def full(con: duckdb.DuckDBPyConnection, staged_rows: bool = False) -> None:
@@ -156,18 +203,25 @@ def full(con: duckdb.DuckDBPyConnection, staged_rows: bool = False) -> None:
     ``staged_rows``: the points and segments were loaded into ``stage``'s tables, not the
     file's own (then the file holds no blocks freed by rewriting them in street order, which
     only copying the whole file drops). The points, segments and ``addresses`` are written in
-    street order (``addresses`` a slice of streets at a time), so that the rows of a few
-    streets (a single order's evidence) lie in a few row groups that DuckDB's zone maps find
-    without a scan. A refresh appends its streets' rows at the end, together, so they stay
-    found the same way."""
-    loaded = {table: staged(table) if staged_rows else table for table in STAGED}
-    number_streets(con, loaded["address_points"], loaded["segments"])
+    street order, a few areas at a time (``AREA_ROWS``, ``ADDRESS_SLICE_STREETS``), so that the
+    rows of a few streets (a single order's evidence) lie in a few row groups that DuckDB's zone
+    maps find without a scan. A refresh appends its streets' rows at the end, together, so they
+    stay found the same way."""
+    loaded = {}
+    for table in STAGED:
+        loaded[table] = staged(table)
+        if not staged_rows:  # an upgrade: its rows are written again from where they are
+            con.execute(f"ALTER TABLE {table} RENAME TO {loaded[table]}")
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS FROM {loaded[table]} LIMIT 0")
+    groups = number_streets(con, loaded["address_points"], loaded["segments"])
     for table in STAGED:  # with their streets' ids, in street order, as ``addresses`` below
-        con.execute(f"""CREATE OR REPLACE TABLE {table} AS
-            SELECT r.* REPLACE (s.street_id AS street_id) FROM {loaded[table]} r
-            LEFT JOIN streets s ON {same_street('r', 's')} ORDER BY street_id""")
-        if staged_rows:
-            con.execute(f"DROP TABLE {staged(table)}")
+        for areas in groups:
+            where, params = areas.where(3)
+            con.execute(f"""INSERT INTO {table} SELECT r.* REPLACE (s.street_id AS street_id)
+                FROM (FROM {loaded[table]} WHERE {where}) r
+                LEFT JOIN (FROM streets WHERE street_id BETWEEN $1 AND $2) s ON {same_street('r', 's')}
+                ORDER BY street_id""", [areas.first, areas.last, *params])
+        con.execute(f"DROP TABLE {loaded[table]}")
     con.execute(_alt_streets("true"))
     con.execute(f"CREATE OR REPLACE TABLE addresses AS {_addresses('false')}")
     top = con.execute("SELECT coalesce(max(street_id), 0) FROM streets").fetchone()[0]
@@ -180,24 +234,25 @@ def full(con: duckdb.DuckDBPyConnection, staged_rows: bool = False) -> None:
 
 
 def number_streets(con: duckdb.DuckDBPyConnection, points: str = "address_points", segments: str = "segments",
-                   ) -> None:
+                   rows: int | None = None) -> list[Areas]:
     """``streets`` made afresh from the tables ``points`` and ``segments``, numbered in
-    ``STREET_KEY`` order, one (country, state) at a time:
-    a street's most common name and city are ordered aggregates, which DuckDB keeps in memory for
-    the whole statement, and the whole country's at 60 M points did not fit a build's 512 MB
-    (``benchmarks/national.py``); the streets of one state do. The areas come in the key's own
-    order (NULLs last), so the ids are those one statement over the country would give."""
+    ``STREET_KEY`` order, a few areas at a time (``area_groups``): a street's most common name
+    and city are ordered aggregates, which DuckDB keeps in memory for the whole statement. The
+    areas come in the key's own order, so the ids are those one statement over the country would
+    give. Returns the areas, each with its streets' ids."""
     street = f"SELECT $1 + row_number() OVER (ORDER BY {_KEY}) AS street_id, *, false AS alt, {_lookups()}, {_main_name()}"
-    area = "country IS NOT DISTINCT FROM $2 AND state IS NOT DISTINCT FROM $3"
-    of_area = _streets_of(f"(FROM {points} WHERE {area})", f"(FROM {segments} WHERE {area})")
-    con.execute(f"CREATE OR REPLACE TABLE streets AS {street} FROM ({of_area}) LIMIT 0", [0, None, None])
-    areas = con.execute(f"""SELECT DISTINCT country, state FROM (
-        SELECT country, state FROM {points} UNION SELECT country, state FROM {segments})
-        ORDER BY country, state""").fetchall()
+    groups = area_groups(con, points, segments, rows)
+    empty = _streets_of(f"(FROM {points} LIMIT 0)", f"(FROM {segments} LIMIT 0)")
+    con.execute(f"CREATE OR REPLACE TABLE streets AS {street} FROM ({empty}) LIMIT 0", [0])
     top = 0
-    for country, state in areas:
-        con.execute(f"INSERT INTO streets {street} FROM ({of_area}) ORDER BY street_id", [top, country, state])
-        top = con.execute("SELECT coalesce(max(street_id), 0) FROM streets").fetchall()[0][0]
+    for i, areas in enumerate(groups):
+        where, params = areas.where(2)
+        of_areas = _streets_of(f"(FROM {points} WHERE {where})", f"(FROM {segments} WHERE {where})")
+        con.execute(f"INSERT INTO streets {street} FROM ({of_areas}) ORDER BY street_id", [top, *params])
+        last = con.execute("SELECT coalesce(max(street_id), 0) FROM streets").fetchall()[0][0]
+        groups[i] = replace(areas, first=top + 1, last=last)
+        top = last
+    return groups
 
 
 def _source_rows(table: str, columns: str) -> str:

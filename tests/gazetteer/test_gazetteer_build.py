@@ -439,27 +439,71 @@ path = "{real / 'tiger/meagher_mt_30059/2021.geojsonl'}"
         read_sources_toml(toml)
 
 
-def test_streets_numbered_state_by_state_as_one_statement_would():
-    """``derive.number_streets`` aggregates one (country, state) at a time (memory) and numbers
-    the streets as one statement over every row would, NULL countries and states included."""
+@pytest.mark.parametrize("rows", [1, 40, 10**9])
+def test_streets_numbered_a_few_areas_at_a_time_as_one_statement_would(rows):
+    """``derive.number_streets`` aggregates a few (country, state) areas at a time (memory) and
+    numbers the streets as one statement over every row would, NULL countries and states
+    included, however many areas a statement takes; each group's ids are its own streets'."""
     con = duckdb.connect()
     cols = "country VARCHAR, state VARCHAR, postal_code VARCHAR, predir VARCHAR, name_key VARCHAR, type VARCHAR, " \
            "postdir VARCHAR, name VARCHAR, city VARCHAR, sound_key VARCHAR, lat DOUBLE, lon DOUBLE"
     for table in ("address_points", "segments"):
         con.execute(f"CREATE TABLE {table} ({cols})")
-    areas = [("US", "CA"), ("US", "WY"), ("US", None), (None, None), ("CA", "ON"), ("US", "AK")]
-    rows = [(c, s, z, p, k, t, None, k.title(), "TOWN", k[:3], 1.0 + i, 2.0 - i)
-            for i, (c, s) in enumerate(areas) for z in ("00601", "99501", None) for p in (None, "N")
-            for k, t in (("MAIN", "ST"), ("OAK", None), ("ELM", "AVE"))]
-    con.executemany("INSERT INTO address_points VALUES (" + ", ".join("?" * 12) + ")", rows[::2])
-    con.executemany("INSERT INTO segments VALUES (" + ", ".join("?" * 12) + ")", rows[1::3])
-    derive.number_streets(con)
+    areas = [("US", "CA"), ("US", "WY"), ("US", None), (None, None), (None, "XX"), ("CA", "ON"), ("US", "AK")]
+    rows_in = [(c, s, z, p, k, t, None, k.title(), "TOWN", k[:3], 1.0 + i, 2.0 - i)
+               for i, (c, s) in enumerate(areas) for z in ("00601", "99501", None) for p in (None, "N")
+               for k, t in (("MAIN", "ST"), ("OAK", None), ("ELM", "AVE"))]
+    con.executemany("INSERT INTO address_points VALUES (" + ", ".join("?" * 12) + ")", rows_in[::2])
+    con.executemany("INSERT INTO segments VALUES (" + ", ".join("?" * 12) + ")", rows_in[1::3])
+    groups = derive.number_streets(con, rows=rows)
     key = ", ".join(derive.STREET_KEY)
     got = con.execute(f"SELECT street_id, {key} FROM streets ORDER BY street_id").fetchall()
     one = con.execute(f"""SELECT row_number() OVER (ORDER BY {key}) AS street_id, {key} FROM (
         SELECT DISTINCT {key} FROM (FROM address_points UNION ALL FROM segments)) ORDER BY street_id""").fetchall()
     assert len(got) > 50 and got == one
-    assert {r[2] for r in got} >= {None, "CA", "WY"}
+    assert {r[2] for r in got} >= {None, "CA", "WY", "XX"}
+    assert len(groups) == {1: 7, 40: 4, 10**9: 3}[rows]  # CA, US, and NULL countries never share one
+    assert sum(g.rows for g in groups) == con.execute("SELECT (SELECT count(*) FROM address_points) + "
+                                                      "(SELECT count(*) FROM segments)").fetchone()[0]
+    for g in groups:
+        where, params = g.where(1)
+        ids = {r[0] for r in con.execute(f"""SELECT s.street_id FROM streets s SEMI JOIN (
+            FROM address_points WHERE {where} UNION ALL FROM segments WHERE {where}) r
+            ON {derive.same_street('s', 'r')}""", params).fetchall()}
+        assert ids == set(range(g.first, g.last + 1))
+
+
+def test_a_derive_a_few_areas_at_a_time_writes_what_one_at_once_writes(tmp_path, real, meagher, sf, monkeypatch):
+    """A first build's points and segments are written in street order a few areas at a time
+    (``derive.AREA_ROWS``): groups of one state each give the tables one group gives, every
+    table's rows in street order."""
+    from db_helpers import table_rows
+    from realdata_maps import OA_MAPS
+
+    from addressing.gazetteer.store import DATA_TABLES
+
+    specs = [SourceSpec("tiger", meagher / "2021.geojsonl"), sf] + [
+        SourceSpec("openaddresses", real / "openaddresses" / f, columns=OA_MAPS[f])
+        for f in ("park_county_wy_points.csv", "trumbull_county_oh_points.csv")]
+    tables = (*DATA_TABLES, "streets", "addresses", "localities")
+    built, groups = {}, {}
+    real_number = derive.number_streets
+
+    def number_streets(con, points, segments):
+        groups[rows] = real_number(con, points, segments)
+        return groups[rows]
+
+    monkeypatch.setattr(derive, "number_streets", number_streets)
+    for rows in (10**9, 500):
+        monkeypatch.setattr(derive, "AREA_ROWS", rows)
+        db = tmp_path / f"{rows}.duckdb"
+        build(db, specs, with_zipcodes=True)
+        built[rows] = table_rows(db, tables)
+        for t in derive.STAGED:
+            ids = [r[0] for r in q(db, f"SELECT street_id FROM {t}")]
+            assert ids == sorted(ids) and None not in ids
+    assert [len(g.states) for g in groups[10**9]] == [4] and [len(g.states) for g in groups[500]] == [1] * 4
+    assert built[500] == built[10**9]
 
 
 @pytest.mark.parametrize("kind", ["first build", "refresh"])
