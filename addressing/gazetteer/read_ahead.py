@@ -4,8 +4,9 @@ A build's loads are mostly Python, one core's work: parsing, and a loader's rule
 distinct street name, number and ZIP. So a large build reads its sources in worker processes,
 each source whole into Arrow IPC files in the build's scratch folder, while the build stores the
 source before: the build inserts every source's batches in the sources' order, as if it had read
-them itself, so the file holds the same rows in the same order either way. At most ``workers``
-sources are read ahead, so the scratch folder holds a few sources, whatever the build's size.
+them itself, so the file holds the same rows in the same order either way. At most
+``AHEAD_PER_WORKER`` sources per worker are read ahead, so the scratch folder holds a few
+sources, whatever the build's size.
 
 A small build reads its sources itself: starting a worker (a Python process importing the
 loaders) costs more than it saves below ``READ_AHEAD_BYTES``.
@@ -44,6 +45,11 @@ READ_AHEAD_BYTES = 64 << 20
 #: environment variable setting the number of worker processes (0: the build reads every source
 #: itself); by default one per core, at most ``MAX_WORKERS``
 WORKERS_ENV = "ADDRESSING_BUILD_WORKERS"
+#: sources each worker is given at a time: with one, a worker that finished a small source
+#: before the build had stored the one before it waited idle (``benchmarks/national.py``'s 1 M
+#: build, 254 sources of a few MB: 12.2 s with one, 11.6 s with two, no faster with three, three
+#: builds each, one-off); the ones read ahead wait as files in the scratch folder, not in memory
+AHEAD_PER_WORKER = 2
 #: the workers a build starts at most: two keep the build's own process (DuckDB storing the
 #: batches) busy on this kind of machine; more only multiply their memory (some 200 MB each)
 MAX_WORKERS = 2
@@ -87,12 +93,13 @@ def read_sources(specs: list[Spec], read: Reader, workers: int, scratch: Path,
     pool: list[_Worker] = []
     try:
         pool += [_Worker() for _ in range(min(workers, len(specs)))]
-        for index in range(len(pool)):
-            pool[index].send(read, specs[index], str(scratch / str(index)))
+        ahead = len(pool) * AHEAD_PER_WORKER  # a multiple of the workers: source i stays with worker i % len(pool)
+        for index in range(min(ahead, len(specs))):
+            pool[index % len(pool)].send(read, specs[index], str(scratch / str(index)))
         for index, spec in enumerate(specs):
             worker = pool[index % len(pool)]
             report, items = worker.result(spec)
-            following = index + len(pool)  # the worker reads on while this source is stored
+            following = index + ahead  # the worker reads on while this source is stored
             if following < len(specs):
                 worker.send(read, specs[following], str(scratch / str(following)))
             yield spec, _stored_items(items), report
