@@ -125,10 +125,10 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-c", start], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def send(self, read: Reader, spec: Spec, prefix: str) -> None:
-        try:
+        # a worker that has stopped was reading a source given it before this one: ``result``
+        # says so in that source's turn, naming it
+        with contextlib.suppress(OSError):
             _write(self.proc.stdin, (read, spec, prefix))
-        except OSError as exc:  # it has stopped: say so as ``result`` does
-            raise self._stopped(spec) from exc
 
     def result(self, spec: Spec) -> tuple[LoadReport, list[tuple[str, str | SqlSelect]]]:
         try:

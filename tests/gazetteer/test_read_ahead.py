@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from db_helpers import q, table_rows
 from realdata_maps import OA_MAPS
@@ -144,3 +147,25 @@ def test_a_failure_storing_a_source_stops_the_workers_while_its_error_is_kept(tm
     assert "no usable rows" in str(kept)
     assert _workers_of_this_process() == []
     assert not list(tmp_path.glob(".*.build-*"))
+
+
+def _read_or_die(spec: str, report) -> Iterator:
+    """A reader for ``read_ahead``'s workers: ``slow`` takes a second, ``dies`` ends its worker."""
+    if spec.endswith("slow"):
+        time.sleep(1)
+    if spec.endswith("dies"):
+        os._exit(3)
+    yield "address_points", pa.record_batch({"spec": [spec]})
+
+
+def test_a_worker_that_stops_is_named_with_the_source_it_was_reading(tmp_path):
+    """Worker 1 is given sources 1 and 3 at once and stops reading 3 while the build still waits
+    for source 0; the sources before 3 come whole, and the error names source 3, in its turn,
+    not the source the build gives that worker next."""
+    specs = ["0-slow", "1", "2", "3-dies", "4", "5", "6"]
+    got = []
+    with pytest.raises(GazetteerError, match="stopped") as err:
+        for spec, items, _ in read_ahead.read_sources(specs, _read_or_die, 2, tmp_path / "scratch"):
+            got.append((spec, [b.column("spec")[0].as_py() for _, b in items]))
+    assert got == [(s, [s]) for s in specs[:3]]
+    assert err.value.path == "3-dies"
