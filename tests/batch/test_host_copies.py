@@ -7,9 +7,11 @@ version than its batch's fails the chunk: ``tests/gazetteer/test_replicas.py``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -52,9 +54,11 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def cluster(tmp_path):
     """A scheduler and two workers, each worker with its own folder of copies."""
     sched_file = tmp_path / "scheduler.json"
+    # each in a session of its own, stopped whole: a worker that ran a Prefect task started a
+    # Prefect server of its own (no PREFECT_API_URL), which outlived the worker stopped alone
     procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file",
                                str(sched_file), "--port", "0", "--no-dashboard"], cwd=PROJECT, env=_env(tmp_path),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     hosts = [tmp_path / "host-a", tmp_path / "host-b"]
     try:
         deadline = time.monotonic() + CLUSTER_START_S
@@ -66,7 +70,7 @@ def cluster(tmp_path):
                 [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(sched_file),
                  "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
                 cwd=PROJECT, env=_env(tmp_path, ADDRESSING_GAZETTEER_REPLICAS=str(host)),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         from distributed import Client
 
         with Client(scheduler_file=str(sched_file), timeout=CLUSTER_START_S) as client:
@@ -75,12 +79,34 @@ def cluster(tmp_path):
         yield address, hosts
     finally:
         for p in reversed(procs):
-            p.terminate()
+            _signal_session(p, signal.SIGTERM)
         for p in procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            _signal_session(p, signal.SIGKILL)
+        time.sleep(0.5)
+        left = [p.pid for p in procs if _session_alive(p)]
+        assert not left, f"processes of the cluster's sessions {left} outlived it"
+
+
+def _signal_session(p: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to every process of ``p``'s session (its process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(p.pid, sig)
+
+
+def _session_alive(p: subprocess.Popen) -> bool:
+    """Whether a process of ``p``'s session is still running (not a zombie waiting for its parent)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == p.pid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _run(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProcess:
