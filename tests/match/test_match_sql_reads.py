@@ -16,6 +16,8 @@ from addressing.match import sql
 #: smallest row group DuckDB takes: a vector); the states lie in order, as a build writes them
 STATE_ROWS, ROW_GROUP = 20_480, 2_048
 STATES = ("CA", "TX", "WY")
+#: the (spelling, street) pairs round two found in Python (``_p``): none here, only sound keys
+NO_PAIRS = pa.table({"vix": pa.array([], pa.int64()), "street_id": pa.array([], pa.int64())})
 
 
 @pytest.fixture
@@ -63,8 +65,7 @@ def test_spellings_with_a_state_read_their_states_streets_only(con, tmp_path, qu
     keys = list(range(0, STATE_ROWS, 997))  # names spread over the whole state
     text, params = ((sql.exact_candidates_sql(), [5]) if query == "exact"
                     else (sql.fuzzy_candidates_sql(), []))
-    tables = {"_q": spellings("TX", keys), "_r": spellings("TX", keys),
-              "_p": pa.table({"vix": pa.array([], pa.int64()), "street_id": pa.array([], pa.int64())})}
+    tables = {"_q": spellings("TX", keys), "_r": spellings("TX", keys), "_p": NO_PAIRS}
     rows, scanned = read(con, tmp_path, text, tables, params)
     assert sorted(rows.column("name_key").to_pylist()) == sorted(f"MAIN{k}" for k in keys)
     assert set(rows.column("state").to_pylist()) == {"TX"}
@@ -78,7 +79,5 @@ def test_spellings_with_a_state_read_their_states_streets_only(con, tmp_path, qu
 def test_spellings_without_a_state_still_find_exact_names_anywhere(con, tmp_path):
     rows, _ = read(con, tmp_path, sql.exact_candidates_sql(), {"_q": spellings(None, [7])}, [5])
     assert sorted(rows.column("state").to_pylist()) == sorted(STATES)
-    rows, _ = read(con, tmp_path, sql.fuzzy_candidates_sql(), {
-        "_r": spellings(None, [7]), "_p": pa.table({"vix": pa.array([], pa.int64()),
-                                                    "street_id": pa.array([], pa.int64())})}, [])
+    rows, _ = read(con, tmp_path, sql.fuzzy_candidates_sql(), {"_r": spellings(None, [7]), "_p": NO_PAIRS}, [])
     assert sorted(rows.column("state").to_pylist()) == sorted(STATES)  # in its city, TOWN, in every state
