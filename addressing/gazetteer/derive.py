@@ -153,10 +153,11 @@ def _localities(states: str | None) -> str:
 ADDRESS_SLICE_STREETS = 200_000
 #: points and segments one statement of a whole derive numbers the streets of and writes in street
 #: order: areas (a country's states, in key order) are taken together up to this many rows, and a
-#: larger state alone. Sorting and aggregating a whole national table at once went past the
-#: build's 512 MB memory limit by 320 MB (``benchmarks/national.py``'s 60 M build); one state's
-#: rows, up to Texas' 3.8 million there, stayed within it. Many small areas in one statement save
-#: the scans and statements of one each, which a 1 M build's fixed cost is made of.
+#: larger state alone. Sorting and aggregating a whole national table at once went far past the
+#: build's 512 MB memory limit, one state's rows (Texas the largest) stayed near it
+#: (``benchmarks/build_steps.py`` on ``benchmarks/national.py``'s 60 M sources). Many small
+#: areas in one statement save the scans and statements of one each, which a small build's fixed
+#: cost is made of.
 AREA_ROWS = 1_000_000
 
 

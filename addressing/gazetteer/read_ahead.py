@@ -46,9 +46,10 @@ READ_AHEAD_BYTES = 64 << 20
 #: itself); by default one per core, at most ``MAX_WORKERS``
 WORKERS_ENV = "ADDRESSING_BUILD_WORKERS"
 #: sources each worker is given at a time: with one, a worker that finished a small source
-#: before the build had stored the one before it waited idle (``benchmarks/national.py``'s 1 M
-#: build, 254 sources of a few MB: 12.2 s with one, 11.6 s with two, no faster with three, three
-#: builds each, one-off); the ones read ahead wait as files in the scratch folder, not in memory
+#: before the build had stored the one before it waited idle. Chosen on alternating builds of
+#: ``benchmarks/national.py``'s 1 M sources (254 of a few MB, ``benchmarks/build_steps.py``): two
+#: were faster than one, three no faster than two. The ones read ahead wait as files in the
+#: scratch folder, not in memory.
 AHEAD_PER_WORKER = 2
 #: the workers a build starts at most: two keep the build's own process (DuckDB storing the
 #: batches) busy on this kind of machine; more only multiply their memory (some 200 MB each)

@@ -50,9 +50,9 @@ def in_place(spellings: str, on: str, placeless: str, select: str) -> str:
     joins, so that the first joins on an equal state, which DuckDB turns into a range of
     states that skips the row groups of all others before it reads a row (the streets lie in
     state order). One join with ``q.state IS NULL OR s.state = q.state`` read every state's
-    rows: at 60 M points a chunk of Texan spellings took 190 ms for their exact names, the same
-    spellings 55 ms on a file of Texas and Wyoming alone (``benchmarks/national.py``'s region
-    files, one-off); so split it took 53 ms on the national file."""
+    rows, so a chunk's candidates cost more on a national file than on a file of its states
+    alone (``benchmarks/batch_queries.py`` on ``benchmarks/national.py``'s 60 M file and its
+    region file)."""
     return f"""
         SELECT {select} FROM (FROM {spellings} WHERE state IS NOT NULL) q
             JOIN streets s ON {on} AND s.state = q.state
