@@ -1,6 +1,8 @@
 """Where a batch's time goes on a gazetteer, by matcher query: the orders of a CSV cleaned in
-this process in chunks, each of the matcher's SQL queries timed and counted by the builder that
-wrote it (the trigram search, the candidates, the evidence...).
+this process in the chunks ``addressing clean`` cuts them into (``batch.plan.split_input``: its
+chunk size, and each window's orders in locality order), each of the matcher's SQL queries
+timed and counted by the builder that wrote it (the trigram search, the candidates, the
+evidence...).
 
 Run it on the files ``benchmarks/national.py`` built to see what grows with their size:
 
@@ -15,11 +17,12 @@ from __future__ import annotations
 import argparse
 import collections
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-#: orders cleaned per ``clean_table`` call: the batch's smallest chunk (``batch.plan.MIN_CHUNK_ROWS``)
-CHUNK_ROWS = 5_000
+#: the largest chunk asked for, as ``addressing clean`` asks by default
+CHUNK_ROWS = 20_000
 #: the matcher's query builders, by the text they write (the evidence query's text varies)
 BUILDERS = ("exact_candidates_sql", "fuzzy_candidates_sql", "trigram_candidates_sql", "block_members_sql",
             "one_block_sql", "locality_sql", "coverage_sql", "state_sizes_sql")
@@ -34,7 +37,9 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str((args.root or Path(__file__).resolve().parents[1]).resolve()))
     import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
 
+    from addressing.batch.plan import split_input
     from addressing.demo import DATA
     from addressing.gazetteer import open_gazetteer
     from addressing.match import sql
@@ -60,13 +65,18 @@ def main() -> None:
     sql.run, sql.run_columns = timed(sql.run), timed(sql.run_columns)
     raw = pcsv.read_csv(args.orders, convert_options=pcsv.ConvertOptions(
         column_types={"order_id": "string", "address": "string"})).slice(0, args.n)
+    with tempfile.TemporaryDirectory() as tmp:
+        orders = Path(tmp) / "orders.csv"
+        pcsv.write_csv(raw, orders)
+        plan = split_input(orders, Path(tmp) / "work", args.db, CHUNK_ROWS)
+        chunks = [pq.read_table(c) for c in plan.chunks]
     gaz = open_gazetteer(args.db)
     risk = load_risk(DATA / "risk.toml")
     t0 = time.perf_counter()
-    for start in range(0, raw.num_rows, CHUNK_ROWS):
-        clean_table(raw.slice(start, CHUNK_ROWS), gaz, risk)
+    for chunk in chunks:
+        clean_table(chunk, gaz, risk)
     total = time.perf_counter() - t0
-    print(f"{raw.num_rows:,} orders in {total:.1f} s, chunks of {CHUNK_ROWS:,}; "
+    print(f"{raw.num_rows:,} orders in {total:.1f} s, {len(chunks)} chunks of {chunks[0].num_rows:,}; "
           f"SQL {sum(spent.values()):.1f} s of it ({args.db})")
     for name, seconds in spent.most_common():
         print(f"  {name:22s} {seconds:6.2f} s  {calls[name]:5d} queries")

@@ -148,26 +148,54 @@ def fuzzy_candidates_sql() -> str:
     return f"{pair_candidates_sql()} UNION ALL {sound_candidates_sql()} {CANDIDATE_ORDER}"
 
 
+def _grams(columns: str, source: str, where: str) -> str:
+    """``columns`` and every trigram ``g`` of the name keys of ``source`` (``^KEY$`` cut one gram
+    per letter, as ``memory.grams``), with ``p`` (the padded key) and ``i`` (the gram's place):
+    a gram that recurs in a key counts once, which ``first_gram`` tells. Cut by an unnested
+    range of places rather than a list built per key and made distinct, which cost several
+    times as much on a state's names (``benchmarks/batch_queries.py``)."""
+    return f"""SELECT {columns}, p, i, substr(p, i, 3) AS g FROM (
+        SELECT {columns}, '^' || name_key || '$' AS p, unnest(range(1, length(name_key) + 1)) AS i
+        FROM {source} {where})"""
+
+
+def first_gram(grams: str, gram: str) -> str:
+    """True where the gram ``gram`` of a row of ``grams`` (``_grams``) is its first place in its key."""
+    return f"instr({grams}.p, {gram}) = {grams}.i"
+
+
 def trigram_candidates_sql() -> str:
     """Round two: the streets of the spelling's locality (``IN_LOCALITY``) sharing the most
     name-key trigrams with it (a typo that changes consonants defeats the sound key, not most
-    trigrams); ``?`` = how many per spelling; in ``CANDIDATE_ORDER``."""
-    grams = ("list_distinct(list_transform(range(1, length(name_key) + 1), "
-             "lambda i: substr('^' || name_key || '$', i, 3)))")
+    trigrams); ``?`` = how many per spelling; in ``CANDIDATE_ORDER``.
+
+    As ``in_place`` does, spellings with a state join their state's grams on gram and state
+    (equal keys, so the hash join never pairs grams of other states), and those without one
+    the grams of their postcodes and cities. A street's recurring grams are dropped after the
+    join, where only the grams some spelling has are left: the condition names the spelling's
+    gram so that DuckDB cannot move it below the join onto every gram of the state."""
     placeless = "FROM _r WHERE state IS NULL"
     return f"""
         WITH q AS (
-            SELECT vix, state, postal_code, city, unnest({grams}) AS g FROM _r WHERE length(name_key) >= 3
-        ), s AS (
-            SELECT street_id, state, postal_code, city, unnest({grams}) AS g FROM streets
-            WHERE state IN (SELECT DISTINCT state FROM _r WHERE state IS NOT NULL)
-               OR postal_code IN (SELECT DISTINCT postal_code {placeless})
-               OR city IN (SELECT DISTINCT city {placeless})
+            SELECT * FROM ({_grams("vix, state, postal_code, city", "_r", "WHERE length(name_key) >= 3")}) q
+            WHERE {first_gram("q", "q.g")}
+        ), matched AS (
+            SELECT q.vix, s.street_id FROM (FROM q WHERE state IS NOT NULL) q
+            JOIN ({_grams("street_id, state", "streets",
+                          "WHERE state IN (SELECT DISTINCT state FROM _r WHERE state IS NOT NULL)")}) s
+              ON s.g = q.g AND s.state = q.state
+            WHERE {first_gram("s", "q.g")}
+            UNION ALL
+            SELECT q.vix, s.street_id FROM (FROM q WHERE state IS NULL) q
+            JOIN ({_grams("street_id, postal_code, city", "streets",
+                          f"WHERE postal_code IN (SELECT DISTINCT postal_code {placeless}) "
+                          f"OR city IN (SELECT DISTINCT city {placeless})")}) s
+              ON s.g = q.g AND {PLACELESS_LOCALITY}
+            WHERE {first_gram("s", "q.g")}
         ), shared AS (
-            SELECT q.vix, s.street_id, count(*) AS n
-            FROM q JOIN s ON s.g = q.g AND {IN_LOCALITY}
-            GROUP BY q.vix, s.street_id HAVING count(*) >= 2
-            QUALIFY row_number() OVER (PARTITION BY q.vix ORDER BY count(*) DESC, s.street_id) <= ?
+            SELECT vix, street_id FROM matched
+            GROUP BY vix, street_id HAVING count(*) >= 2
+            QUALIFY row_number() OVER (PARTITION BY vix ORDER BY count(*) DESC, street_id) <= ?
         )
         SELECT shared.vix, {STREET_COLS} FROM shared JOIN streets s USING (street_id)
         {CANDIDATE_ORDER}
@@ -221,17 +249,27 @@ def unit_point_sql() -> str:
 
 
 def range_evidence_sql() -> str:
-    """Segments whose left or right range holds the number, with parity agreement."""
+    """Segments whose left or right range holds the number, with parity agreement. The ranges
+    are compared first and the geometry of the few segments that hold the number read after:
+    the candidates' segments lie scattered over many row groups, and reading the geometry of
+    every segment of theirs cost more than all the rest of a batch's evidence
+    (``benchmarks/batch_queries.py`` on ``benchmarks/national.py``'s 60 M file)."""
     side = """
-        SELECT c.cid, g.rowid AS seg, '{s}' AS side, g.from_{side} AS a, g.to_{side} AS b,
+        SELECT c.cid, g.seg, '{s}' AS side, g.from_{side} AS a, g.to_{side} AS b,
                (g.parity_{side} IS NULL OR g.parity_{side} = 'B'
                 OR (g.parity_{side} = 'O' AND c.number_int % 2 = 1)
                 OR (g.parity_{side} = 'E' AND c.number_int % 2 = 0)) AS parity_ok,
-               g.sided, g.geom
-        FROM _c c JOIN segments g ON g.street_id = c.street_id
+               g.sided
+        FROM _c c JOIN g ON g.street_id = c.street_id
         WHERE c.number_int BETWEEN least(g.from_{side}, g.to_{side}) AND greatest(g.from_{side}, g.to_{side})
     """
-    return (side.format(s="L", side="left") + " UNION ALL " + side.format(s="R", side="right"))
+    return f"""
+        WITH g AS (
+            SELECT rowid AS seg, street_id, from_left, to_left, from_right, to_right, parity_left, parity_right, sided
+            FROM segments WHERE street_id IN (SELECT street_id FROM _c)
+        ), held AS ({side.format(s="L", side="left")} UNION ALL {side.format(s="R", side="right")})
+        SELECT held.*, s.geom FROM held JOIN segments s ON s.rowid = held.seg
+    """
 
 
 def neighbour_evidence_sql() -> str:

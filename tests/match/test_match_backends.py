@@ -436,7 +436,7 @@ def test_states_too_large_to_hold_are_asked_key_by_key_and_run_the_trigram_sql(g
     clear_caches()
     assert not differences(batch, one_at_a_time(parsed, gaz), texts)
     assert any("s.name_key = ANY($1)" in text for text in asked)                 # asked key by key
-    trigram_sql = any("unnest(list_distinct" in text for text in asked)
+    trigram_sql = sql.trigram_candidates_sql() in asked
     whole_states = [text for text in asked if text.endswith("WHERE s.state = $1")]
     if hold == "nothing":
         assert trigram_sql and not whole_states
