@@ -16,8 +16,11 @@ ZIP and city blocks; the candidate rows themselves come from the batch's backend
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from addressing.gazetteer import Gazetteer
@@ -53,34 +56,86 @@ def round_two(backend: Backend, qs: Queries, vix: np.ndarray) -> pa.Table:
     return pa.concat_tables([t for t in parts if t.num_rows] or parts[:1])
 
 
-_block_cache = RowCache()      # (gazetteer, "zip" or "city", block) -> {name key: street ids}
+class Block:
+    """The streets of one ZIP or city block by name key: ``keys``, its distinct name keys (what
+    ``block_pairs`` compares), and ``ids(k)``, the street ids of ``keys[k]``. Held as arrays, not
+    a dict of lists: a batch's blocks are hundreds of thousands of name rows at national size,
+    and building them row by row in Python cost more than the query that read them
+    (``benchmarks/batch_queries.py`` on ``benchmarks/national.py``'s 60 M file)."""
+
+    __slots__ = ("keys", "_ids", "_starts")
+
+    def __init__(self, keys: list[str], ids: np.ndarray, starts: np.ndarray):
+        self.keys = keys
+        self._ids = ids
+        self._starts = starts
+
+    def ids(self, k: int) -> np.ndarray:
+        return self._ids[self._starts[k]:self._starts[k + 1]]
+
+    def items(self) -> Iterator[tuple[str, list[int]]]:
+        """(name key, street ids) of every name key."""
+        return ((key, self.ids(k).tolist()) for k, key in enumerate(self.keys))
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
-def blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, list[int]]]:
+def as_blocks(members: pa.Table) -> dict[tuple[str, str], Block]:
+    """``sql.block_members_sql`` rows (ordered by kind, block, name key) as a ``Block`` per
+    (kind, block); a missing name key is ``""``."""
+    n = members.num_rows
+    if n == 0:
+        return {}
+    kind, block = members["kind"], members["block"]
+    key = pc.fill_null(members["name_key"], "")
+    ids = members["street_id"].to_numpy()
+    where = pc.binary_join_element_wise(kind, block, "|")
+    new_block = np.ones(n, bool)
+    new_block[1:] = pc.not_equal(where.slice(1), where.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    new_key = new_block.copy()
+    new_key[1:] |= pc.not_equal(key.slice(1), key.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    key_at = np.flatnonzero(new_key)
+    block_at = np.flatnonzero(new_block)
+    block_end = np.append(block_at[1:], n)
+    keys = key.take(pa.array(key_at)).to_pylist()
+    first_key = np.searchsorted(key_at, block_at)
+    last_key = np.append(first_key[1:], len(key_at))
+    heads = zip(kind.take(pa.array(block_at)).to_pylist(), block.take(pa.array(block_at)).to_pylist())
+    return {head: Block(keys[f:z], ids[a:e], np.append(key_at[f:z], e) - a)
+            for head, a, e, f, z in zip(heads, block_at, block_end, first_key, last_key)}
+
+
+_block_cache = RowCache()      # (gazetteer, "zip" or "city", block) -> Block
+
+
+def blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Block]:
     """The streets of ZIP and city blocks (``("zip", ZIP)``, ``("city", "STATE|CITY")``) by name
     key, cached per gazetteer version: deliveries come from a few hundred ZIPs, so a warm process
-    rarely asks the file again."""
+    rarely asks the file again. A block without streets is empty."""
     tag = gaz.key
 
-    def fetch(missing: list[tuple]) -> dict[tuple, dict[str, list[int]]]:
+    def fetch(missing: list[tuple]) -> dict[tuple, Block]:
         zips = [z for _, k, z in missing if k == "zip"]
         cities = [c.split("|", 1) for _, k, c in missing if k == "city"]
         if len(zips) <= 1 and len(cities) <= 1:
             state, city = cities[0] if cities else (None, None)
-            members = sql.run_columns(gaz, sql.one_block_sql(), None, [zips[0] if zips else None, state, city])
+            cols = sql.run_columns(gaz, sql.one_block_sql(), None, [zips[0] if zips else None, state, city])
+            members = pa.table({c: pa.array(cols[c], t) for c, t in MEMBER_TYPES.items()})
         else:
             ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
                             "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),
                             "city": pa.array([None] * len(zips) + [c[1] for c in cities], pa.string())})
-            members = sql.run_columns(gaz, sql.block_members_sql(), {"_r": ask})
-        found: dict[tuple, dict[str, list[int]]] = {k: {} for k in missing}
-        for kind, block, sid, key in zip(members["kind"], members["block"], members["street_id"], members["name_key"]):
-            if (tag, kind, block) in found:
-                found[(tag, kind, block)].setdefault(key or "", []).append(sid)
-        return found
+            members = sql.run(gaz, sql.block_members_sql(), {"_r": ask})
+        return {(tag, *head): b for head, b in as_blocks(members).items()}
 
     got = _block_cache.get_many([(tag, *b) for b in wanted], fetch)
-    return {b: got[(tag, *b)] for b in wanted}
+    return {b: got[(tag, *b)] or _EMPTY for b in wanted}
+
+
+#: the columns of the block queries
+MEMBER_TYPES = {"kind": pa.string(), "block": pa.string(), "street_id": pa.int64(), "name_key": pa.string()}
+_EMPTY = Block([], np.empty(0, np.int64), np.zeros(1, np.int64))
 
 
 def block_pairs(gaz: Gazetteer, sub: pa.Table) -> pa.Table:
@@ -96,17 +151,16 @@ def block_pairs(gaz: Gazetteer, sub: pa.Table) -> pa.Table:
         if st and c:
             queries.setdefault(("city", f"{st}|{c}"), []).append(v)
     found = blocks(gaz, list(queries))
-    out_v: list[int] = []
-    out_s: list[int] = []
+    out_v: list[np.ndarray] = [np.empty(0, np.int64)]
+    out_s: list[np.ndarray] = [np.empty(0, np.int64)]
     for block, vixes in queries.items():
-        names = found.get(block)
-        if not names:
+        members = found[block]
+        if not members:
             continue
-        keys = list(names)
-        sims = process.cdist([key_of[v] or "" for v in vixes], keys, scorer=fuzz.ratio,
+        sims = process.cdist([key_of[v] or "" for v in vixes], members.keys, scorer=fuzz.ratio,
                              score_cutoff=FUZZY_NAME_MIN, dtype=np.uint8, workers=1)
         for q, k in zip(*np.nonzero(sims)):
-            ids = names[keys[k]]
-            out_v += [vixes[q]] * len(ids)
-            out_s += ids
-    return pa.table({"vix": pa.array(out_v, pa.int64()), "street_id": pa.array(out_s, pa.int64())})
+            ids = members.ids(k)
+            out_v.append(np.full(len(ids), vixes[q], np.int64))
+            out_s.append(ids)
+    return pa.table({"vix": np.concatenate(out_v), "street_id": np.concatenate(out_s)})

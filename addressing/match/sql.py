@@ -95,8 +95,8 @@ def exact_candidates_sql() -> str:
 
 def block_members_sql() -> str:
     """Round two's ZIP and city blocks: every name row of the streets in the spellings' ZIPs
-    and cities (``block`` = ZIP, or ``STATE|CITY``). Names are compared in Python with
-    rapidfuzz, one block at a time, rather than pair by pair in SQL."""
+    and cities (``block`` = ZIP, or ``STATE|CITY``), by block and name key. Names are compared
+    in Python with rapidfuzz, one block at a time, rather than pair by pair in SQL."""
     return """
         SELECT 'zip' AS kind, s.postal_code AS block, s.street_id, s.name_key
         FROM streets s SEMI JOIN (SELECT DISTINCT postal_code FROM _r) r ON s.postal_code = r.postal_code
@@ -104,6 +104,7 @@ def block_members_sql() -> str:
         UNION ALL
         SELECT 'city', s.state || '|' || s.city, s.street_id, s.name_key
         FROM streets s SEMI JOIN (SELECT DISTINCT state, city FROM _r) r ON s.state = r.state AND s.city = r.city
+        ORDER BY kind, block, name_key, street_id
     """
 
 
@@ -119,6 +120,7 @@ def one_block_sql() -> str:
         UNION ALL
         SELECT 'city', s.state || '|' || s.city, s.street_id, s.name_key
         FROM streets s WHERE s.state = $2 AND s.city = $3
+        ORDER BY kind, block, name_key, street_id
     """
 
 

@@ -513,3 +513,21 @@ def test_blocks_asked_one_order_at_a_time_equal_those_asked_together(gaz, name_r
                 expected.setdefault(r["name_key"] or "", []).append(r["street_id"])
         assert by_key(members) == by_key(expected), block
     assert all(together[b] for p in pairs[:-2] for b in p)     # the blocks that exist are not empty
+
+
+def test_block_rows_become_blocks_of_name_keys_and_their_streets():
+    """Rows ordered by kind, block and name key: each (kind, block) holds its distinct keys in
+    order, each with exactly its own street ids; a missing key is ``""``."""
+    rows = [("city", "CA|OAKLAND", 7, None), ("city", "CA|OAKLAND", 3, "ASH"), ("city", "CA|OAKLAND", 4, "ASH"),
+            ("city", "CA|OAKLAND", 9, "OAK"), ("zip", "02134", 5, "OAK"), ("zip", "94103", 1, "ASH"),
+            ("zip", "94103", 2, "BAY"), ("zip", "94103", 6, "BAY")]
+    rows.sort(key=lambda r: (r[0], r[1], r[3] is None, r[3] or "", r[2]))
+    members = pa.table({c: pa.array([r[i] for r in rows], blocking.MEMBER_TYPES[c])
+                        for i, c in enumerate(("kind", "block", "street_id", "name_key"))})
+    found = blocking.as_blocks(members)
+    assert {b: list(v.items()) for b, v in found.items()} == {
+        ("city", "CA|OAKLAND"): [("ASH", [3, 4]), ("OAK", [9]), ("", [7])],
+        ("zip", "02134"): [("OAK", [5])],
+        ("zip", "94103"): [("ASH", [1]), ("BAY", [2, 6])]}
+    assert [len(v) for v in found.values()] == [3, 1, 2]
+    assert blocking.as_blocks(members.slice(0, 0)) == {}
