@@ -44,20 +44,21 @@ CANDIDATE_ORDER = "ORDER BY vix, street_id, name_key, predir, type, postdir"
 NUMBER_ORDER = "(a.number_int::HUGEINT * 18446744073709551616 + hash(a.number))"
 
 
-def in_place(spellings: str, on: str, placeless: str, select: str) -> str:
+def in_place(spellings: str, on: str, placeless: tuple[str, ...], select: str) -> str:
     """``SELECT select FROM spellings q JOIN streets s ON on``, where a spelling with a state
-    meets the streets of its state and one without meets those where ``placeless`` holds: two
-    joins, so that the first joins on an equal state, which DuckDB turns into a range of
-    states that skips the row groups of all others before it reads a row (the streets lie in
-    state order). One join with ``q.state IS NULL OR s.state = q.state`` read every state's
-    rows, so a chunk's candidates cost more on a national file than on a file of its states
-    alone (``benchmarks/batch_queries.py`` on ``benchmarks/national.py``'s 60 M file and its
-    region file)."""
-    return f"""
-        SELECT {select} FROM (FROM {spellings} WHERE state IS NOT NULL) q
-            JOIN streets s ON {on} AND s.state = q.state
-        UNION ALL
-        SELECT {select} FROM (FROM {spellings} WHERE state IS NULL) q JOIN streets s ON {on} AND {placeless}"""
+    meets the streets of its state and one without meets those where one of the disjoint
+    conditions ``placeless`` holds: one join each, so that each joins on equal keys. On an
+    equal state DuckDB reads only the row groups of the spellings' states (the streets lie in
+    state order); one join with ``q.state IS NULL OR s.state = q.state`` read every state's rows,
+    and so did one on ``s.postal_code = q.postal_code OR s.city = q.city`` for the few spellings
+    without a state, so a chunk's candidates cost more on a national file than on a file of its
+    states alone (``benchmarks/batch_queries.py`` on ``benchmarks/national.py``'s 60 M file and
+    its region file)."""
+    branches = [f"SELECT {select} FROM (FROM {spellings} WHERE state IS NOT NULL) q "
+                f"JOIN streets s ON {on} AND s.state = q.state"]
+    branches += [f"SELECT {select} FROM (FROM {spellings} WHERE state IS NULL) q JOIN streets s ON {on} AND {cond}"
+                 for cond in placeless]
+    return "\n        UNION ALL\n        ".join(branches)
 
 
 #: what ``exact_candidates_sql`` ranks a name row found by: in the spelling's ZIP or city, the
@@ -79,7 +80,7 @@ def exact_candidates_sql() -> str:
     The ranking runs on narrow rows (the name row's ``rowid``), and only the rows kept are
     joined back for their columns, which costs less than ranking the wide rows."""
     return f"""
-        WITH j AS ({in_place('_q', 's.name_key = q.name_key', 'true', _EXACT_ROW)}
+        WITH j AS ({in_place('_q', 's.name_key = q.name_key', ('true',), _EXACT_ROW)}
         ), r AS (
             SELECT vix, srow,
                    row_number() OVER (PARTITION BY vix ORDER BY near DESC, prefix DESC, size DESC, street_id, srow) AS rn,
@@ -131,13 +132,16 @@ def one_block_sql() -> str:
 #: size, and every far look-alike a query on its own part of the file), and no match found so
 #: could be trusted; the exact name key is still looked for everywhere (round one)
 PLACELESS_LOCALITY = "(s.postal_code = q.postal_code OR s.city = q.city)"
+#: ``PLACELESS_LOCALITY`` as two disjoint conditions, each on equal keys (for ``in_place``)
+PLACELESS_JOINS = ("s.postal_code = q.postal_code",
+                   "s.city = q.city AND NOT coalesce(s.postal_code = q.postal_code, false)")
 IN_LOCALITY = f"(s.state = q.state OR (q.state IS NULL AND {PLACELESS_LOCALITY}))"
 
 
 def sound_candidates_sql() -> str:
     """Round two: streets with the spelling's sound key in its locality (``IN_LOCALITY``, as
     ``in_place`` joins it)."""
-    return in_place("_r", "s.sound_key = q.sound_key", PLACELESS_LOCALITY, f"q.vix, {STREET_COLS}")
+    return in_place("_r", "s.sound_key = q.sound_key", PLACELESS_JOINS, f"q.vix, {STREET_COLS}")
 
 
 def pair_candidates_sql() -> str:
