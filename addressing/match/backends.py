@@ -46,7 +46,8 @@ EVIDENCE_PARTS = sql.EVIDENCE_PARTS
 #: ``point``: the address of the number (``exact``) or of its integer part, its units and position;
 #: ``base``: where the number's points without a unit are; ``unit``: the points of a unit tried
 #: (``hit``, as the source ``spelled`` it), at the number (``exact``) or its integer part;
-#: ``range``: a TIGER range side holding the number (ends ``a``/``b``, ``parity_ok``, ``geom`` WKB);
+#: ``range``: a TIGER range side holding the number (ends ``a``/``b``, ``parity_ok``, ``geom`` WKB),
+#: asked only where the number as written has no address on the street;
 #: ``neighbour``: the nearest numbered points below (``lo_*``) and above (``hi_*``) on its parity
 EVIDENCE_COLUMNS = {part: tuple(schema.names) for part, schema in sql.EVIDENCE_SCHEMAS.items()}
 

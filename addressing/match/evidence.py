@@ -146,11 +146,14 @@ def _evidence_of(backend: Backend, street_ids: list[int], n_points: list[int], n
     rng_lon = np.full(cn, np.nan)
     parity_ok = np.zeros(cn, bool)
     if rng.num_rows:
-        # best range per candidate: parity first, then the narrowest range
+        # best range per candidate: parity first, then the narrowest range, then the segment
+        # and side (both sides of one edge may hold the number, the backends list them in
+        # different orders)
         cid, ok = _ints(rng, "cid"), _bools(rng, "parity_ok")
         a, b = _floats(rng, "a"), _floats(rng, "b")
         width = np.abs(np.nan_to_num(b) - np.nan_to_num(a))
-        order = np.lexsort((_ints(rng, "seg"), width, ~ok, cid))
+        right = pc.equal(rng.column("side"), "R").to_numpy(zero_copy_only=False)
+        order = np.lexsort((right, _ints(rng, "seg"), width, ~ok, cid))
         js = order[np.r_[True, cid[order][1:] != cid[order][:-1]]]
         cids = cid[js]
         lines = shapely.from_wkb(rng.column("geom").take(pa.array(js)).to_numpy(zero_copy_only=False))

@@ -386,7 +386,8 @@ def evidence(gaz: Gazetteer, c: pa.Table, n_points: list[int], n_segments: list[
         same = st.by_parity.get(n % 2)
         if same is not None:
             rows["neighbour"].append((cid, *_neighbours(same, n)))
-        for seg, fl, tl, fr, tr, pl, pr, sided, geom in st.segments:
+        segments = st.segments if number not in st.addresses else ()   # no range where the address is known
+        for seg, fl, tl, fr, tr, pl, pr, sided, geom in segments:
             for side, a, b, parity in (("L", fl, tl, pl), ("R", fr, tr, pr)):
                 ends = [x for x in (a, b) if x is not None]       # least / greatest skip a NULL end
                 if ends and min(ends) <= n <= max(ends):

@@ -258,11 +258,15 @@ def unit_point_sql() -> str:
         ) WHERE list_contains(units_try, p.hit)"""
 
 
-def range_evidence_sql() -> str:
-    """Segments whose left or right range holds the number, with parity agreement. The ranges
-    are compared first and the geometry of the few segments that hold the number read after:
-    the candidates' segments lie scattered over many row groups, and reading the geometry of
-    every segment of theirs cost more than all the rest of a batch's evidence
+def range_evidence_sql(points: bool = True) -> str:
+    """Segments whose left or right range holds the number, with parity agreement, for the
+    questions whose number as written has no address on the street (with ``points``: the
+    ``hits`` of ``ADDRESS_ROWS`` tell; the address's own point says more than any range, and
+    the matcher reads no range where it has one).
+
+    The ranges are compared first and the geometry of the few segments that hold the number
+    read after: the candidates' segments lie scattered over many row groups, and reading the
+    geometry of every segment of theirs cost more than all the rest of a batch's evidence
     (``benchmarks/batch_queries.py`` on ``benchmarks/national.py``'s 60 M file)."""
     side = """
         SELECT c.cid, g.seg, '{s}' AS side, g.from_{side} AS a, g.to_{side} AS b,
@@ -270,13 +274,14 @@ def range_evidence_sql() -> str:
                 OR (g.parity_{side} = 'O' AND c.number_int % 2 = 1)
                 OR (g.parity_{side} = 'E' AND c.number_int % 2 = 0)) AS parity_ok,
                g.sided
-        FROM _c c JOIN g ON g.street_id = c.street_id
+        FROM c JOIN g ON g.street_id = c.street_id
         WHERE c.number_int BETWEEN least(g.from_{side}, g.to_{side}) AND greatest(g.from_{side}, g.to_{side})
     """
+    asked = "_c ANTI JOIN (SELECT cid FROM hits WHERE exact) USING (cid)" if points else "_c"
     return f"""
-        WITH g AS (
+        WITH c AS (FROM {asked}), g AS (
             SELECT rowid AS seg, street_id, from_left, to_left, from_right, to_right, parity_left, parity_right, sided
-            FROM segments WHERE street_id IN (SELECT street_id FROM _c)
+            FROM segments WHERE street_id IN (SELECT street_id FROM c)
         ), held AS ({side.format(s="L", side="left")} UNION ALL {side.format(s="R", side="right")})
         SELECT held.*, s.geom FROM held JOIN segments s ON s.rowid = held.seg
     """
@@ -329,7 +334,7 @@ def evidence_sql(points: bool = True, units: bool = True, ranges: bool = True) -
         if units:
             parts["unit"] = unit_point_sql()
     if ranges:
-        parts["range"] = range_evidence_sql()
+        parts["range"] = range_evidence_sql(points)
     if not parts:
         return "SELECT NULL::VARCHAR AS ev, NULL::BIGINT AS cid WHERE false"
     union = "\nUNION ALL BY NAME\n".join(f"SELECT '{name}' AS ev, * FROM ({sql})" for name, sql in parts.items())

@@ -54,7 +54,8 @@ def one_at_a_time(parsed, gaz) -> list:
 def odd_db(demo_db, tmp_path_factory) -> Path:
     """The demo gazetteer with what real builds can have and the demo has not: alternate names
     (same name with other directionals and types, and another street's name), streets without
-    state, ZIP or city, addresses without a position, ranges with one end missing."""
+    state, ZIP or city, addresses without a position, ranges with one end missing, streets with
+    both address points and ranges."""
     db = tmp_path_factory.mktemp("odd") / "odd.duckdb"
     shutil.copy(demo_db, db)
     con = duckdb.connect(str(db))
@@ -80,6 +81,18 @@ def odd_db(demo_db, tmp_path_factory) -> Path:
     con.execute("UPDATE streets SET city = NULL WHERE street_id % 4 = 0")
     con.execute("UPDATE addresses SET lat = NULL, lon = NULL WHERE (number_int % 17) = 3")
     con.execute("UPDATE segments SET to_left = NULL WHERE rowid % 3 = 0")
+    # ranges on streets with address points (a TIGER edge and OpenAddresses points of one
+    # street), over all the street's numbers: a number may have both an address and a range
+    con.execute("""INSERT INTO segments BY NAME
+        SELECT 'odd' AS source_name, s.street_id, s.country, s.state, s.city, s.postal_code, s.predir, s.name,
+               s.type, s.postdir, s.name_key, s.sound_key, a.lo AS from_left, a.hi AS to_left,
+               a.lo + 1 AS from_right, a.hi + 1 AS to_right, 'B' AS parity_left, 'B' AS parity_right,
+               true AS sided, (SELECT geom FROM segments WHERE geom IS NOT NULL LIMIT 1) AS geom, s.lat, s.lon
+        FROM streets s JOIN (SELECT street_id, min(number_int) AS lo, max(number_int) AS hi FROM addresses
+                             GROUP BY street_id) a USING (street_id)
+        WHERE NOT s.alt AND s.n_points > 0 AND s.street_id % 9 = 0""")
+    con.execute("""UPDATE streets SET n_segments = n_segments + 1
+        WHERE n_points > 0 AND street_id % 9 = 0 AND street_id IN (SELECT street_id FROM segments)""")
     con.close()
     return db
 
@@ -302,7 +315,7 @@ def expected_evidence(gaz, c: pa.Table) -> dict[str, list[tuple]]:
     segments = defaultdict(list)
     for g in rows_of(gaz, "SELECT rowid AS seg, * FROM segments WHERE list_contains(?, street_id)", [ids]):
         segments[g["street_id"]].append(g)
-    out: dict[str, list[tuple]] = {name: [] for name in EVIDENCE_PARTS}
+    out: dict[str, list[tuple]] = {name: [] for name in (*EVIDENCE_PARTS, "range_unasked")}
     for q in c.to_pylist():
         cid, sid, n, tries = q["cid"], q["street_id"], q["number_int"], q["units_try"]
         spellings = [(q["number"], True)] + ([(str(n), False)] if str(n) != q["number"] else [])
@@ -327,13 +340,16 @@ def expected_evidence(gaz, c: pa.Table) -> dict[str, list[tuple]]:
             hi = min(above, key=lambda a: (a["number_int"], a["h"])) if above else None
             ends = [(x["number_int"], x["lon"], x["lat"]) if x else (None, None, None) for x in (lo, hi)]
             out["neighbour"].append((cid, *ends[0], *ends[1]))
+        known = any(a["number"] == q["number"] for a in addresses[sid])
         for g in segments[sid]:
             for side, end in (("L", "left"), ("R", "right")):
                 a, b, parity = g[f"from_{end}"], g[f"to_{end}"], g[f"parity_{end}"]
                 ends = [x for x in (a, b) if x is not None]
                 if ends and min(ends) <= n <= max(ends):
                     ok = parity in (None, "B") or (parity == "O" and n % 2 == 1) or (parity == "E" and n % 2 == 0)
-                    out["range"].append((cid, g["seg"], side, a, b, ok, g["sided"], g["geom"]))
+                    # no range where the number as written has an address
+                    out["range" if not known else "range_unasked"].append(
+                        (cid, g["seg"], side, a, b, ok, g["sided"], g["geom"]))
     return out
 
 
@@ -348,6 +364,8 @@ def test_evidence(backend, gaz):
         got = list(zip(*t.select(list(columns)).to_pydict().values())) if t.num_rows else []
         assert same(_sorted(got), _sorted(expected[part])), part
         assert expected[part], f"no {part} evidence to check"
+    both = rows_of(gaz, "SELECT count(*) AS n FROM streets WHERE n_points > 0 AND n_segments > 0")[0]["n"]
+    assert bool(expected["range_unasked"]) == bool(both)     # where numbers with an address lie in a range too
 
 
 # --------------------------------------------------------------------------- both backends alike
