@@ -81,21 +81,27 @@ class Block:
         return len(self.keys)
 
 
+def _changes(column: pa.Array) -> np.ndarray:
+    """Where ``column`` differs from the row before (the first row included)."""
+    n = len(column)
+    out = np.ones(n, bool)
+    if n > 1:
+        out[1:] = pc.not_equal(column.slice(1), column.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    return out
+
+
 def as_blocks(members: pa.Table) -> dict[tuple[str, str], Block]:
-    """``sql.block_members_sql`` rows (ordered by kind, block, name key) as a ``Block`` per
-    (kind, block); a missing name key is ``""``."""
+    """``sql.block_members_sql`` rows (``kind``, ``block``, ``street_id``, ``name_key``, ordered
+    by kind, block and name key) as a ``Block`` per (kind, block); a missing name key is ``""``."""
     n = members.num_rows
     if n == 0:
         return {}
-    kind, block = members["kind"], members["block"]
-    key = pc.fill_null(members["name_key"], "")
-    ids = members["street_id"].to_numpy()
-    where = pc.binary_join_element_wise(kind, block, "|")
-    new_block = np.ones(n, bool)
-    new_block[1:] = pc.not_equal(where.slice(1), where.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    new_key = new_block.copy()
-    new_key[1:] |= pc.not_equal(key.slice(1), key.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    key_at = np.flatnonzero(new_key)
+    members = members.combine_chunks()
+    kind, block = members["kind"].chunk(0), members["block"].chunk(0)
+    key = pc.fill_null(members["name_key"].chunk(0), "")
+    ids = members["street_id"].chunk(0).to_numpy()
+    new_block = _changes(kind) | _changes(block)
+    key_at = np.flatnonzero(new_block | _changes(key))
     block_at = np.flatnonzero(new_block)
     block_end = np.append(block_at[1:], n)
     keys = key.take(pa.array(key_at)).to_pylist()
@@ -120,8 +126,7 @@ def blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str
         cities = [c.split("|", 1) for _, k, c in missing if k == "city"]
         if len(zips) <= 1 and len(cities) <= 1:
             state, city = cities[0] if cities else (None, None)
-            cols = sql.run_columns(gaz, sql.one_block_sql(), None, [zips[0] if zips else None, state, city])
-            members = pa.table({c: pa.array(cols[c], t) for c, t in MEMBER_TYPES.items()})
+            members = sql.run(gaz, sql.one_block_sql(), None, [zips[0] if zips else None, state, city])
         else:
             ask = pa.table({"postal_code": pa.array(zips + [None] * len(cities), pa.string()),
                             "state": pa.array([None] * len(zips) + [c[0] for c in cities], pa.string()),
@@ -133,8 +138,6 @@ def blocks(gaz: Gazetteer, wanted: list[tuple[str, str]]) -> dict[tuple[str, str
     return {b: got[(tag, *b)] or _EMPTY for b in wanted}
 
 
-#: the columns of the block queries
-MEMBER_TYPES = {"kind": pa.string(), "block": pa.string(), "street_id": pa.int64(), "name_key": pa.string()}
 _EMPTY = Block([], np.empty(0, np.int64), np.zeros(1, np.int64))
 
 

@@ -540,8 +540,9 @@ def test_block_rows_become_blocks_of_name_keys_and_their_streets():
             ("city", "CA|OAKLAND", 9, "OAK"), ("zip", "02134", 5, "OAK"), ("zip", "94103", 1, "ASH"),
             ("zip", "94103", 2, "BAY"), ("zip", "94103", 6, "BAY")]
     rows.sort(key=lambda r: (r[0], r[1], r[3] is None, r[3] or "", r[2]))
-    members = pa.table({c: pa.array([r[i] for r in rows], blocking.MEMBER_TYPES[c])
-                        for i, c in enumerate(("kind", "block", "street_id", "name_key"))})
+    types = (pa.string(), pa.string(), pa.int64(), pa.string())
+    members = pa.table({c: pa.array([r[i] for r in rows], t)
+                        for i, (c, t) in enumerate(zip(("kind", "block", "street_id", "name_key"), types))})
     found = blocking.as_blocks(members)
     assert {b: list(v.items()) for b, v in found.items()} == {
         ("city", "CA|OAKLAND"): [("ASH", [3, 4]), ("OAK", [9]), ("", [7])],
