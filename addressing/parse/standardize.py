@@ -19,6 +19,18 @@ _ORDINAL_NUM = re.compile(r"^(\d+)(ST|ND|RD|TH)$")
 _BARE_ORDINAL = re.compile(r"^(\d+)(S|N|R|T|TH|D)$")
 _PUNCT = re.compile(r"[^\w#&/ -]+", re.U)
 _NUMBER_DASH_LETTER = re.compile(r"^(\d+)-([A-Z]{1,2})$")
+_SPACES = re.compile(r"\s+")
+#: a unit value that is one designator-like token (``4B``, ``B4``, ``12``, ``B``), and one
+#: written with a dash inside (``4-B``, ``B-4``), which is dropped
+_UNIT_TOKEN = re.compile(r"\d+[A-Z]|[A-Z]\d+|\d+|[A-Z]")
+_UNIT_DASHED = re.compile(r"\d+-[A-Z]|[A-Z]-\d+")
+_HIGHWAY_NUMBER = re.compile(r"\d+[A-Z]?|[A-Z]{1,2}")
+_LETTER_OR_NUMBER = re.compile(r"[A-Z]|\d+")
+_LEADING_ZEROS = re.compile(r"^0+(?=\d)")
+#: a house number's integer, after a grid directional (``W1234``); a Wisconsin-style grid
+#: address (``N123W456``) sorts by its second number
+_NUMBER_INT = re.compile(r"^[NSEW]?(\d+)")
+_GRID_NUMBER = re.compile(r"^[NSEW]\d+[NSEW](\d+)")
 
 HIGHWAY_PREFIXES: dict[tuple[str, ...], str] = {
     ("COUNTY", "ROAD"): "COUNTY ROAD",
@@ -69,7 +81,7 @@ def zip_parts(text: str | None) -> tuple[str | None, str | None]:
     """``'45238-1234'``, ``'452381234'`` or ``'45238'`` -> (ZIP, ZIP+4)."""
     if not text:
         return None, None
-    compact = re.sub(r"\s+", "", str(text))
+    compact = _SPACES.sub("", str(text))
     m = _ZIP.match(compact)
     if not m:
         return None, None
@@ -100,8 +112,8 @@ def unit_value(text: str | None) -> str | None:
     if len(toks) == 1 and _ORDINAL_NUM.match(toks[0]):
         return _ORDINAL_NUM.match(toks[0]).group(1)  # "6TH" (floor) -> "6"
     value = "".join(toks)
-    if re.fullmatch(r"\d+[A-Z]|[A-Z]\d+|\d+|[A-Z]", value) or len(toks) == 1:
-        return value.replace("-", "") if re.fullmatch(r"\d+-[A-Z]|[A-Z]-\d+", value) else value
+    if _UNIT_TOKEN.fullmatch(value) or len(toks) == 1:
+        return value.replace("-", "") if _UNIT_DASHED.fullmatch(value) else value
     return " ".join(toks)
 
 
@@ -175,7 +187,7 @@ def highway_name(tokens: list[str]) -> str | None:
         rest = tokens[n:]
         if prefix == "I" and _type_and_directional(rest):
             return None  # "I ST", "I ST NW": the street named I (Anchorage, Washington DC)
-        if rest and len(rest) <= 2 and re.fullmatch(r"\d+[A-Z]?|[A-Z]{1,2}", rest[0]):
+        if rest and len(rest) <= 2 and _HIGHWAY_NUMBER.fullmatch(rest[0]):
             return " ".join([prefix, *rest])
     return None
 
@@ -243,7 +255,7 @@ def split_street(tokens: list[str]) -> tuple[str | None, str | None, str | None,
             toks = [usps.DIRECTIONAL_WORDS[pre]]
             pre = None
     # a type word in front of a single letter or number is the name ("AVENUE B")
-    if typ is None and len(toks) == 2 and toks[0] in suffixes and re.fullmatch(r"[A-Z]|\d+", toks[1]):
+    if typ is None and len(toks) == 2 and toks[0] in suffixes and _LETTER_OR_NUMBER.fullmatch(toks[1]):
         return pre, f"{usps.suffix_long_forms().get(suffixes[toks[0]], toks[0])} {toks[1]}", None, post
     words = name_tokens(toks)
     if typ and len(words) == 1 and words[0].isdigit() and len(words[0]) <= 3 and words[0] != "0":
@@ -345,7 +357,7 @@ def house_number(text: str | None) -> str | None:
     if not toks:
         return None
     value = " ".join(toks)
-    value = re.sub(r"^0+(?=\d)", "", value)
+    value = _LEADING_ZEROS.sub("", value)
     return _NUMBER_DASH_LETTER.sub(r"\1\2", value)  # "2455-B" is written 2455B, like "745 A" in the gazetteer
 
 
@@ -353,11 +365,10 @@ def house_number_int(text: str | None) -> int | None:
     """The integer a house number sorts by: ``'1016-18'`` -> 1016, ``'12 1/2'`` -> 12, ``'W1234'`` -> 1234."""
     if not text:
         return None
-    m = re.match(r"^[NSEW]?(\d+)", text)
+    m = _NUMBER_INT.match(text)
     if not m:
         return None
-    if re.match(r"^[NSEW]\d+[NSEW]\d+", text):
-        m = re.match(r"^[NSEW]\d+[NSEW](\d+)", text)
+    m = _GRID_NUMBER.match(text) or m
     try:
         return int(m.group(1))
     except ValueError:
