@@ -67,14 +67,14 @@ class Backend(Protocol):
 
     def fuzzy_candidates(self, pairs: pa.Table, q: pa.Table) -> pa.Table:
         """Round two: every name row of the streets in ``pairs``, and of the streets with a
-        spelling's sound key in its locality (``sql.IN_LOCALITY``: its state; without one its
-        postcode or city, nowhere when it has neither); ordered by ``sql.CANDIDATE_ORDER``
+        spelling's sound key in its locality (its state; without one its postcode or city,
+        ``sql.PLACELESS_LOCALITY``, nowhere when it has neither); ordered by ``sql.CANDIDATE_ORDER``
         (nulls last)."""
         ...
 
     def trigram_candidates(self, q: pa.Table, per_query: int) -> pa.Table:
         """Round two, for spellings nothing else found: every name row of the ``per_query``
-        streets of the spelling's locality (``sql.IN_LOCALITY``) sharing the most name-key
+        streets of the spelling's locality (its state, else ``sql.PLACELESS_LOCALITY``) sharing the most name-key
         trigrams (at least two) with it, more first, then by street id; ordered by
         ``sql.CANDIDATE_ORDER``."""
         ...

@@ -7,7 +7,7 @@ street of the query's ZIP or city whose name is close (``block_pairs``: one
 ``rapidfuzz.process.cdist`` per block), or with its sound key in the state; and, for queries
 none of those found, the streets of the state sharing the most name trigrams. Without a state,
 sound keys and trigrams are looked for in the query's postcode or city, and nowhere when it
-has neither (``sql.IN_LOCALITY``). So a misspelt street, a wrong ZIP or a missing city still
+has neither (``sql.PLACELESS_LOCALITY``). So a misspelt street, a wrong ZIP or a missing city still
 finds candidates.
 
 Owns the rounds, their bounds (``EXACT_PER_QUERY``, ``TRIGRAM_PER_QUERY``) and the cache of
@@ -58,7 +58,7 @@ def round_two(backend: Backend, qs: Queries, vix: np.ndarray) -> pa.Table:
 
 class Block:
     """The streets of one ZIP or city block by name key: ``keys``, its distinct name keys (what
-    ``block_pairs`` compares), and ``ids(k)``, the street ids of ``keys[k]``. Held as arrays, not
+    ``block_pairs`` compares), and ``ids_of``, the street ids of some of them. Held as arrays, not
     a dict of lists: a batch's blocks are hundreds of thousands of name rows at national size,
     and building them row by row in Python cost more than the query that read them
     (``benchmarks/batch_queries.py`` on ``benchmarks/national.py``'s 60 M file)."""
@@ -70,12 +70,16 @@ class Block:
         self._ids = ids
         self._starts = starts
 
-    def ids(self, k: int) -> np.ndarray:
-        return self._ids[self._starts[k]:self._starts[k + 1]]
+    def ids_of(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The street ids of the keys ``ks`` one after another, and how many each key has."""
+        first, counts = self._starts[ks], self._starts[ks + 1] - self._starts[ks]
+        before = np.cumsum(counts) - counts
+        at = np.repeat(first - before, counts) + np.arange(counts.sum())
+        return self._ids[at], counts
 
     def items(self) -> Iterator[tuple[str, list[int]]]:
         """(name key, street ids) of every name key."""
-        return ((key, self.ids(k).tolist()) for k, key in enumerate(self.keys))
+        return ((key, self._ids[self._starts[k]:self._starts[k + 1]].tolist()) for k, key in enumerate(self.keys))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -162,8 +166,8 @@ def block_pairs(gaz: Gazetteer, sub: pa.Table) -> pa.Table:
             continue
         sims = process.cdist([key_of[v] or "" for v in vixes], members.keys, scorer=fuzz.ratio,
                              score_cutoff=FUZZY_NAME_MIN, dtype=np.uint8, workers=1)
-        for q, k in zip(*np.nonzero(sims)):
-            ids = members.ids(k)
-            out_v.append(np.full(len(ids), vixes[q], np.int64))
-            out_s.append(ids)
+        qs, ks = np.nonzero(sims)
+        ids, counts = members.ids_of(ks)
+        out_v.append(np.repeat(np.asarray(vixes, np.int64)[qs], counts))
+        out_s.append(ids)
     return pa.table({"vix": np.concatenate(out_v), "street_id": np.concatenate(out_s)})

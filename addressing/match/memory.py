@@ -197,12 +197,12 @@ def pair_and_sound_candidates(gaz: Gazetteer, pairs: pa.Table, sub: pa.Table) ->
 
 
 def placed(state: str | None, postal_code: str | None, city: str | None) -> bool:
-    """Whether a spelling has a locality to look for look-alikes in (``sql.IN_LOCALITY``)."""
+    """Whether a spelling has a locality to look for look-alikes in (its state, else a postcode or city: ``sql.PLACELESS_LOCALITY``)."""
     return state is not None or postal_code is not None or city is not None
 
 
 def in_place(row: tuple, postal_code: str | None, city: str | None) -> bool:
-    """``sql.IN_LOCALITY`` for a spelling without a state: the name row is in its postcode or city."""
+    """``sql.PLACELESS_LOCALITY`` for a spelling without a state: the name row is in its postcode or city."""
     return ((postal_code is not None and row[_COL["postal_code"]] == postal_code)
             or (city is not None and row[_COL["city"]] == city))
 
@@ -248,7 +248,7 @@ _grams = RowCache()       # (gazetteer, "grams", state, None) or (gazetteer, "gr
 
 def _gram_index(st: str | None, z: str | None, c: str | None) -> tuple[str | None, tuple | None]:
     """Which trigram index a spelling is looked up in: its state's, or without a state that of
-    its postcode's and city's streets (``sql.IN_LOCALITY``)."""
+    its postcode's and city's streets (``sql.PLACELESS_LOCALITY``)."""
     return (st, None) if st is not None else (None, (z, c))
 
 

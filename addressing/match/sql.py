@@ -135,12 +135,11 @@ PLACELESS_LOCALITY = "(s.postal_code = q.postal_code OR s.city = q.city)"
 #: ``PLACELESS_LOCALITY`` as two disjoint conditions, each on equal keys (for ``in_place``)
 PLACELESS_JOINS = ("s.postal_code = q.postal_code",
                    "s.city = q.city AND NOT coalesce(s.postal_code = q.postal_code, false)")
-IN_LOCALITY = f"(s.state = q.state OR (q.state IS NULL AND {PLACELESS_LOCALITY}))"
 
 
 def sound_candidates_sql() -> str:
-    """Round two: streets with the spelling's sound key in its locality (``IN_LOCALITY``, as
-    ``in_place`` joins it)."""
+    """Round two: streets with the spelling's sound key in its locality (its state, else
+    ``PLACELESS_LOCALITY``, as ``in_place`` joins it)."""
     return in_place("_r", "s.sound_key = q.sound_key", PLACELESS_JOINS, f"q.vix, {STREET_COLS}")
 
 
@@ -157,7 +156,7 @@ def fuzzy_candidates_sql() -> str:
 def _grams(columns: str, source: str, where: str) -> str:
     """``columns`` and every trigram ``g`` of the name keys of ``source`` (``^KEY$`` cut one gram
     per letter, as ``memory.grams``), with ``p`` (the padded key) and ``i`` (the gram's place):
-    a gram that recurs in a key counts once, which ``first_gram`` tells. Cut by an unnested
+    a gram that recurs in a key counts once, which ``_first_gram`` tells. Cut by an unnested
     range of places rather than a list built per key and made distinct, which cost several
     times as much on a state's names (``benchmarks/batch_queries.py``)."""
     return f"""SELECT {columns}, p, i, substr(p, i, 3) AS g FROM (
@@ -165,13 +164,13 @@ def _grams(columns: str, source: str, where: str) -> str:
         FROM {source} {where})"""
 
 
-def first_gram(grams: str, gram: str) -> str:
+def _first_gram(grams: str, gram: str) -> str:
     """True where the gram ``gram`` of a row of ``grams`` (``_grams``) is its first place in its key."""
     return f"instr({grams}.p, {gram}) = {grams}.i"
 
 
 def trigram_candidates_sql() -> str:
-    """Round two: the streets of the spelling's locality (``IN_LOCALITY``) sharing the most
+    """Round two: the streets of the spelling's locality (its state, else ``PLACELESS_LOCALITY``) sharing the most
     name-key trigrams with it (a typo that changes consonants defeats the sound key, not most
     trigrams); ``?`` = how many per spelling; in ``CANDIDATE_ORDER``.
 
@@ -184,20 +183,20 @@ def trigram_candidates_sql() -> str:
     return f"""
         WITH q AS (
             SELECT * FROM ({_grams("vix, state, postal_code, city", "_r", "WHERE length(name_key) >= 3")}) q
-            WHERE {first_gram("q", "q.g")}
+            WHERE {_first_gram("q", "q.g")}
         ), matched AS (
             SELECT q.vix, s.street_id FROM (FROM q WHERE state IS NOT NULL) q
             JOIN ({_grams("street_id, state", "streets",
                           "WHERE state IN (SELECT DISTINCT state FROM _r WHERE state IS NOT NULL)")}) s
               ON s.g = q.g AND s.state = q.state
-            WHERE {first_gram("s", "q.g")}
+            WHERE {_first_gram("s", "q.g")}
             UNION ALL
             SELECT q.vix, s.street_id FROM (FROM q WHERE state IS NULL) q
             JOIN ({_grams("street_id, postal_code, city", "streets",
                           f"WHERE postal_code IN (SELECT DISTINCT postal_code {placeless}) "
                           f"OR city IN (SELECT DISTINCT city {placeless})")}) s
               ON s.g = q.g AND {PLACELESS_LOCALITY}
-            WHERE {first_gram("s", "q.g")}
+            WHERE {_first_gram("s", "q.g")}
         ), shared AS (
             SELECT vix, street_id FROM matched
             GROUP BY vix, street_id HAVING count(*) >= 2

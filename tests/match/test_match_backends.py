@@ -549,4 +549,8 @@ def test_block_rows_become_blocks_of_name_keys_and_their_streets():
         ("zip", "02134"): [("OAK", [5])],
         ("zip", "94103"): [("ASH", [1]), ("BAY", [2, 6])]}
     assert [len(v) for v in found.values()] == [3, 1, 2]
+    ids, counts = found[("zip", "94103")].ids_of(np.array([1, 0, 1]))
+    assert ids.tolist() == [2, 6, 1, 2, 6] and counts.tolist() == [2, 1, 2]
+    ids, counts = found[("city", "CA|OAKLAND")].ids_of(np.array([], np.int64))
+    assert ids.tolist() == [] and counts.tolist() == []
     assert blocking.as_blocks(members.slice(0, 0)) == {}
