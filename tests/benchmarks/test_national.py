@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,38 @@ def test_the_region_holds_its_two_states_at_the_national_density(con, quick):
     assert got[small] == national[small] and got[big] == national[big]
     tags = (f"-{big.lower()}-", f"_{big.lower()}_", f"-{small.lower()}-", f"_{small.lower()}_")
     assert paths and all(any(t in name for t in tags) for name in paths)
+
+
+def _where_time_goes(script: str, *args: str) -> list[str]:
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True,
+                       cwd=ROOT, timeout=TIMEOUT_S)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return r.stdout.splitlines()
+
+
+def test_batch_queries_times_the_chunks_addressing_clean_cuts(quick):
+    """``benchmarks/batch_queries.py`` on the quick run's gazetteer and orders: the chunks the
+    batch plan cuts, and seconds per kind of query, the candidate and evidence queries among them,
+    adding up to the SQL total it prints."""
+    work, _ = quick
+    lines = _where_time_goes("batch_queries.py", str(work / f"n{QUICK_LABEL}" / "db" / "gazetteer.duckdb"),
+                             str(work / f"orders-20k-from-{QUICK_LABEL}.csv"), "--orders", "6000")
+    head = lines[0].split()
+    assert head[:3] == ["6,000", "orders", "in"] and "chunks" in head
+    spent = {m[1]: float(m[2]) for m in (re.fullmatch(r"\s+(.+?)\s+([\d.]+) s\s+\d+ queries", ln) for ln in lines[1:])}
+    assert {"exact_candidates", "evidence"} <= set(spent)
+    assert abs(sum(spent.values()) - float(head[head.index("SQL") + 1])) < 0.1 * len(spent)
+
+
+def test_single_queries_breaks_the_slowest_orders_down_by_query(quick):
+    """``benchmarks/single_queries.py`` on the quick run's latency orders: per state its
+    percentiles in order, and the slowest tenth's time per kind of query within its own."""
+    work, _ = quick
+    lines = _where_time_goes("single_queries.py", str(work / f"n{QUICK_LABEL}" / "db" / "gazetteer.duckdb"),
+                             str(work / f"latency-{QUICK_LABEL}.json"), "--state", "WY")
+    assert lines[0].startswith("WY: ")
+    p50, p95, p99 = (float(x) for x in lines[0].split("p50/p95/p99 ")[1].split(" ms")[0].split(" / "))
+    assert 0 < p50 <= p95 <= p99
+    each = float(lines[0].split("each")[0].split()[-2])
+    kinds = {m[1]: float(m[2]) for m in (re.fullmatch(r"\s+(.+?)\s+([\d.]+)", ln) for ln in lines[1:])}
+    assert kinds and sum(kinds.values()) <= each
