@@ -260,6 +260,13 @@ def parse_address(text: str, country: str | None = None) -> list[tuple[str, str]
     return fn(text, country=country) if country else fn(text)
 
 
+def parse_many(requests: list[tuple[str, str | None]]) -> list[list[tuple[str, str]]]:
+    """``parse_address`` of each ``(text, country)``, in this process (``libpostal_server``
+    chooses between this and asking the server)."""
+    fn = load()["parse"] if requests else None
+    return [fn(text, country=country) if country else fn(text) for text, country in requests]
+
+
 def expand_address(text: str) -> list[str]:
     """libpostal's normalized expansions of ``text`` (for fuzzy keys)."""
     return load()["expand"](text, languages=["en"])

@@ -1,16 +1,18 @@
 """Run a function over many calls on several processes of this machine (a batch's chunks).
 
 What to run is the caller's (``addressing.batch.runners``): this module knows processes, not
-batches. On Linux, workers fork from a fork server that has loaded the parser's tables and
-libpostal once (``worker_preload``), so N workers share one copy of the model instead of
-loading N; each opens the gazetteer read-only itself, then cleans whole chunk files. Results
-are files, so nothing large crosses process boundaries. ``workers=1`` runs in this process.
-Elsewhere (macOS, whose system libraries do not survive a fork of a process with threads, and
-Windows) workers are spawned and load what they need themselves.
+batches. On Linux, workers fork from a fork server that has loaded the parser's tables
+(``worker_preload``); each opens the gazetteer read-only itself, then cleans whole chunk files.
+libpostal's model is held by one server process beside them (``libpostal_server``), which
+loads it while the workers start cleaning and answers the few strings that need it: workers
+neither wait for the model nor hold a copy each. Results are files, so nothing large crosses
+process boundaries. ``workers=1`` runs in this process. Elsewhere (macOS, whose system
+libraries do not survive a fork of a process with threads, and Windows) workers are spawned
+and load the tables themselves.
 
-The fork server is Python's, one per process: it stays up (with the model, about 2 GB) until
-this process exits, so a long-lived caller pays the load once; workers get this process's
-environment as it is when the pool starts, not as it was when the server started.
+The fork server and the libpostal server are one per process: they stay up until this
+process exits, so a long-lived caller pays their start once; workers get this process's
+environment as it is when the pool starts, not as it was when the fork server started.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TypeVar
+
+from addressing import libpostal_server
 
 R = TypeVar("R")
 
@@ -43,8 +47,8 @@ def worker_context() -> mp.context.BaseContext:
 
 
 def start_workers(workers: int) -> None:
-    """Start the fork server now, so it loads the models while this process reads the rest of
-    the input; returns at once. A no-op for one worker or without a fork server."""
+    """Start the fork server now, so it loads the parser's tables while this process reads
+    the rest of the input; returns at once. A no-op for one worker or without a fork server."""
     if workers > 1 and worker_context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
@@ -59,7 +63,11 @@ def map_unordered(fn: Callable[..., R], calls: list[tuple], workers: int) -> Ite
         for i, args in enumerate(calls):
             yield i, fn(*args)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(calls)), mp_context=worker_context(),
+    ctx = worker_context()
+    # after the input is read (it waits for the fork server), before the pool: the pool's
+    # workers take the server's address from this process's environment
+    libpostal_server.start(ctx)
+    with ProcessPoolExecutor(max_workers=min(workers, len(calls)), mp_context=ctx,
                              initializer=_use_environment, initargs=(dict(os.environ),)) as pool:
         futures = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
         for fut in as_completed(futures):

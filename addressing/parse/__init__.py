@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from addressing import libpostal_server
 from addressing.errors import ModelError
 from addressing.parse import places, usps
-from addressing.parse.backends import parse_libpostal, parse_usaddress, usaddress_is_sure
+from addressing.parse.backends import libpostal_reading, libpostal_request, parse_usaddress, usaddress_is_sure
 from addressing.parse.clean import prepare
 from addressing.parse.rules import parse_rules
 from addressing.parse.standardize import tokens_of
@@ -94,32 +95,47 @@ _DELIVERABLE_WITHOUT_NUMBER = frozenset(k.value for k in (Kind.PO_BOX, Kind.MILI
                                                           Kind.INTERSECTION))
 
 
-def _parse_prepared(text: str, country: str | None) -> ParsedAddress:
+@dataclass
+class _Awaiting:
+    """A string the rules parser and usaddress did not settle, waiting for libpostal's reading:
+    another country's, or a US one usaddress could not read or was unsure of (``usaddress``)."""
+
+    text: str
+    country: str | None
+    usaddress: ParsedAddress | None
+
+
+def _first_reading(text: str, country: str | None) -> ParsedAddress | _Awaiting:
     if country and country != "US":
-        try:
-            return parse_libpostal(text, country)
-        except ModelError:
-            raise
+        return _Awaiting(text, country, None)
     p = parse_rules(text)
     if p is not None:
         return p
     u = parse_usaddress(text)
     if usaddress_is_sure(u) and (u.state or u.postal_code):
         return u
-    try:
-        lp = parse_libpostal(text, country)
-    except ModelError:
-        if u is not None:
-            return u
-        raise
-    if u is None:
-        return lp
-    # prefer the reading that found more of a deliverable address
-    def score(x: ParsedAddress) -> int:
-        return (2 * bool(x.house_number and x.street_name) + bool(x.street_name) + bool(x.postal_code)
-                + bool(x.state) + bool(x.city) + bool(x.po_box))
+    return _Awaiting(text, country, u)
 
-    return lp if score(lp) > score(u) else u
+
+def _with_libpostal(w: _Awaiting, labels: list[tuple[str, str]] | Exception) -> ParsedAddress:
+    """The reading of ``w`` once libpostal's ``labels`` are in, or the error it gave (a
+    ``ModelError`` when it cannot answer at all: a US string keeps usaddress's reading then)."""
+    if isinstance(labels, ModelError):
+        if w.usaddress is not None:
+            return w.usaddress
+        raise labels
+    if isinstance(labels, Exception):
+        raise labels
+    lp = libpostal_reading(labels, w.country)
+    if w.usaddress is None:
+        return lp
+    return lp if _found(lp) > _found(w.usaddress) else w.usaddress
+
+
+def _found(x: ParsedAddress) -> int:
+    """How much of a deliverable address a reading found: of two readings, the larger wins."""
+    return (2 * bool(x.house_number and x.street_name) + bool(x.street_name) + bool(x.postal_code)
+            + bool(x.state) + bool(x.city) + bool(x.po_box))
 
 
 def parse(text: object, country: str | None = None) -> ParsedAddress:
@@ -140,7 +156,9 @@ def load_tables() -> None:
 def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None = None) -> list[ParsedAddress]:
     """Parse many addresses, each distinct (text, country) once; never raises for bad input.
 
-    Results for identical inputs are separate objects, so callers may edit them.
+    Results for identical inputs are separate objects, so callers may edit them. The strings
+    that need libpostal are asked for together, once the others are read: one request to the
+    batch's libpostal server, or one load of the model here (``libpostal_server.labels``).
 
     >>> [p.street_name for p in parse_batch(["1 Main St Springfield IL 62701", None, ""])]
     ['MAIN', None, None]
@@ -151,53 +169,124 @@ def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None 
     if n:
         load_tables()
     countries = countries if countries is not None else [None] * n
-    by_input: dict[tuple, ParsedAddress] = {}
+    by_input: dict[tuple, _Input] = {}
     by_text: dict[tuple, list] = {}
-    out: list[ParsedAddress] = []
+    rows: list[_Input] = []
     for raw, hint in zip(texts, countries):
         try:
             key = (raw if isinstance(raw, (str, bytes, type(None))) else repr(raw), hint)
             hash(key)
         except Exception:  # noqa: BLE001 - an unhashable hint: parse it on its own
             key = None
-        cached = by_input.get(key) if key is not None else None
-        if cached is None:
-            cached = _parse_one(raw, hint, by_text)
+        row = by_input.get(key) if key is not None else None
+        if row is None:
+            row = _Input(*_first_of(raw, hint, by_text))
             if key is not None:
-                by_input[key] = cached
-            out.append(cached)
+                by_input[key] = row
+        rows.append(row)
+    _read_awaiting(by_text)
+    out: list[ParsedAddress] = []
+    for row in {id(r): r for r in rows}.values():
+        row.result = _result(row, by_text)
+    taken: set[int] = set()
+    for row in rows:
+        if id(row) in taken:
+            out.append(_copy(row.result))
         else:
-            out.append(_copy(cached))
+            taken.add(id(row))
+            out.append(row.result)
     return out
+
+
+@dataclass
+class _Input:
+    """One distinct input of a batch: its reading's key in ``by_text`` (with the notes its
+    preparation made), or its result when it has none (an empty or broken string)."""
+
+    key: tuple | None
+    notes: list
+    result: ParsedAddress | None = None
+
+
+def _first_of(raw: object, hint: object, by_text: dict) -> tuple[tuple | None, list, ParsedAddress | None]:
+    """Prepare an input and read its text once per batch, as far as the rules parser and
+    usaddress go: ``(key in by_text, notes, None)``, or ``(None, [], result)`` when that is
+    already the answer."""
+    try:
+        prepared = prepare(raw)
+        if prepared.invalid:
+            return None, [], ParsedAddress(parser="none", invalid_reason=prepared.invalid, notes=prepared.notes)
+        country = detect_country(prepared.text, hint if isinstance(hint, str) else None)
+        key = (prepared.text.upper(), country)
+        if key not in by_text:
+            by_text[key] = [_first_reading(prepared.text, country), False, prepared.text]
+        return key, prepared.notes, None
+    except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
+        return None, [], _unparsable(exc)
+
+
+def _read_awaiting(by_text: dict) -> None:
+    """Give every reading that awaits libpostal its labels, asked for in one go; then settle
+    each reading (a problem found makes it invalid)."""
+    awaiting = [(key, e[0]) for key, e in by_text.items() if isinstance(e[0], _Awaiting)]
+    for (key, w), labels in zip(awaiting, _libpostal_labels([w for _, w in awaiting])):
+        try:
+            by_text[key][0] = _with_libpostal(w, labels)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
+            by_text[key][0] = _unparsable(exc)
+    for entry in by_text.values():
+        base, text = entry[0], entry[2]
+        if base.parser == "none":
+            continue
+        try:
+            problem = _problem(base, text)
+        except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
+            entry[0] = _unparsable(exc)
+            continue
+        if problem:
+            # keep what was read (for review), but the row cannot be delivered as it stands
+            base.invalid_reason = problem
+
+
+def _libpostal_labels(awaiting: list[_Awaiting]) -> list:
+    """libpostal's labels for each reading, in one request; a ``ModelError`` in place of each
+    when the model cannot answer, and when one string breaks the request, each asked alone
+    (the string's own error in its place)."""
+    if not awaiting:
+        return []
+    try:
+        return libpostal_server.labels([libpostal_request(w.text, w.country) for w in awaiting])
+    except ModelError as exc:
+        return [exc] * len(awaiting)
+    except Exception:  # noqa: BLE001 - found out below, string by string
+        answers = []
+        for w in awaiting:
+            try:
+                answers.append(libpostal_server.labels([libpostal_request(w.text, w.country)])[0])
+            except Exception as exc:  # noqa: BLE001 - that string's reading fails, not the batch
+                answers.append(exc)
+        return answers
+
+
+def _result(row: _Input, by_text: dict) -> ParsedAddress:
+    """An input's reading: the batch's reading of its text, taken by the first input without
+    notes of its own, copied for the others."""
+    if row.key is None:
+        return row.result
+    entry = by_text[row.key]
+    if not entry[1] and not row.notes:
+        entry[1] = True
+        return entry[0]
+    p = _copy(entry[0])
+    p.notes += row.notes
+    return p
+
+
+def _unparsable(exc: Exception) -> ParsedAddress:
+    return ParsedAddress(parser="none", invalid_reason=f"address could not be parsed ({type(exc).__name__})")
 
 
 def _copy(p: ParsedAddress) -> ParsedAddress:
     return replace(p, notes=list(p.notes), corrections=list(p.corrections))
-
-
-def _parse_one(raw: object, hint: object, by_text: dict) -> ParsedAddress:
-    try:
-        prepared = prepare(raw)
-        if prepared.invalid:
-            return ParsedAddress(parser="none", invalid_reason=prepared.invalid, notes=prepared.notes)
-        country = detect_country(prepared.text, hint if isinstance(hint, str) else None)
-        key = (prepared.text.upper(), country)
-        entry = by_text.get(key)
-        if entry is None:
-            base = _parse_prepared(prepared.text, country)
-            problem = _problem(base, prepared.text)
-            if problem:
-                # keep what was read (for review), but the row cannot be delivered as it stands
-                base.invalid_reason = problem
-            by_text[key] = entry = [base, False]
-        base, used = entry
-        if not used and not prepared.notes:
-            entry[1] = True  # the first user of a reading takes it without a copy
-            return base
-        p = _copy(base)
-        p.notes += prepared.notes
-        return p
-    except ModelError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
-        return ParsedAddress(parser="none", invalid_reason=f"address could not be parsed ({type(exc).__name__})")

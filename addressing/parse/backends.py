@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from addressing import libpostal
+from addressing import libpostal_server
 from addressing.parse import places, usps
 from addressing.parse.rules import take_pmb
 from addressing.parse.standardize import (
@@ -159,7 +159,16 @@ def usaddress_is_sure(p: ParsedAddress | None) -> bool:
 
 def parse_libpostal(text: str, country: str | None = None) -> ParsedAddress:
     """libpostal's parser, mapped to our fields. US roads are split into Pub 28 parts."""
-    labels = libpostal.parse_address(text, country=country.lower() if country else None)
+    return libpostal_reading(libpostal_server.labels([libpostal_request(text, country)])[0], country)
+
+
+def libpostal_request(text: str, country: str | None) -> tuple[str, str | None]:
+    """What libpostal is asked for ``text`` (``libpostal_server.labels``)."""
+    return text, country.lower() if country else None
+
+
+def libpostal_reading(labels: list[tuple[str, str]], country: str | None = None) -> ParsedAddress:
+    """libpostal's labels of a string, mapped to our fields (``parse_libpostal``)."""
     got: dict[str, str] = {}
     for value, label in labels:
         got[label] = f"{got[label]} {value}" if label in got else value

@@ -31,6 +31,8 @@ ORDERS = [
     "3359 QUEEN CITY AVE CINCINNATI OH 45238",
     "",
     "asdf qwer",
+    # only libpostal reads it: on a process pool, the workers ask the pool's libpostal server
+    "10 Downing St, London SW1A 2AA, United Kingdom",
 ]
 
 

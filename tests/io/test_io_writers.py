@@ -4,16 +4,11 @@ column at a time, and workers that fork with the models already loaded."""
 from __future__ import annotations
 
 import csv
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from addressing import io as aio
-from addressing import libpostal, parallel
-from addressing.errors import ModelError
 
 SCHEMA = pa.schema([("order_id", pa.string()), ("lat", pa.float64()), ("lon", pa.float64())])
 
@@ -81,18 +76,6 @@ def test_csv_cells_by_column_are_the_cells_one_by_one(tmp_path):
     assert rows[0] == table.column_names
     assert rows[1][:3] == ["'=1+2", "0.1", '["a", "=b"]']
     assert rows[2][:2] == ["-12.5", ""]
-
-
-@pytest.mark.slow
-@pytest.mark.skipif("forkserver" not in mp.get_all_start_methods(), reason="no fork server on this platform")
-def test_workers_fork_with_libpostal_already_loaded():
-    try:
-        libpostal.model_dir()
-    except ModelError as exc:
-        pytest.skip(f"libpostal model not installed: {exc}")
-    with ProcessPoolExecutor(2, mp_context=parallel.worker_context()) as pool:
-        loaded = [pool.submit(libpostal.is_loaded) for _ in range(2)]
-        assert [f.result(timeout=120) for f in loaded] == [True, True]
 
 
 def test_empty_batches_write_a_valid_empty_parquet_file(tmp_path):
