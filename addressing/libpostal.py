@@ -256,8 +256,7 @@ def load() -> dict[str, Callable]:
 
 def parse_address(text: str, country: str | None = None) -> list[tuple[str, str]]:
     """libpostal's parser; loads the model on first use (about 8 s, 2 GB)."""
-    fn = load()["parse"]
-    return fn(text, country=country) if country else fn(text)
+    return parse_many([(text, country)])[0]
 
 
 def parse_many(requests: list[tuple[str, str | None]]) -> list[list[tuple[str, str]]]:

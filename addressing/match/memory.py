@@ -197,7 +197,8 @@ def pair_and_sound_candidates(gaz: Gazetteer, pairs: pa.Table, sub: pa.Table) ->
 
 
 def placed(state: str | None, postal_code: str | None, city: str | None) -> bool:
-    """Whether a spelling has a locality to look for look-alikes in (its state, else a postcode or city: ``sql.PLACELESS_LOCALITY``)."""
+    """Whether a spelling has a locality to look for look-alikes in: its state, else a postcode or
+    city (``sql.PLACELESS_LOCALITY``)."""
     return state is not None or postal_code is not None or city is not None
 
 

@@ -170,7 +170,7 @@ def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None 
         load_tables()
     countries = countries if countries is not None else [None] * n
     by_input: dict[tuple, _Input] = {}
-    by_text: dict[tuple, list] = {}
+    by_text: dict[tuple, _Reading] = {}
     rows: list[_Input] = []
     for raw, hint in zip(texts, countries):
         try:
@@ -186,14 +186,11 @@ def parse_batch(texts: Sequence[object], countries: Sequence[str | None] | None 
         rows.append(row)
     _read_awaiting(by_text)
     out: list[ParsedAddress] = []
-    for row in {id(r): r for r in rows}.values():
-        row.result = _result(row, by_text)
-    taken: set[int] = set()
     for row in rows:
-        if id(row) in taken:
+        if row.given:  # a repeated input: a copy of what its first occurrence got
             out.append(_copy(row.result))
         else:
-            taken.add(id(row))
+            row.result, row.given = _result(row, by_text), True
             out.append(row.result)
     return out
 
@@ -206,9 +203,21 @@ class _Input:
     key: tuple | None
     notes: list
     result: ParsedAddress | None = None
+    given: bool = False
 
 
-def _first_of(raw: object, hint: object, by_text: dict) -> tuple[tuple | None, list, ParsedAddress | None]:
+@dataclass
+class _Reading:
+    """One distinct text of a batch (its prepared ``text``) and its reading, taken without a
+    copy by the first input that adds no notes of its own (``taken``)."""
+
+    reading: ParsedAddress | _Awaiting
+    text: str
+    taken: bool = False
+
+
+def _first_of(raw: object, hint: object,
+              by_text: dict[tuple, _Reading]) -> tuple[tuple | None, list, ParsedAddress | None]:
     """Prepare an input and read its text once per batch, as far as the rules parser and
     usaddress go: ``(key in by_text, notes, None)``, or ``(None, [], result)`` when that is
     already the answer."""
@@ -219,35 +228,34 @@ def _first_of(raw: object, hint: object, by_text: dict) -> tuple[tuple | None, l
         country = detect_country(prepared.text, hint if isinstance(hint, str) else None)
         key = (prepared.text.upper(), country)
         if key not in by_text:
-            by_text[key] = [_first_reading(prepared.text, country), False, prepared.text]
+            by_text[key] = _Reading(_first_reading(prepared.text, country), prepared.text)
         return key, prepared.notes, None
     except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
         return None, [], _unparsable(exc)
 
 
-def _read_awaiting(by_text: dict) -> None:
+def _read_awaiting(by_text: dict[tuple, _Reading]) -> None:
     """Give every reading that awaits libpostal its labels, asked for in one go; then settle
     each reading (a problem found makes it invalid)."""
-    awaiting = [(key, e[0]) for key, e in by_text.items() if isinstance(e[0], _Awaiting)]
-    for (key, w), labels in zip(awaiting, _libpostal_labels([w for _, w in awaiting])):
+    awaiting = [r for r in by_text.values() if isinstance(r.reading, _Awaiting)]
+    for r, labels in zip(awaiting, _libpostal_labels([r.reading for r in awaiting])):
         try:
-            by_text[key][0] = _with_libpostal(w, labels)
+            r.reading = _with_libpostal(r.reading, labels)
         except ModelError:
             raise
         except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
-            by_text[key][0] = _unparsable(exc)
-    for entry in by_text.values():
-        base, text = entry[0], entry[2]
-        if base.parser == "none":
+            r.reading = _unparsable(exc)
+    for r in by_text.values():
+        if r.reading.parser == "none":
             continue
         try:
-            problem = _problem(base, text)
+            problem = _problem(r.reading, r.text)
         except Exception as exc:  # noqa: BLE001 - one odd string must never end the batch
-            entry[0] = _unparsable(exc)
+            r.reading = _unparsable(exc)
             continue
         if problem:
             # keep what was read (for review), but the row cannot be delivered as it stands
-            base.invalid_reason = problem
+            r.reading.invalid_reason = problem
 
 
 def _libpostal_labels(awaiting: list[_Awaiting]) -> list:
@@ -270,16 +278,16 @@ def _libpostal_labels(awaiting: list[_Awaiting]) -> list:
         return answers
 
 
-def _result(row: _Input, by_text: dict) -> ParsedAddress:
+def _result(row: _Input, by_text: dict[tuple, _Reading]) -> ParsedAddress:
     """An input's reading: the batch's reading of its text, taken by the first input without
     notes of its own, copied for the others."""
     if row.key is None:
         return row.result
-    entry = by_text[row.key]
-    if not entry[1] and not row.notes:
-        entry[1] = True
-        return entry[0]
-    p = _copy(entry[0])
+    r = by_text[row.key]
+    if not r.taken and not row.notes:
+        r.taken = True
+        return r.reading
+    p = _copy(r.reading)
     p.notes += row.notes
     return p
 
